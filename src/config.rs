@@ -1,0 +1,192 @@
+//! Server settings: defaults < TOML config file < environment < command line.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::service::profile::Profile;
+
+/// `scimlab serve` options. Every flag also reads an environment variable, and any of
+/// them can come from the TOML file given with `--config`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SCIMLAB_ADDR")]
+    pub addr: Option<String>,
+    /// Directory of the sled database.
+    #[arg(long, env = "SCIMLAB_DATA")]
+    pub data: Option<PathBuf>,
+    /// Keep data in memory only (nothing is written to disk).
+    #[arg(long)]
+    pub in_memory: bool,
+    /// Static bearer token clients must send; repeat or separate with commas for several.
+    #[arg(long = "token", env = "SCIMLAB_TOKEN", value_delimiter = ',')]
+    pub tokens: Vec<String>,
+    /// Shared secret for HS256 JWTs.
+    #[arg(long, env = "SCIMLAB_JWT_SECRET")]
+    pub jwt_secret: Option<String>,
+    /// PEM public key file for RS256/ES256 JWTs.
+    #[arg(long, env = "SCIMLAB_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<String>,
+    /// Algorithm of --jwt-public-key: RS256 or ES256.
+    #[arg(long, env = "SCIMLAB_JWT_ALGORITHM")]
+    pub jwt_algorithm: Option<String>,
+    /// Required JWT issuer (`iss`).
+    #[arg(long, env = "SCIMLAB_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required JWT audience (`aud`).
+    #[arg(long, env = "SCIMLAB_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// Accept every request without credentials (local experiments only).
+    #[arg(long)]
+    pub no_auth: bool,
+    /// Let discovery endpoints (/ServiceProviderConfig, /Schemas, /ResourceTypes) be read without a token.
+    #[arg(long)]
+    pub public_discovery: bool,
+    /// Quirk profile: strict (RFC only), entra (default) or okta.
+    #[arg(long, env = "SCIMLAB_PROFILE")]
+    pub profile: Option<Profile>,
+    /// Largest page a list returns (ServiceProviderConfig filter.maxResults).
+    #[arg(long, env = "SCIMLAB_MAX_RESULTS")]
+    pub max_results: Option<usize>,
+    /// Largest request body in bytes.
+    #[arg(long, env = "SCIMLAB_MAX_PAYLOAD_BYTES")]
+    pub max_payload_bytes: Option<usize>,
+    /// Longest filter in characters.
+    #[arg(long, env = "SCIMLAB_FILTER_MAX_LENGTH")]
+    pub filter_max_length: Option<usize>,
+    /// Deepest filter nesting.
+    #[arg(long, env = "SCIMLAB_FILTER_MAX_DEPTH")]
+    pub filter_max_depth: Option<usize>,
+    /// External base URL when behind a proxy (e.g. https://scim.example.com).
+    #[arg(long, env = "SCIMLAB_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "SCIMLAB_WORKERS")]
+    pub workers: Option<usize>,
+    /// TOML configuration file.
+    #[arg(long, env = "SCIMLAB_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The same settings as a TOML file (`addr = "127.0.0.1:8080"`, `tokens = ["…"]`, …).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    addr: Option<String>,
+    data: Option<PathBuf>,
+    in_memory: Option<bool>,
+    tokens: Option<Vec<String>>,
+    jwt_secret: Option<String>,
+    jwt_public_key: Option<String>,
+    jwt_algorithm: Option<String>,
+    jwt_issuer: Option<String>,
+    jwt_audience: Option<String>,
+    no_auth: Option<bool>,
+    public_discovery: Option<bool>,
+    profile: Option<String>,
+    max_results: Option<usize>,
+    max_payload_bytes: Option<usize>,
+    filter_max_length: Option<usize>,
+    filter_max_depth: Option<usize>,
+    public_url: Option<String>,
+    workers: Option<usize>,
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("no credentials configured: pass --token <secret> (or --jwt-secret / --jwt-public-key), or --no-auth for an open local server")]
+    NoCredentials,
+}
+
+/// Fully resolved server settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub addr: String,
+    pub data: Option<PathBuf>,
+    pub tokens: Vec<String>,
+    pub jwt: crate::auth::JwtSettings,
+    pub no_auth: bool,
+    pub public_discovery: bool,
+    pub profile: Profile,
+    pub max_results: usize,
+    pub max_payload_bytes: usize,
+    pub filter_max_length: usize,
+    pub filter_max_depth: usize,
+    pub public_url: Option<String>,
+    pub workers: Option<usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            addr: "127.0.0.1:8080".into(),
+            data: Some(PathBuf::from("./data")),
+            tokens: Vec::new(),
+            jwt: Default::default(),
+            no_auth: false,
+            public_discovery: false,
+            profile: Profile::default(),
+            max_results: 200,
+            max_payload_bytes: 1024 * 1024,
+            filter_max_length: 4096,
+            filter_max_depth: 32,
+            public_url: None,
+            workers: None,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_args(args: &ServeArgs) -> Result<Settings, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let d = Settings::default();
+        let profile = match (args.profile, &file.profile) {
+            (Some(p), _) => p,
+            (None, Some(p)) => p.parse().map_err(|message| ConfigError::Parse {
+                path: args.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                message,
+            })?,
+            (None, None) => d.profile,
+        };
+        let in_memory = args.in_memory || file.in_memory.unwrap_or(false);
+        let settings = Settings {
+            addr: args.addr.clone().or(file.addr).unwrap_or(d.addr),
+            data: if in_memory { None } else { args.data.clone().or(file.data).or(d.data) },
+            tokens: if args.tokens.is_empty() { file.tokens.unwrap_or_default() } else { args.tokens.clone() },
+            jwt: crate::auth::JwtSettings {
+                secret: args.jwt_secret.clone().or(file.jwt_secret),
+                public_key_path: args.jwt_public_key.clone().or(file.jwt_public_key),
+                algorithm: args.jwt_algorithm.clone().or(file.jwt_algorithm),
+                issuer: args.jwt_issuer.clone().or(file.jwt_issuer),
+                audience: args.jwt_audience.clone().or(file.jwt_audience),
+            },
+            no_auth: args.no_auth || file.no_auth.unwrap_or(false),
+            public_discovery: args.public_discovery || file.public_discovery.unwrap_or(false),
+            profile,
+            max_results: args.max_results.or(file.max_results).unwrap_or(d.max_results).max(1),
+            max_payload_bytes: args.max_payload_bytes.or(file.max_payload_bytes).unwrap_or(d.max_payload_bytes),
+            filter_max_length: args.filter_max_length.or(file.filter_max_length).unwrap_or(d.filter_max_length),
+            filter_max_depth: args.filter_max_depth.or(file.filter_max_depth).unwrap_or(d.filter_max_depth),
+            public_url: args.public_url.clone().or(file.public_url),
+            workers: args.workers.or(file.workers),
+        };
+        if !settings.no_auth && settings.tokens.is_empty() && settings.jwt.secret.is_none() && settings.jwt.public_key_path.is_none() {
+            return Err(ConfigError::NoCredentials);
+        }
+        Ok(settings)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })
+}

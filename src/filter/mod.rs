@@ -1,0 +1,24 @@
+//! The SCIM filter language: parse → AST → validate against a schema → evaluate, plus
+//! PATCH paths, which share the grammar.
+//!
+//! ```
+//! use scimlab::filter::{parse_filter, FilterLimits, ValidateOptions};
+//! use scimlab::scim::ResourceType;
+//! let users = ResourceType::user();
+//! let f = parse_filter(r#"emails[type eq "work"].value ew "@example.com""#, FilterLimits::default()).unwrap();
+//! let f = f.validate(&users, ValidateOptions::default()).unwrap();
+//! let doc = serde_json::json!({"emails": [{"type": "work", "value": "Ann@Example.com"}]});
+//! assert!(f.matches(&doc));
+//! ```
+
+pub mod ast;
+mod build;
+pub mod error;
+pub mod eval;
+mod grammar;
+pub mod validate;
+
+pub use ast::{AttrPath, CompareOp, Filter, PatchPath};
+pub use build::{parse_filter, parse_patch_path, FilterLimits};
+pub use error::FilterError;
+pub use validate::{Expr, Target, ValidFilter, ValidateOptions};

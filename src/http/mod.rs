@@ -1,0 +1,166 @@
+//! The actix-web adapter: routes, extraction, responses. The only module that knows actix.
+//!
+//! RFC 7644 §3.2 endpoint table, as served under `/scim/v2`:
+//!
+//! | Resource               | Endpoint                | Operations                 |
+//! |------------------------|-------------------------|----------------------------|
+//! | User                   | /Users                  | GET, POST, PUT, PATCH, DELETE |
+//! | Group                  | /Groups                 | GET, POST, PUT, PATCH, DELETE |
+//! | Self                   | /Me                     | 501 (not supported yet)    |
+//! | Service provider config| /ServiceProviderConfig  | GET                        |
+//! | Resource type          | /ResourceTypes          | GET                        |
+//! | Schema                 | /Schemas                | GET                        |
+//! | Bulk                   | /Bulk                   | 501 (not supported yet)    |
+//! | Search                 | [prefix]/.search        | POST                       |
+
+mod discovery;
+pub mod error;
+mod extract;
+mod resources;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::Service;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::auth::Authenticator;
+use crate::scim::discovery::Capabilities;
+use crate::scim::{ScimError, MEDIA_TYPE};
+use crate::service::profile::Leniency;
+use crate::service::{Outcome, ScimService};
+use error::ApiError;
+
+/// Where the SCIM API is mounted.
+pub const SCIM_ROOT: &str = "/scim/v2";
+/// Response header naming the leniencies a request needed.
+pub const QUIRKS_HEADER: &str = "x-scimlab-quirks";
+
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    pub max_payload_bytes: usize,
+}
+
+pub struct AppState {
+    pub service: Arc<ScimService>,
+    pub auth: Arc<Authenticator>,
+    pub capabilities: Capabilities,
+    pub limits: HttpLimits,
+    /// Discovery endpoints readable without a token.
+    pub public_discovery: bool,
+    /// Fixed external base URL (behind a proxy); otherwise taken from the request.
+    pub public_url: Option<String>,
+}
+
+/// Mounts every route; used by the server and by in-process tests alike.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let not_allowed = || web::to(method_not_allowed);
+    cfg.service(
+        web::scope(SCIM_ROOT)
+            .service(web::resource("/ServiceProviderConfig").route(web::get().to(discovery::service_provider_config)).default_service(not_allowed()))
+            .service(web::resource("/ResourceTypes").route(web::get().to(discovery::resource_types)).default_service(not_allowed()))
+            .service(web::resource("/ResourceTypes/{id}").route(web::get().to(discovery::resource_type)).default_service(not_allowed()))
+            .service(web::resource("/Schemas").route(web::get().to(discovery::schemas)).default_service(not_allowed()))
+            .service(web::resource("/Schemas/{id}").route(web::get().to(discovery::schema)).default_service(not_allowed()))
+            .service(web::resource("/.search").route(web::post().to(resources::search_root)).default_service(not_allowed()))
+            .service(web::resource("/Bulk").to(not_implemented))
+            .service(web::resource("/Me").to(not_implemented))
+            .service(
+                web::resource("/{endpoint}")
+                    .route(web::get().to(resources::list))
+                    .route(web::post().to(resources::create))
+                    .default_service(not_allowed()),
+            )
+            .service(web::resource("/{endpoint}/.search").route(web::post().to(resources::search)).default_service(not_allowed()))
+            .service(
+                web::resource("/{endpoint}/{id}")
+                    .route(web::get().to(resources::get))
+                    .route(web::put().to(resources::replace))
+                    .route(web::patch().to(resources::patch))
+                    .route(web::delete().to(resources::delete))
+                    .default_service(not_allowed()),
+            ),
+    )
+    .default_service(web::to(not_found));
+}
+
+/// Logs one line per request inside a span carrying method, path and request id.
+pub fn request_logger<S, B>(
+    req: actix_web::dev::ServiceRequest,
+    srv: &S,
+) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>>
+where
+    S: Service<actix_web::dev::ServiceRequest, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+{
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let span = tracing::info_span!("request", method = %req.method(), path = %req.path(), request_id = %request_id);
+    let fut = srv.call(req);
+    async move {
+        let mut res = fut.await?;
+        let status = res.status().as_u16();
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if status >= 500 {
+            tracing::error!(status, latency_ms, "request failed");
+        } else {
+            tracing::info!(status, latency_ms, "request");
+        }
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), v);
+        }
+        Ok(res)
+    }
+    .instrument(span)
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError(ScimError::not_found(format!(
+        "no such endpoint: {} {} (the SCIM API is under {SCIM_ROOT})",
+        req.method(),
+        req.path()
+    ))))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError(ScimError::method_not_allowed(format!("{} is not supported on {}", req.method(), req.path()))))
+}
+
+async fn not_implemented(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    extract::authenticate(&req)?;
+    Err(ApiError(ScimError::not_implemented(format!("{} is not supported by this server yet", req.path()))))
+}
+
+/// A SCIM JSON response with the right media type.
+pub(crate) fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
+    HttpResponse::build(status).insert_header((header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE))).body(body.to_string())
+}
+
+pub(crate) fn quirks_header(quirks: &[Leniency]) -> Option<HeaderValue> {
+    if quirks.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = quirks.iter().map(|q| q.name()).collect();
+    HeaderValue::from_str(&names.join(", ")).ok()
+}
+
+/// A single-resource response: body, `ETag`, and `Location` where the RFC asks for it.
+pub(crate) fn resource_response(status: StatusCode, outcome: &Outcome, with_location: bool) -> HttpResponse {
+    let mut builder = HttpResponse::build(status);
+    builder.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE)));
+    if let Ok(etag) = HeaderValue::from_str(&outcome.etag()) {
+        builder.insert_header((header::ETAG, etag));
+    }
+    if with_location {
+        if let Ok(location) = HeaderValue::from_str(&outcome.location) {
+            builder.insert_header((header::LOCATION, location));
+        }
+    }
+    if let Some(q) = quirks_header(&outcome.quirks) {
+        builder.insert_header((header::HeaderName::from_static(QUIRKS_HEADER), q));
+    }
+    builder.body(outcome.resource.to_string())
+}

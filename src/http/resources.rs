@@ -1,0 +1,114 @@
+//! Users and Groups handlers: extract, make one service call on the blocking pool, map.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::error::ApiError;
+use super::extract::{base_url, state, Authenticated, QueryParams, ScimBody};
+use super::{quirks_header, resource_response, scim_json, QUIRKS_HEADER, SCIM_ROOT};
+use crate::scim::{ResourceKind, ScimError};
+use crate::service::{ListQuery, ReadOptions};
+
+fn kind_of(endpoint: &str) -> Result<ResourceKind, ApiError> {
+    ResourceKind::ALL
+        .into_iter()
+        .find(|k| k.endpoint().eq_ignore_ascii_case(endpoint))
+        .ok_or_else(|| ApiError(ScimError::not_found(format!("no resource type at /{endpoint}; this server serves /Users and /Groups"))))
+}
+
+fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+pub async fn create(req: HttpRequest, _auth: Authenticated, path: web::Path<String>, body: ScimBody) -> Result<HttpResponse, ApiError> {
+    let kind = kind_of(&path)?;
+    let state = state(&req)?;
+    let opts = QueryParams::parse(&req)?.read_options(base_url(&req, SCIM_ROOT));
+    let service = state.service.clone();
+    let outcome = web::block(move || service.create(kind, &body.0, &opts)).await??;
+    Ok(resource_response(StatusCode::CREATED, &outcome, true))
+}
+
+pub async fn get(req: HttpRequest, _auth: Authenticated, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    let (endpoint, id) = path.into_inner();
+    let kind = kind_of(&endpoint)?;
+    let state = state(&req)?;
+    let opts = QueryParams::parse(&req)?.read_options(base_url(&req, SCIM_ROOT));
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let service = state.service.clone();
+    let outcome = web::block(move || service.get(kind, &id, &opts)).await??;
+    if let Some(tags) = if_none_match {
+        let current = outcome.etag();
+        let weak = |t: &str| t.trim().trim_start_matches("W/").to_string();
+        if tags.split(',').any(|t| t.trim() == "*" || weak(t) == weak(&current)) {
+            let mut builder = HttpResponse::NotModified();
+            if let Ok(etag) = HeaderValue::from_str(&current) {
+                builder.insert_header((header::ETAG, etag));
+            }
+            return Ok(builder.finish());
+        }
+    }
+    Ok(resource_response(StatusCode::OK, &outcome, false))
+}
+
+pub async fn replace(req: HttpRequest, _auth: Authenticated, path: web::Path<(String, String)>, body: ScimBody) -> Result<HttpResponse, ApiError> {
+    let (endpoint, id) = path.into_inner();
+    let kind = kind_of(&endpoint)?;
+    let state = state(&req)?;
+    let opts = QueryParams::parse(&req)?.read_options(base_url(&req, SCIM_ROOT));
+    let if_match = if_match(&req);
+    let service = state.service.clone();
+    let outcome = web::block(move || service.replace(kind, &id, &body.0, if_match.as_deref(), &opts)).await??;
+    Ok(resource_response(StatusCode::OK, &outcome, false))
+}
+
+pub async fn patch(req: HttpRequest, _auth: Authenticated, path: web::Path<(String, String)>, body: ScimBody) -> Result<HttpResponse, ApiError> {
+    let (endpoint, id) = path.into_inner();
+    let kind = kind_of(&endpoint)?;
+    let state = state(&req)?;
+    let opts = QueryParams::parse(&req)?.read_options(base_url(&req, SCIM_ROOT));
+    let if_match = if_match(&req);
+    let service = state.service.clone();
+    let outcome = web::block(move || service.patch(kind, &id, &body.0, if_match.as_deref(), &opts)).await??;
+    Ok(resource_response(StatusCode::OK, &outcome, false))
+}
+
+pub async fn delete(req: HttpRequest, _auth: Authenticated, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    let (endpoint, id) = path.into_inner();
+    let kind = kind_of(&endpoint)?;
+    let state = state(&req)?;
+    let if_match = if_match(&req);
+    let service = state.service.clone();
+    web::block(move || service.delete(kind, &id, if_match.as_deref())).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn list(req: HttpRequest, _auth: Authenticated, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let kind = kind_of(&path)?;
+    let query = QueryParams::parse(&req)?.list_query()?;
+    run_list(&req, vec![kind], query).await
+}
+
+pub async fn search(req: HttpRequest, _auth: Authenticated, path: web::Path<String>, body: ScimBody) -> Result<HttpResponse, ApiError> {
+    let kind = kind_of(&path)?;
+    let query = ListQuery::from_search_body(&body.0)?;
+    run_list(&req, vec![kind], query).await
+}
+
+pub async fn search_root(req: HttpRequest, _auth: Authenticated, body: ScimBody) -> Result<HttpResponse, ApiError> {
+    let query = ListQuery::from_search_body(&body.0)?;
+    run_list(&req, ResourceKind::ALL.to_vec(), query).await
+}
+
+async fn run_list(req: &HttpRequest, kinds: Vec<ResourceKind>, query: ListQuery) -> Result<HttpResponse, ApiError> {
+    let state = state(req)?;
+    let opts = ReadOptions { base: base_url(req, SCIM_ROOT), ..Default::default() };
+    let service = state.service.clone();
+    let (body, quirks) = web::block(move || service.list(&kinds, &query, &opts)).await??;
+    let mut response = scim_json(StatusCode::OK, &body);
+    if let Some(q) = quirks_header(&quirks) {
+        response.headers_mut().insert(header::HeaderName::from_static(QUIRKS_HEADER), q);
+    }
+    Ok(response)
+}

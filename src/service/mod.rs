@@ -1,0 +1,525 @@
+//! SCIM meaning: create, read, replace, patch, delete and query Users and Groups on top of
+//! a [`Store`]. No HTTP types here; the http layer makes one call per request.
+
+pub mod input;
+pub mod patch;
+pub mod profile;
+mod query;
+pub mod render;
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::clock::{rfc3339, Clock, IdSource};
+use crate::filter::FilterLimits;
+use crate::scim::{ResourceKind, ResourceType, ScimError};
+use crate::store::{Expect, IndexKey, MemberChanges, Store, StoreError, StoredResource, WriteRequest};
+use patch::{MemberPatch, Patcher};
+use profile::{Leniency, Profile, Quirks};
+pub use query::{split_list, ListQuery};
+use render::Projection;
+
+/// Longest normalized value kept in an index key; longer values are truncated, and every
+/// index hit is re-checked against the full filter, so results stay exact.
+const MAX_INDEXED_BYTES: usize = 512;
+/// How often a write is retried when a concurrent write changed the resource first.
+const MAX_CAS_ATTEMPTS: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub profile: Profile,
+    /// Largest page a list or search returns; larger `count`s are clamped to it.
+    pub max_results: usize,
+    pub filter_limits: FilterLimits,
+    /// Flush to disk before acknowledging a write.
+    pub durable_writes: bool,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig { profile: Profile::default(), max_results: 200, filter_limits: FilterLimits::default(), durable_writes: true }
+    }
+}
+
+/// How a response should be shaped: the base URL for `location`/`$ref`, and the
+/// `attributes`/`excludedAttributes` lists.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    pub base: String,
+    pub attributes: Vec<String>,
+    pub excluded: Vec<String>,
+}
+
+/// A resource as returned to a client, with what the response headers need.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub resource: Value,
+    pub version: u64,
+    pub location: String,
+    /// Leniencies the request needed (empty under strict or for RFC-clean requests).
+    pub quirks: Vec<Leniency>,
+}
+
+impl Outcome {
+    /// Weak entity tag (RFC 7644 §3.14).
+    pub fn etag(&self) -> String {
+        etag(self.version)
+    }
+}
+
+pub fn etag(version: u64) -> String {
+    format!("W/\"{version}\"")
+}
+
+pub struct ScimService {
+    store: Arc<dyn Store>,
+    users: ResourceType,
+    groups: ResourceType,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+    config: ServiceConfig,
+}
+
+impl ScimService {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>, config: ServiceConfig) -> Self {
+        ScimService { store, users: ResourceType::user(), groups: ResourceType::group(), clock, ids, config }
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    pub fn resource_type(&self, kind: ResourceKind) -> &ResourceType {
+        match kind {
+            ResourceKind::User => &self.users,
+            ResourceKind::Group => &self.groups,
+        }
+    }
+
+    pub fn resource_types(&self) -> [&ResourceType; 2] {
+        [&self.users, &self.groups]
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn now(&self) -> String {
+        rfc3339(self.clock.now())
+    }
+
+    fn flush(&self) -> Result<(), ScimError> {
+        if self.config.durable_writes {
+            self.store.flush().map_err(|e| store_error(e, ResourceKind::User, ""))?;
+        }
+        Ok(())
+    }
+
+    pub fn create(&self, kind: ResourceKind, body: &Value, opts: &ReadOptions) -> Result<Outcome, ScimError> {
+        let rt = self.resource_type(kind);
+        let mut quirks = Quirks::new(self.config.profile);
+        let incoming = input::parse_resource(rt, body, &mut quirks)?;
+        let projection = Projection::parse(rt, &opts.attributes, &opts.excluded)?;
+        let id = self.ids.new_id();
+        let mut doc = incoming.doc;
+        seal_password(&mut doc, None);
+        let mut members = MemberChanges::default();
+        if let Some(entries) = incoming.members {
+            members.add = self.resolve_members(&id, member_pairs(entries)?)?;
+        }
+        let now = self.now();
+        let (index, unique) = index_keys(kind, &doc);
+        let request = WriteRequest { kind, id: id.clone(), expect: Expect::Absent, created: now.clone(), modified: now, doc, index, unique, members };
+        let record = self.store.write(request).map_err(|e| store_error(e, kind, &id))?;
+        self.flush()?;
+        self.outcome(rt, &record, &projection, opts, quirks)
+    }
+
+    pub fn get(&self, kind: ResourceKind, id: &str, opts: &ReadOptions) -> Result<Outcome, ScimError> {
+        let rt = self.resource_type(kind);
+        let projection = Projection::parse(rt, &opts.attributes, &opts.excluded)?;
+        let record = self.load(kind, id)?;
+        self.outcome(rt, &record, &projection, opts, Quirks::new(self.config.profile))
+    }
+
+    /// The current version of a resource, for conditional GETs.
+    pub fn version(&self, kind: ResourceKind, id: &str) -> Result<u64, ScimError> {
+        Ok(self.load(kind, id)?.version)
+    }
+
+    pub fn replace(&self, kind: ResourceKind, id: &str, body: &Value, if_match: Option<&str>, opts: &ReadOptions) -> Result<Outcome, ScimError> {
+        let rt = self.resource_type(kind);
+        let mut quirks = Quirks::new(self.config.profile);
+        let incoming = input::parse_resource(rt, body, &mut quirks)?;
+        let projection = Projection::parse(rt, &opts.attributes, &opts.excluded)?;
+        if let Some(body_id) = body.get("id").and_then(Value::as_str) {
+            if body_id != id {
+                return Err(ScimError::mutability(format!("'id' is immutable: the body says \"{body_id}\" but the URL names \"{id}\"")));
+            }
+        }
+        let entries = incoming.members.clone().map(member_pairs).transpose()?;
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let current = self.load(kind, id)?;
+            check_if_match(if_match, current.version)?;
+            let mut doc = incoming.doc.clone();
+            seal_password(&mut doc, Some(&current.doc));
+            let mut members = MemberChanges::default();
+            if kind == ResourceKind::Group {
+                // PUT replaces the whole resource, members included (RFC 7644 §3.5.1).
+                members.clear = true;
+                if let Some(entries) = &entries {
+                    members.add = self.resolve_members(id, entries.clone())?;
+                }
+            }
+            let (index, unique) = index_keys(kind, &doc);
+            let request = WriteRequest {
+                kind,
+                id: id.to_string(),
+                expect: Expect::Version(current.version),
+                created: current.created.clone(),
+                modified: self.now(),
+                doc,
+                index,
+                unique,
+                members,
+            };
+            match self.store.write(request) {
+                Ok(record) => {
+                    self.flush()?;
+                    return self.outcome(rt, &record, &projection, opts, quirks);
+                }
+                Err(StoreError::VersionMismatch { .. }) if if_match.is_none() => continue,
+                Err(e) => return Err(store_error(e, kind, id)),
+            }
+        }
+        Err(contention(kind, id))
+    }
+
+    pub fn patch(&self, kind: ResourceKind, id: &str, body: &Value, if_match: Option<&str>, opts: &ReadOptions) -> Result<Outcome, ScimError> {
+        let rt = self.resource_type(kind);
+        let projection = Projection::parse(rt, &opts.attributes, &opts.excluded)?;
+        let store = Arc::clone(&self.store);
+        let group_id = id.to_string();
+        let load_members = move || store.members(&group_id).map_err(|e| store_error(e, ResourceKind::Group, &group_id));
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let mut quirks = Quirks::new(self.config.profile);
+            let ops = patch::parse_request(body, &mut quirks)?;
+            let current = self.load(kind, id)?;
+            check_if_match(if_match, current.version)?;
+            let mut doc = current.doc.as_object().cloned().unwrap_or_default();
+            let mut member_patch = MemberPatch::default();
+            Patcher { rt, quirks: &mut quirks, limits: self.config.filter_limits, load_members: &load_members }.apply(
+                &mut doc,
+                &mut member_patch,
+                &ops,
+            )?;
+            let mut doc = Value::Object(doc);
+            input::check_required(rt, &doc)?;
+            seal_password(&mut doc, Some(&current.doc));
+            let members = self.effective_member_changes(id, member_patch)?;
+            if doc == current.doc && members.is_empty() {
+                // Nothing changes: answer with the resource as it is, version untouched.
+                return self.outcome(rt, &current, &projection, opts, quirks);
+            }
+            let (index, unique) = index_keys(kind, &doc);
+            let request = WriteRequest {
+                kind,
+                id: id.to_string(),
+                expect: Expect::Version(current.version),
+                created: current.created.clone(),
+                modified: self.now(),
+                doc,
+                index,
+                unique,
+                members,
+            };
+            match self.store.write(request) {
+                Ok(record) => {
+                    self.flush()?;
+                    return self.outcome(rt, &record, &projection, opts, quirks);
+                }
+                Err(StoreError::VersionMismatch { .. }) if if_match.is_none() => continue,
+                Err(e) => return Err(store_error(e, kind, id)),
+            }
+        }
+        Err(contention(kind, id))
+    }
+
+    pub fn delete(&self, kind: ResourceKind, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
+        let current = self.load(kind, id)?;
+        check_if_match(if_match, current.version)?;
+        let expect = if_match.map(|_| current.version);
+        self.store.delete(kind, id, expect, &self.now()).map_err(|e| store_error(e, kind, id))?;
+        self.flush()
+    }
+
+    fn load(&self, kind: ResourceKind, id: &str) -> Result<StoredResource, ScimError> {
+        self.store
+            .get(kind, id)
+            .map_err(|e| store_error(e, kind, id))?
+            .ok_or_else(|| ScimError::not_found(format!("{kind} \"{id}\" not found")))
+    }
+
+    /// Drops no-op member changes (removing a non-member, re-adding a member) so that an
+    /// idempotent PATCH does not bump the version, and resolves entries of added members.
+    fn effective_member_changes(&self, group_id: &str, patch: MemberPatch) -> Result<MemberChanges, ScimError> {
+        let mut changes = MemberChanges { clear: patch.clear, ..Default::default() };
+        let mut adds = Vec::new();
+        for (member_id, change) in patch.changes {
+            let is_member = !patch.clear && self.store.has_member(group_id, &member_id).map_err(|e| store_error(e, ResourceKind::Group, group_id))?;
+            match change {
+                None if is_member => changes.remove.push(member_id),
+                None => {}
+                Some(entry) if !is_member => adds.push((member_id, entry)),
+                Some(_) => {}
+            }
+        }
+        changes.add = self.resolve_members(group_id, adds)?;
+        Ok(changes)
+    }
+
+    /// Checks that each member exists and builds its stored entry (`value`, `type`, `display`).
+    fn resolve_members(&self, group_id: &str, entries: Vec<(String, Value)>) -> Result<Vec<(String, Value)>, ScimError> {
+        let mut out = Vec::with_capacity(entries.len());
+        for (member_id, entry) in entries {
+            if member_id == group_id {
+                return Err(ScimError::invalid_value(format!("group \"{group_id}\" cannot be a member of itself")));
+            }
+            let found = match self.store.get(ResourceKind::User, &member_id).map_err(|e| store_error(e, ResourceKind::User, &member_id))? {
+                Some(r) => Some(r),
+                None => self.store.get(ResourceKind::Group, &member_id).map_err(|e| store_error(e, ResourceKind::Group, &member_id))?,
+            };
+            let Some(member) = found else {
+                return Err(ScimError::invalid_value(format!(
+                    "member \"{member_id}\" does not exist; members are ids of Users or Groups on this server"
+                )));
+            };
+            let display = entry
+                .get("display")
+                .cloned()
+                .or_else(|| member.doc.get("displayName").cloned())
+                .or_else(|| member.doc.get("userName").cloned());
+            let mut stored = Map::new();
+            stored.insert("value".into(), Value::String(member_id.clone()));
+            stored.insert("type".into(), Value::String(member.kind.name().to_string()));
+            if let Some(display) = display {
+                stored.insert("display".into(), display);
+            }
+            out.push((member_id, Value::Object(stored)));
+        }
+        Ok(out)
+    }
+
+    fn outcome(&self, rt: &ResourceType, record: &StoredResource, projection: &Projection, opts: &ReadOptions, quirks: Quirks) -> Result<Outcome, ScimError> {
+        let location = location(&opts.base, record.kind, &record.id);
+        let resource = self.render(rt, record, projection, &opts.base)?;
+        Ok(Outcome { resource, version: record.version, location, quirks: quirks.into_fired() })
+    }
+
+    /// The wire form of a stored resource under a projection.
+    fn render(&self, rt: &ResourceType, record: &StoredResource, projection: &Projection, base: &str) -> Result<Value, ScimError> {
+        let mut full = Map::new();
+        let doc = record.doc.as_object().cloned().unwrap_or_default();
+        let mut schemas = vec![Value::String(rt.core.id.clone())];
+        for ext in &rt.extensions {
+            if doc.contains_key(&ext.schema.id) {
+                schemas.push(Value::String(ext.schema.id.clone()));
+            }
+        }
+        full.insert("schemas".into(), Value::Array(schemas));
+        full.insert("id".into(), Value::String(record.id.clone()));
+        let mut extensions = Vec::new();
+        for (k, v) in doc {
+            if rt.extension(&k).is_some() {
+                extensions.push((k, v));
+            } else {
+                full.insert(k, v);
+            }
+        }
+        match record.kind {
+            ResourceKind::Group if projection.wants(rt, "members") => {
+                let members = self.members_with_refs(&record.id, base)?;
+                full.insert("members".into(), Value::Array(members));
+            }
+            ResourceKind::User if projection.wants(rt, "groups") => {
+                let groups = self.groups_of(&record.id, base)?;
+                if !groups.is_empty() {
+                    full.insert("groups".into(), Value::Array(groups));
+                }
+            }
+            _ => {}
+        }
+        full.extend(extensions);
+        full.insert(
+            "meta".into(),
+            serde_json::json!({
+                "resourceType": record.kind.name(),
+                "created": record.created,
+                "lastModified": record.modified,
+                "location": location(base, record.kind, &record.id),
+                "version": etag(record.version),
+            }),
+        );
+        Ok(Value::Object(projection.apply(rt, full)))
+    }
+
+    fn members_with_refs(&self, group_id: &str, base: &str) -> Result<Vec<Value>, ScimError> {
+        let mut members = self.store.members(group_id).map_err(|e| store_error(e, ResourceKind::Group, group_id))?;
+        for m in &mut members {
+            let kind = m.get("type").and_then(Value::as_str).and_then(ResourceKind::from_name).unwrap_or(ResourceKind::User);
+            if let (Some(id), Some(obj)) = (m.get("value").and_then(Value::as_str).map(str::to_string), m.as_object_mut()) {
+                obj.insert("$ref".into(), Value::String(location(base, kind, &id)));
+            }
+        }
+        Ok(members)
+    }
+
+    /// `User.groups`: direct memberships from the reverse index (RFC 7643 §4.1.2).
+    fn groups_of(&self, member_id: &str, base: &str) -> Result<Vec<Value>, ScimError> {
+        let ids = self
+            .store
+            .lookup(ResourceKind::Group, &crate::store::Lookup::GroupsWithMember(member_id.to_string()))
+            .map_err(|e| store_error(e, ResourceKind::Group, member_id))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for gid in ids {
+            let Some(group) = self.store.get(ResourceKind::Group, &gid).map_err(|e| store_error(e, ResourceKind::Group, &gid))? else {
+                continue;
+            };
+            let mut entry = Map::new();
+            entry.insert("value".into(), Value::String(gid.clone()));
+            entry.insert("$ref".into(), Value::String(location(base, ResourceKind::Group, &gid)));
+            if let Some(name) = group.doc.get("displayName") {
+                entry.insert("display".into(), name.clone());
+            }
+            entry.insert("type".into(), Value::String("direct".into()));
+            out.push(Value::Object(entry));
+        }
+        Ok(out)
+    }
+}
+
+pub fn location(base: &str, kind: ResourceKind, id: &str) -> String {
+    format!("{base}/{}/{id}", kind.endpoint())
+}
+
+fn contention(kind: ResourceKind, id: &str) -> ScimError {
+    ScimError::new(503, None, format!("{kind} \"{id}\" is being changed by many requests at once; retry"))
+}
+
+/// `If-Match` (RFC 7232 §3.1 with weak comparison, RFC 7644 §3.14).
+fn check_if_match(if_match: Option<&str>, version: u64) -> Result<(), ScimError> {
+    let Some(header) = if_match else { return Ok(()) };
+    let current = version.to_string();
+    let matches = header.split(',').map(str::trim).any(|tag| {
+        tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == current
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(ScimError::precondition_failed(format!(
+            "If-Match {header} does not match the current version {}",
+            etag(version)
+        )))
+    }
+}
+
+fn member_pairs(entries: Vec<Value>) -> Result<Vec<(String, Value)>, ScimError> {
+    entries
+        .into_iter()
+        .map(|e| match e.get("value").and_then(Value::as_str) {
+            Some(id) if !id.is_empty() => Ok((id.to_string(), e.clone())),
+            _ => Err(ScimError::invalid_value("every member needs a 'value' with the member's id")),
+        })
+        .collect()
+}
+
+const PASSWORD_PREFIX: &str = "sha256:";
+
+/// Passwords are write-only (never returned) and stored only as a hash.
+fn seal_password(doc: &mut Value, previous: Option<&Value>) {
+    let Some(obj) = doc.as_object_mut() else { return };
+    match obj.get("password").and_then(Value::as_str) {
+        Some(p) if p.starts_with(PASSWORD_PREFIX) && previous.and_then(|d| d.get("password")).and_then(Value::as_str) == Some(p) => {}
+        Some(p) => {
+            let digest = Sha256::digest(p.as_bytes());
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            obj.insert("password".into(), Value::String(format!("{PASSWORD_PREFIX}{hex}")));
+        }
+        None => {
+            if let Some(old) = previous.and_then(|d| d.get("password")) {
+                obj.insert("password".into(), old.clone());
+            }
+        }
+    }
+}
+
+/// Normalizes a value for an index key: lower-cased unless case-exact, bounded in length.
+pub(crate) fn index_value(value: &str, case_exact: bool) -> String {
+    let mut v = if case_exact { value.to_string() } else { value.to_lowercase() };
+    if v.len() > MAX_INDEXED_BYTES {
+        let mut cut = MAX_INDEXED_BYTES;
+        while !v.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        v.truncate(cut);
+    }
+    v
+}
+
+/// The index and uniqueness entries of a document (SCIM meaning decides what is indexed).
+fn index_keys(kind: ResourceKind, doc: &Value) -> (Vec<IndexKey>, Vec<IndexKey>) {
+    let mut index = Vec::new();
+    let mut unique = Vec::new();
+    let str_of = |name: &str| doc.get(name).and_then(Value::as_str);
+    if let Some(ext) = str_of("externalId") {
+        index.push(IndexKey::new("externalId", index_value(ext, true)));
+    }
+    match kind {
+        ResourceKind::User => {
+            if let Some(user_name) = str_of("userName") {
+                index.push(IndexKey::new("userName", index_value(user_name, false)));
+                // Unique case-insensitively and in full, never truncated.
+                unique.push(IndexKey::new("userName", user_name.to_lowercase()));
+            }
+            if let Some(Value::Array(emails)) = doc.get("emails") {
+                for email in emails {
+                    if let Some(v) = email.get("value").and_then(Value::as_str) {
+                        let key = IndexKey::new("emails.value", index_value(v, false));
+                        if !index.contains(&key) {
+                            index.push(key);
+                        }
+                    }
+                }
+            }
+        }
+        ResourceKind::Group => {
+            if let Some(name) = str_of("displayName") {
+                index.push(IndexKey::new("displayName", index_value(name, false)));
+            }
+        }
+    }
+    (index, unique)
+}
+
+/// Maps a store failure to what the client sees.
+fn store_error(e: StoreError, kind: ResourceKind, id: &str) -> ScimError {
+    match e {
+        StoreError::NotFound { kind, id } => ScimError::not_found(format!("{kind} \"{id}\" not found")),
+        StoreError::AlreadyExists { kind, id } => ScimError::uniqueness(format!("{kind} \"{id}\" already exists")),
+        StoreError::VersionMismatch { current } => {
+            ScimError::precondition_failed(format!("{kind} \"{id}\" changed; the current version is {}", etag(current)))
+        }
+        StoreError::Unique { attr, existing_id, .. } => ScimError::uniqueness(format!(
+            "{attr} is already in use by {kind} \"{existing_id}\" ({attr} is unique case-insensitively)"
+        )),
+        StoreError::MemberNotFound(member) => ScimError::invalid_value(format!(
+            "member \"{member}\" does not exist; members are ids of Users or Groups on this server"
+        )),
+        StoreError::Corrupt(m) | StoreError::Backend(m) => {
+            tracing::error!(error = %m, "storage failure");
+            ScimError::internal("the server could not read or write its storage; see the server log")
+        }
+    }
+}

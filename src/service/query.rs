@@ -1,0 +1,431 @@
+//! List and search (RFC 7644 §3.4.2–3.4.3): filter, then sort, then page; `totalResults`
+//! counts the filtered set before slicing. Filters that an index can answer use it; every
+//! index hit is re-checked by the evaluator, so index and scan give identical results.
+
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use super::render::Projection;
+use super::{index_value, store_error, ReadOptions, ScimService};
+use crate::filter::eval::{sort_cmp, values};
+use crate::filter::{parse_filter, CompareOp, Expr, Filter, FilterError, Target, ValidFilter, ValidateOptions};
+use crate::scim::{urn, ResourceKind, ScimError};
+use crate::store::{IndexKey, Lookup, StoredResource};
+
+use super::profile::{Leniency, Quirks};
+use crate::scim::ScimType;
+
+/// Query parameters of a list or search request.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub filter: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub start_index: Option<i64>,
+    pub count: Option<i64>,
+    pub attributes: Vec<String>,
+    pub excluded: Vec<String>,
+}
+
+impl ListQuery {
+    /// Reads a SearchRequest body (RFC 7644 §3.4.3).
+    pub fn from_search_body(body: &Value) -> Result<ListQuery, ScimError> {
+        let Some(obj) = body.as_object() else {
+            return Err(ScimError::invalid_syntax("a search body must be a JSON object (SearchRequest)"));
+        };
+        let get = |name: &str| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+        let string = |name: &str| -> Result<Option<String>, ScimError> {
+            match get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(ScimError::invalid_value(format!("'{name}' must be a string"))),
+            }
+        };
+        let int = |name: &str| -> Result<Option<i64>, ScimError> {
+            match get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| ScimError::invalid_value(format!("'{name}' must be an integer"))),
+                Some(_) => Err(ScimError::invalid_value(format!("'{name}' must be an integer"))),
+            }
+        };
+        let list = |name: &str| -> Result<Vec<String>, ScimError> {
+            match get(name) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string).ok_or_else(|| ScimError::invalid_value(format!("'{name}' must be an array of strings"))))
+                    .collect(),
+                Some(Value::String(s)) => Ok(split_list(s)),
+                Some(_) => Err(ScimError::invalid_value(format!("'{name}' must be an array of strings"))),
+            }
+        };
+        Ok(ListQuery {
+            filter: string("filter")?,
+            sort_by: string("sortBy")?,
+            sort_order: string("sortOrder")?,
+            start_index: int("startIndex")?,
+            count: int("count")?,
+            attributes: list("attributes")?,
+            excluded: list("excludedAttributes")?,
+        })
+    }
+}
+
+/// Splits a comma-separated attribute list.
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// How a filter will be answered.
+#[derive(Debug, Clone, PartialEq)]
+enum Access {
+    Id(String),
+    Index(Lookup),
+}
+
+impl ScimService {
+    /// Lists resources of the given kinds (one kind for `/Users`, both for root `/.search`).
+    pub fn list(&self, kinds: &[ResourceKind], query: &ListQuery, opts: &ReadOptions) -> Result<(Value, Vec<Leniency>), ScimError> {
+        let mut quirks = Quirks::new(self.config.profile);
+        let start_index = query.start_index.unwrap_or(1).max(1) as usize;
+        let count = query.count.map(|c| c.max(0) as usize).unwrap_or(self.config.max_results).min(self.config.max_results);
+        let descending = match query.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("ascending") => false,
+            Some("descending") => true,
+            Some(other) => {
+                return Err(ScimError::invalid_value(format!("sortOrder \"{other}\" must be \"ascending\" or \"descending\"")))
+            }
+        };
+        let parsed = match &query.filter {
+            Some(text) if !text.trim().is_empty() => Some(parse_filter(text, self.config.filter_limits).map_err(filter_error)?),
+            _ => None,
+        };
+        let mut projections = Vec::new();
+        for kind in kinds {
+            projections.push(Projection::parse(self.resource_type(*kind), &query.attributes, &query.excluded)?);
+        }
+
+        // Unfiltered, unsorted, one kind: count and skip without decoding every record.
+        if parsed.is_none() && query.sort_by.is_none() && kinds.len() == 1 {
+            let kind = kinds[0];
+            let total = self.store.count(kind).map_err(|e| store_error(e, kind, ""))?;
+            let mut page = Vec::new();
+            let mut position = 0usize;
+            self.store
+                .scan(kind, &mut |record| {
+                    position += 1;
+                    if position >= start_index && page.len() < count {
+                        page.push(record);
+                    }
+                    page.len() < count
+                })
+                .map_err(|e| store_error(e, kind, ""))?;
+            let rendered = self.render_page(&page, &[kind], &projections, opts)?;
+            return Ok((list_response(total, start_index, rendered), quirks.into_fired()));
+        }
+
+        let mut matches: Vec<StoredResource> = Vec::new();
+        let mut any_valid = parsed.is_none();
+        let mut first_error = None;
+        for kind in kinds {
+            let rt = self.resource_type(*kind);
+            let valid = match &parsed {
+                None => None,
+                Some(f) => match f.validate(rt, ValidateOptions { boolean_strings: quirks.accepts(Leniency::BooleanString) }) {
+                    Ok(v) => {
+                        any_valid = true;
+                        if v.coerced_boolean_strings {
+                            quirks.allow(Leniency::BooleanString, ScimType::InvalidFilter, String::new)?;
+                        }
+                        Some(v)
+                    }
+                    // Root searches skip types a filter does not apply to (userName on Groups).
+                    Err(e) if kinds.len() > 1 => {
+                        first_error.get_or_insert(e);
+                        continue;
+                    }
+                    Err(e) => return Err(filter_error(e)),
+                },
+            };
+            self.collect_matches(*kind, valid.as_ref(), &mut matches)?;
+        }
+        if !any_valid {
+            return Err(filter_error(first_error.unwrap_or(FilterError::Syntax { column: 1, message: "invalid filter".into() })));
+        }
+        if let Some(sort_by) = &query.sort_by {
+            self.sort(&mut matches, sort_by, descending)?;
+        }
+        let total = matches.len();
+        let page: Vec<StoredResource> = matches.into_iter().skip(start_index - 1).take(count).collect();
+        let rendered = self.render_page(&page, kinds, &projections, opts)?;
+        Ok((list_response(total, start_index, rendered), quirks.into_fired()))
+    }
+
+    fn render_page(&self, page: &[StoredResource], kinds: &[ResourceKind], projections: &[Projection], opts: &ReadOptions) -> Result<Vec<Value>, ScimError> {
+        page.iter()
+            .map(|record| {
+                let position = kinds.iter().position(|k| *k == record.kind).unwrap_or(0);
+                self.render(self.resource_type(record.kind), record, &projections[position], &opts.base)
+            })
+            .collect()
+    }
+
+    /// Appends every resource of `kind` matching `filter`, in id order.
+    fn collect_matches(&self, kind: ResourceKind, filter: Option<&ValidFilter>, out: &mut Vec<StoredResource>) -> Result<(), ScimError> {
+        let Some(filter) = filter else {
+            return self.store.scan(kind, &mut |r| { out.push(r); true }).map_err(|e| store_error(e, kind, ""));
+        };
+        let relations = needs_relations(kind, &filter.expr);
+        let mut error = None;
+        let mut check = |record: StoredResource, out: &mut Vec<StoredResource>| {
+            let matched = if relations {
+                match self.with_relations(&record) {
+                    Ok(doc) => filter.matches(&doc),
+                    Err(e) => {
+                        error.get_or_insert(e);
+                        false
+                    }
+                }
+            } else {
+                filter.matches(&with_id(&record))
+            };
+            if matched {
+                out.push(record);
+            }
+        };
+        match plan(kind, &filter.expr) {
+            Some(accesses) => {
+                let mut ids = BTreeSet::new();
+                for access in accesses {
+                    match access {
+                        Access::Id(id) => {
+                            ids.insert(id);
+                        }
+                        Access::Index(lookup) => ids.extend(self.store.lookup(kind, &lookup).map_err(|e| store_error(e, kind, ""))?),
+                    }
+                }
+                for id in ids {
+                    if let Some(record) = self.store.get(kind, &id).map_err(|e| store_error(e, kind, &id))? {
+                        check(record, out);
+                    }
+                }
+            }
+            None => {
+                self.store.scan(kind, &mut |record| { check(record, out); true }).map_err(|e| store_error(e, kind, ""))?;
+            }
+        }
+        match error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The document with `id`, `meta` and computed `members`/`groups`, for filters on them.
+    fn with_relations(&self, record: &StoredResource) -> Result<Value, ScimError> {
+        let mut doc = with_id(record);
+        match record.kind {
+            ResourceKind::Group => {
+                let members = self.store.members(&record.id).map_err(|e| store_error(e, record.kind, &record.id))?;
+                doc["members"] = Value::Array(members);
+            }
+            ResourceKind::User => {
+                let groups = self
+                    .store
+                    .lookup(ResourceKind::Group, &Lookup::GroupsWithMember(record.id.clone()))
+                    .map_err(|e| store_error(e, record.kind, &record.id))?;
+                doc["groups"] = Value::Array(groups.into_iter().map(|g| json!({"value": g, "type": "direct"})).collect());
+            }
+        }
+        Ok(doc)
+    }
+
+    fn sort(&self, records: &mut [StoredResource], sort_by: &str, descending: bool) -> Result<(), ScimError> {
+        let path = parse_filter(&format!("{sort_by} pr"), self.config.filter_limits)
+            .map_err(|e| ScimError::invalid_value(format!("sortBy \"{sort_by}\" is not an attribute path ({e})")))?;
+        let Filter::Present(path) = path else {
+            return Err(ScimError::invalid_value(format!("sortBy \"{sort_by}\" must name one attribute")));
+        };
+        let mut targets = Vec::new();
+        for rt in self.resource_types() {
+            if let Ok(resolved) = rt.resolve(path.urn.as_deref(), &path.name, path.sub.as_deref()) {
+                let leaf = resolved.leaf();
+                let (sub, leaf) = match (leaf.kind, leaf.sub("value")) {
+                    (crate::scim::schema::AttrType::Complex, Some(v)) => (Some(v.name.clone()), v),
+                    _ => (resolved.sub.map(|s| s.name.clone()), leaf),
+                };
+                targets.push((
+                    rt.kind,
+                    Target {
+                        extension: resolved.extension.map(str::to_string),
+                        attr: resolved.attr.name.clone(),
+                        sub,
+                        kind: leaf.kind,
+                        case_exact: leaf.case_exact,
+                        relative: false,
+                    },
+                ));
+            }
+        }
+        if targets.is_empty() {
+            return Err(ScimError::invalid_value(format!("sortBy: unknown attribute \"{sort_by}\"")));
+        }
+        let keyed: Vec<(Option<Value>, usize)> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let key = targets.iter().find(|(k, _)| *k == r.kind).and_then(|(_, t)| sort_key(t, &with_id(r)));
+                (key, i)
+            })
+            .collect();
+        let target_of = |kind: ResourceKind| targets.iter().find(|(k, _)| *k == kind).map(|(_, t)| t);
+        let mut order: Vec<usize> = (0..records.len()).collect();
+        order.sort_by(|&a, &b| {
+            // Resources without a value sort last in either direction.
+            match (&keyed[a].0, &keyed[b].0) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(_), None) => Ordering::Less,
+                (Some(x), Some(y)) => {
+                    let t = target_of(records[a].kind).or_else(|| target_of(records[b].kind));
+                    let ord = t.map(|t| sort_cmp(t.kind, t.case_exact, x, y)).unwrap_or(Ordering::Equal);
+                    if descending {
+                        ord.reverse()
+                    } else {
+                        ord
+                    }
+                }
+            }
+        });
+        let sorted: Vec<StoredResource> = order.into_iter().map(|i| records[i].clone()).collect();
+        records.clone_from_slice(&sorted);
+        Ok(())
+    }
+}
+
+/// The value a resource sorts by: for multi-valued attributes the primary value, else the first.
+fn sort_key(target: &Target, doc: &Value) -> Option<Value> {
+    let mut t = target.clone();
+    let sub = t.sub.take();
+    let top = values(&t, doc);
+    let chosen = top.iter().find(|v| v.get("primary") == Some(&Value::Bool(true))).or_else(|| top.first()).copied()?;
+    match sub {
+        Some(sub) => chosen.get(&sub).cloned(),
+        None => Some(chosen.clone()),
+    }
+}
+
+fn with_id(record: &StoredResource) -> Value {
+    let mut doc = record.doc.clone();
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert("id".into(), Value::String(record.id.clone()));
+        obj.insert(
+            "meta".into(),
+            json!({"resourceType": record.kind.name(), "created": record.created, "lastModified": record.modified}),
+        );
+    }
+    doc
+}
+
+fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [urn::LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "startIndex": start_index,
+        "Resources": resources,
+    })
+}
+
+pub(crate) fn filter_error(e: FilterError) -> ScimError {
+    ScimError::invalid_filter(e.to_string())
+}
+
+fn needs_relations(kind: ResourceKind, expr: &Expr) -> bool {
+    let relation = match kind {
+        ResourceKind::Group => "members",
+        ResourceKind::User => "groups",
+    };
+    match expr {
+        Expr::Compare { target, .. } | Expr::Present(target) | Expr::Any { target, .. } => {
+            !target.relative && target.extension.is_none() && target.attr == relation
+        }
+        Expr::And(l, r) | Expr::Or(l, r) => needs_relations(kind, l) || needs_relations(kind, r),
+        Expr::Not(inner) => needs_relations(kind, inner),
+    }
+}
+
+/// The indexed attribute a target addresses, with its case rule.
+fn indexed(kind: ResourceKind, target: &Target) -> Option<(&'static str, bool)> {
+    if target.extension.is_some() || target.relative {
+        return None;
+    }
+    match (kind, target.attr.as_str(), target.sub.as_deref()) {
+        (_, "externalId", None) => Some(("externalId", true)),
+        (ResourceKind::User, "userName", None) => Some(("userName", false)),
+        (ResourceKind::User, "emails", Some("value")) => Some(("emails.value", false)),
+        (ResourceKind::Group, "displayName", None) => Some(("displayName", false)),
+        _ => None,
+    }
+}
+
+/// Index accesses whose union is a superset of the filter's matches, or `None` for a scan.
+fn plan(kind: ResourceKind, expr: &Expr) -> Option<Vec<Access>> {
+    match expr {
+        Expr::Compare { target, op, value: Value::String(v) } => plan_compare(kind, target, *op, v),
+        Expr::Any { target, inner } => {
+            let member_kind = |t: &Target| Target { relative: false, sub: Some(t.attr.clone()), attr: target.attr.clone(), ..t.clone() };
+            plan_element(inner).and_then(|(t, op, v)| plan_compare(kind, &member_kind(t), op, v))
+        }
+        Expr::And(l, r) => match (plan(kind, l), plan(kind, r)) {
+            (Some(a), Some(b)) => Some(if rank(&b) < rank(&a) { b } else { a }),
+            (a, b) => a.or(b),
+        },
+        Expr::Or(l, r) => {
+            let mut a = plan(kind, l)?;
+            a.extend(plan(kind, r)?);
+            Some(a)
+        }
+        _ => None,
+    }
+}
+
+fn plan_compare(kind: ResourceKind, target: &Target, op: CompareOp, value: &str) -> Option<Vec<Access>> {
+    if target.extension.is_none() && !target.relative {
+        if target.attr == "id" && op == CompareOp::Eq {
+            return Some(vec![Access::Id(value.to_string())]);
+        }
+        if kind == ResourceKind::Group && target.attr == "members" && target.sub.as_deref() == Some("value") && op == CompareOp::Eq {
+            return Some(vec![Access::Index(Lookup::GroupsWithMember(value.to_string()))]);
+        }
+    }
+    let (attr, case_exact) = indexed(kind, target)?;
+    let key = IndexKey::new(attr, index_value(value, case_exact));
+    match op {
+        CompareOp::Eq => Some(vec![Access::Index(Lookup::Eq(key))]),
+        CompareOp::Sw => Some(vec![Access::Index(Lookup::Prefix(key))]),
+        _ => None,
+    }
+}
+
+/// Inside `attr[...]`: an `eq`/`sw` on a string sub-attribute, possibly in an `and` chain.
+fn plan_element(inner: &Expr) -> Option<(&Target, CompareOp, &str)> {
+    match inner {
+        Expr::Compare { target, op: op @ (CompareOp::Eq | CompareOp::Sw), value: Value::String(v) } => Some((target, *op, v.as_str())),
+        Expr::And(l, r) => plan_element(l).or_else(|| plan_element(r)),
+        _ => None,
+    }
+}
+
+/// Lower is more selective: direct ids, then equality, then prefix scans.
+fn rank(accesses: &[Access]) -> usize {
+    accesses
+        .iter()
+        .map(|a| match a {
+            Access::Id(_) => 1,
+            Access::Index(Lookup::Eq(_)) | Access::Index(Lookup::GroupsWithMember(_)) => 2,
+            Access::Index(Lookup::Prefix(_)) => 4,
+        })
+        .sum()
+}

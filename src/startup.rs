@@ -1,0 +1,102 @@
+//! Wiring: open storage, build the service and the HTTP server. The only place that
+//! knows every part.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+
+use crate::auth::Authenticator;
+use crate::clock::{Clock, IdSource, SystemClock, UuidIds};
+use crate::config::Settings;
+use crate::filter::FilterLimits;
+use crate::http::{self, AppState, HttpLimits};
+use crate::scim::discovery::Capabilities;
+use crate::service::{ScimService, ServiceConfig};
+use crate::store::SledStore;
+
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    db: sled::Db,
+}
+
+/// Opens the sled database at `path`, or a temporary one.
+pub fn open_db(path: Option<&std::path::Path>) -> anyhow::Result<sled::Db> {
+    match path {
+        Some(path) => sled::Config::new().path(path).open().with_context(|| {
+            format!("cannot open the data directory {} (is another scimlab using it?)", path.display())
+        }),
+        None => sled::Config::new().temporary(true).open().context("cannot create a temporary database"),
+    }
+}
+
+impl Application {
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, Arc::new(SystemClock), Arc::new(UuidIds))
+    }
+
+    /// Like [`Application::build`], with the clock and id source given (tests fix them).
+    pub fn build_with(settings: Settings, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> anyhow::Result<Self> {
+        let db = open_db(settings.data.as_deref())?;
+        let store = SledStore::open(&db, "default").context("cannot open the default tenant's storage")?;
+        let filter_limits = FilterLimits { max_length: settings.filter_max_length, max_depth: settings.filter_max_depth };
+        let service = Arc::new(ScimService::new(
+            Arc::new(store),
+            clock,
+            ids,
+            ServiceConfig { profile: settings.profile, max_results: settings.max_results, filter_limits, durable_writes: settings.data.is_some() },
+        ));
+        let auth = if settings.no_auth {
+            Authenticator::open()
+        } else {
+            Authenticator::new(settings.tokens.clone(), &settings.jwt)?
+        };
+        let capabilities = Capabilities {
+            max_results: settings.max_results,
+            filter_max_length: settings.filter_max_length,
+            filter_max_depth: settings.filter_max_depth,
+            bulk_supported: false,
+            bulk_max_operations: 0,
+            bulk_max_payload: settings.max_payload_bytes,
+            etag_supported: true,
+            cursor_supported: false,
+            jwt_enabled: auth.jwt_enabled(),
+        };
+        let state = web::Data::new(AppState {
+            service,
+            auth: Arc::new(auth),
+            capabilities,
+            limits: HttpLimits { max_payload_bytes: settings.max_payload_bytes },
+            public_discovery: settings.public_discovery,
+            public_url: settings.public_url.clone(),
+        });
+        let listener = TcpListener::bind(&settings.addr).with_context(|| format!("cannot listen on {}", settings.addr))?;
+        let port = listener.local_addr()?.port();
+        let mut server = HttpServer::new(move || App::new().app_data(state.clone()).wrap_fn(http::request_logger).configure(http::configure))
+            .shutdown_timeout(10);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers.max(1));
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Application { port, server, db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle that stops the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until Ctrl-C/SIGTERM (or the handle stops it), then flushes storage.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await?;
+        self.db.flush_async().await.context("flushing storage on shutdown")?;
+        tracing::info!("stopped; storage flushed");
+        Ok(())
+    }
+}

@@ -1,0 +1,144 @@
+//! Persistence of SCIM resources behind a narrow trait, so a PostgreSQL backend can be
+//! added later. The service decides *what* is indexed and unique (SCIM meaning); a store
+//! decides *how* to keep it consistent.
+
+mod sled_store;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::scim::ResourceKind;
+
+pub use sled_store::SledStore;
+
+/// One index or uniqueness entry: attribute name and normalized value
+/// (lower-cased by the service where the attribute is case-insensitive).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct IndexKey {
+    pub attr: String,
+    pub value: String,
+}
+
+impl IndexKey {
+    pub fn new(attr: &str, value: impl Into<String>) -> Self {
+        IndexKey { attr: attr.to_string(), value: value.into() }
+    }
+}
+
+/// A resource as stored: attributes without `id`, `meta` and group members, which are
+/// kept apart so that adding one member never rewrites a large group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredResource {
+    pub kind: ResourceKind,
+    pub id: String,
+    /// Bumped on every write; the weak ETag is derived from it.
+    pub version: u64,
+    /// Position in the change sequence of the last write.
+    pub seq: u64,
+    pub created: String,
+    pub modified: String,
+    pub doc: Value,
+    pub index: Vec<IndexKey>,
+    pub unique: Vec<IndexKey>,
+}
+
+/// What the write expects to find, for create-only and compare-and-swap updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Create: the id must not exist.
+    Absent,
+    /// Update: the stored version must be exactly this.
+    Version(u64),
+}
+
+/// Changes to a group's membership, applied atomically with the group write.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemberChanges {
+    /// Remove every current member first (replace semantics).
+    pub clear: bool,
+    pub remove: Vec<String>,
+    /// Member entries (`value`, `type`, `display`, ...) keyed by member id.
+    pub add: Vec<(String, Value)>,
+}
+
+impl MemberChanges {
+    pub fn is_empty(&self) -> bool {
+        !self.clear && self.remove.is_empty() && self.add.is_empty()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WriteRequest {
+    pub kind: ResourceKind,
+    pub id: String,
+    pub expect: Expect,
+    pub created: String,
+    pub modified: String,
+    pub doc: Value,
+    pub index: Vec<IndexKey>,
+    pub unique: Vec<IndexKey>,
+    pub members: MemberChanges,
+}
+
+/// A question the store can answer from an index instead of a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// Resources whose indexed attribute equals the (normalized) value.
+    Eq(IndexKey),
+    /// Resources whose indexed attribute starts with the (normalized) value.
+    Prefix(IndexKey),
+    /// Groups that have this id as a direct member.
+    GroupsWithMember(String),
+}
+
+/// One entry of the change log, for incremental readers and cursors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub seq: u64,
+    pub kind: ResourceKind,
+    pub id: String,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum StoreError {
+    #[error("{kind} '{id}' not found")]
+    NotFound { kind: ResourceKind, id: String },
+    #[error("{kind} '{id}' already exists")]
+    AlreadyExists { kind: ResourceKind, id: String },
+    #[error("version mismatch: stored version is {current}")]
+    VersionMismatch { current: u64 },
+    #[error("{attr} '{value}' is already used by {existing_id}")]
+    Unique { attr: String, value: String, existing_id: String },
+    #[error("member '{0}' is not an existing User or Group")]
+    MemberNotFound(String),
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub trait Store: Send + Sync {
+    fn get(&self, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredResource>>;
+    /// Creates or updates one resource with its index, uniqueness and membership changes,
+    /// all or nothing.
+    fn write(&self, request: WriteRequest) -> StoreResult<StoredResource>;
+    /// Deletes a resource and every membership it takes part in.
+    fn delete(&self, kind: ResourceKind, id: &str, expect: Option<u64>, modified: &str) -> StoreResult<()>;
+    /// Candidate ids for an index lookup (callers re-check the full filter).
+    fn lookup(&self, kind: ResourceKind, lookup: &Lookup) -> StoreResult<Vec<String>>;
+    /// Visits every resource of a kind in id order until the visitor returns false.
+    fn scan(&self, kind: ResourceKind, visit: &mut dyn FnMut(StoredResource) -> bool) -> StoreResult<()>;
+    fn count(&self, kind: ResourceKind) -> StoreResult<usize>;
+    /// Member entries of a group, in member-id order.
+    fn members(&self, group_id: &str) -> StoreResult<Vec<Value>>;
+    /// Whether `member_id` is a direct member of the group.
+    fn has_member(&self, group_id: &str, member_id: &str) -> StoreResult<bool>;
+    /// Changes after `seq`, oldest first, at most `limit`.
+    fn changes_since(&self, seq: u64, limit: usize) -> StoreResult<Vec<Change>>;
+    /// Makes every acknowledged write durable.
+    fn flush(&self) -> StoreResult<()>;
+}

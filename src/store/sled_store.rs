@@ -1,0 +1,414 @@
+//! The sled implementation of [`Store`].
+//!
+//! Trees (one set per tenant, named `{tenant}/{tree}`):
+//! - `resources`: `kind byte ++ id` → JSON [`StoredResource`]
+//! - `index`:     `kind byte ++ attr ++ 0 ++ value ++ 0 ++ id` → empty (eq and prefix scans)
+//! - `unique`:    `kind byte ++ attr ++ 0 ++ value` → id
+//! - `members`:   `group id ++ 0 ++ member id` → member entry JSON (one key per member)
+//! - `member_of`: `member id` → JSON list of group ids (the reverse index for `User.groups`)
+//! - `changes`:   big-endian sequence number → JSON [`Change`]
+//! - `tombstones`: group ids whose member keys are still being removed after a delete
+//!
+//! Every write is one sled transaction over these trees; transaction closures stay pure
+//! because sled may run them more than once.
+
+use serde_json::Value;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::{Transactional, Tree};
+
+use super::{Change, Expect, IndexKey, Lookup, Store, StoreError, StoreResult, StoredResource, WriteRequest};
+use crate::scim::ResourceKind;
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+pub struct SledStore {
+    db: sled::Db,
+    resources: Tree,
+    index: Tree,
+    unique: Tree,
+    members: Tree,
+    member_of: Tree,
+    changes: Tree,
+    tombstones: Tree,
+}
+
+fn kind_byte(kind: ResourceKind) -> u8 {
+    match kind {
+        ResourceKind::User => b'U',
+        ResourceKind::Group => b'G',
+    }
+}
+
+fn resource_key(kind: ResourceKind, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(id.len() + 1);
+    k.push(kind_byte(kind));
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn attr_prefix(kind: ResourceKind, attr: &str) -> Vec<u8> {
+    let mut k = vec![kind_byte(kind)];
+    k.extend_from_slice(attr.as_bytes());
+    k.push(0);
+    k
+}
+
+fn unique_key(kind: ResourceKind, key: &IndexKey) -> Vec<u8> {
+    let mut k = attr_prefix(kind, &key.attr);
+    k.extend_from_slice(key.value.as_bytes());
+    k
+}
+
+fn index_key(kind: ResourceKind, key: &IndexKey, id: &str) -> Vec<u8> {
+    let mut k = unique_key(kind, key);
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn member_key(group_id: &str, member_id: &str) -> Vec<u8> {
+    let mut k = group_id.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(member_id.as_bytes());
+    k
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> StoreResult<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn abort<T>(e: StoreError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+fn tx_decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> TxResult<T> {
+    decode(bytes).map_err(ConflictableTransactionError::Abort)
+}
+
+fn tx_encode<T: serde::Serialize>(value: &T) -> TxResult<Vec<u8>> {
+    encode(value).map_err(ConflictableTransactionError::Abort)
+}
+
+fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> StoreResult<T> {
+    result.map_err(|e| match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => backend(e),
+    })
+}
+
+/// Id after the last NUL of an index key.
+fn id_from_index_key(key: &[u8]) -> Option<String> {
+    let pos = key.iter().rposition(|b| *b == 0)?;
+    String::from_utf8(key[pos + 1..].to_vec()).ok()
+}
+
+impl SledStore {
+    /// Opens the trees of one tenant in an already opened database.
+    pub fn open(db: &sled::Db, tenant: &str) -> StoreResult<Self> {
+        let tree = |name: &str| db.open_tree(format!("{tenant}/{name}")).map_err(backend);
+        let store = SledStore {
+            db: db.clone(),
+            resources: tree("resources")?,
+            index: tree("index")?,
+            unique: tree("unique")?,
+            members: tree("members")?,
+            member_of: tree("member_of")?,
+            changes: tree("changes")?,
+            tombstones: tree("tombstones")?,
+        };
+        store.finish_group_deletes()?;
+        Ok(store)
+    }
+
+    /// Completes group deletions interrupted by a crash: removes their remaining member keys.
+    fn finish_group_deletes(&self) -> StoreResult<()> {
+        for entry in self.tombstones.iter() {
+            let (key, _) = entry.map_err(backend)?;
+            let group_id = String::from_utf8_lossy(&key).to_string();
+            self.remove_all_members(&group_id)?;
+            self.tombstones.remove(key).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn member_ids(&self, group_id: &str) -> StoreResult<Vec<String>> {
+        let prefix = member_key(group_id, "");
+        let mut ids = Vec::new();
+        for entry in self.members.scan_prefix(&prefix) {
+            let (key, _) = entry.map_err(backend)?;
+            ids.push(String::from_utf8_lossy(&key[prefix.len()..]).to_string());
+        }
+        Ok(ids)
+    }
+
+    /// Removes every member key of a group that no longer exists, in small transactions.
+    fn remove_all_members(&self, group_id: &str) -> StoreResult<()> {
+        for chunk in self.member_ids(group_id)?.chunks(256) {
+            unwrap_tx((&self.members, &self.member_of).transaction(|(members, member_of)| {
+                for member_id in chunk {
+                    members.remove(member_key(group_id, member_id))?;
+                    unlink_member_of(member_of, member_id, group_id)?;
+                }
+                Ok(())
+            }))?;
+        }
+        Ok(())
+    }
+
+    fn next_seq(&self) -> StoreResult<u64> {
+        // +1 so that 0 can mean "before the first change".
+        self.db.generate_id().map(|id| id + 1).map_err(backend)
+    }
+}
+
+fn read_member_of(member_of: &TransactionalTree, member_id: &str) -> TxResult<Vec<String>> {
+    match member_of.get(member_id.as_bytes())? {
+        Some(bytes) => tx_decode(&bytes),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn write_member_of(member_of: &TransactionalTree, member_id: &str, groups: &[String]) -> TxResult<()> {
+    if groups.is_empty() {
+        member_of.remove(member_id.as_bytes())?;
+    } else {
+        member_of.insert(member_id.as_bytes(), tx_encode(&groups)?)?;
+    }
+    Ok(())
+}
+
+fn unlink_member_of(member_of: &TransactionalTree, member_id: &str, group_id: &str) -> TxResult<()> {
+    let mut groups = read_member_of(member_of, member_id)?;
+    groups.retain(|g| g != group_id);
+    write_member_of(member_of, member_id, &groups)
+}
+
+impl Store for SledStore {
+    fn get(&self, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredResource>> {
+        match self.resources.get(resource_key(kind, id)).map_err(backend)? {
+            Some(bytes) => decode(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn write(&self, req: WriteRequest) -> StoreResult<StoredResource> {
+        // Replacing all members needs the current list; the version check inside the
+        // transaction guarantees it is still current when the write commits.
+        let mut removals = req.members.remove.clone();
+        if req.members.clear && req.expect != Expect::Absent {
+            removals.extend(self.member_ids(&req.id)?);
+        }
+        let seq = self.next_seq()?;
+        let key = resource_key(req.kind, &req.id);
+        let trees = (&self.resources, &self.index, &self.unique, &self.members, &self.member_of, &self.changes);
+        unwrap_tx(trees.transaction(|(resources, index, unique, members, member_of, changes)| {
+            let existing: Option<StoredResource> = match resources.get(&key)? {
+                Some(bytes) => Some(tx_decode(&bytes)?),
+                None => None,
+            };
+            let version = match (req.expect, &existing) {
+                (Expect::Absent, Some(_)) => return abort(StoreError::AlreadyExists { kind: req.kind, id: req.id.clone() }),
+                (Expect::Absent, None) => 1,
+                (Expect::Version(_), None) => return abort(StoreError::NotFound { kind: req.kind, id: req.id.clone() }),
+                (Expect::Version(v), Some(old)) if old.version != v => {
+                    return abort(StoreError::VersionMismatch { current: old.version })
+                }
+                (Expect::Version(_), Some(old)) => old.version + 1,
+            };
+            let (old_unique, old_index) = existing.as_ref().map(|o| (o.unique.as_slice(), o.index.as_slice())).unwrap_or((&[], &[]));
+
+            for uk in &req.unique {
+                let k = unique_key(req.kind, uk);
+                if let Some(owner) = unique.get(&k)? {
+                    if owner.as_ref() != req.id.as_bytes() {
+                        return abort(StoreError::Unique {
+                            attr: uk.attr.clone(),
+                            value: uk.value.clone(),
+                            existing_id: String::from_utf8_lossy(&owner).to_string(),
+                        });
+                    }
+                }
+            }
+            for old in old_unique.iter().filter(|k| !req.unique.contains(k)) {
+                unique.remove(unique_key(req.kind, old))?;
+            }
+            for uk in &req.unique {
+                unique.insert(unique_key(req.kind, uk), req.id.as_bytes())?;
+            }
+            for old in old_index.iter().filter(|k| !req.index.contains(k)) {
+                index.remove(index_key(req.kind, old, &req.id))?;
+            }
+            for ik in req.index.iter().filter(|k| !old_index.contains(k)) {
+                index.insert(index_key(req.kind, ik, &req.id), &[] as &[u8])?;
+            }
+
+            for member_id in &removals {
+                if members.remove(member_key(&req.id, member_id))?.is_some() {
+                    unlink_member_of(member_of, member_id, &req.id)?;
+                }
+            }
+            for (member_id, entry) in &req.members.add {
+                let exists = resources.get(resource_key(ResourceKind::User, member_id))?.is_some()
+                    || resources.get(resource_key(ResourceKind::Group, member_id))?.is_some();
+                if !exists {
+                    return abort(StoreError::MemberNotFound(member_id.clone()));
+                }
+                members.insert(member_key(&req.id, member_id), tx_encode(entry)?)?;
+                let mut groups = read_member_of(member_of, member_id)?;
+                if !groups.contains(&req.id) {
+                    groups.push(req.id.clone());
+                    write_member_of(member_of, member_id, &groups)?;
+                }
+            }
+
+            let record = StoredResource {
+                kind: req.kind,
+                id: req.id.clone(),
+                version,
+                seq,
+                created: existing.as_ref().map(|o| o.created.clone()).unwrap_or_else(|| req.created.clone()),
+                modified: req.modified.clone(),
+                doc: req.doc.clone(),
+                index: req.index.clone(),
+                unique: req.unique.clone(),
+            };
+            resources.insert(key.as_slice(), tx_encode(&record)?)?;
+            let change = Change { seq, kind: req.kind, id: req.id.clone(), deleted: false };
+            changes.insert(&seq.to_be_bytes(), tx_encode(&change)?)?;
+            Ok(record)
+        }))
+    }
+
+    fn delete(&self, kind: ResourceKind, id: &str, expect: Option<u64>, modified: &str) -> StoreResult<()> {
+        let seq = self.next_seq()?;
+        let key = resource_key(kind, id);
+        let trees = (&self.resources, &self.index, &self.unique, &self.members, &self.member_of, &self.changes, &self.tombstones);
+        unwrap_tx(trees.transaction(|(resources, index, unique, members, member_of, changes, tombstones)| {
+            let Some(bytes) = resources.get(&key)? else {
+                return abort(StoreError::NotFound { kind, id: id.to_string() });
+            };
+            let record: StoredResource = tx_decode(&bytes)?;
+            if let Some(v) = expect {
+                if record.version != v {
+                    return abort(StoreError::VersionMismatch { current: record.version });
+                }
+            }
+            resources.remove(key.as_slice())?;
+            for uk in &record.unique {
+                unique.remove(unique_key(kind, uk))?;
+            }
+            for ik in &record.index {
+                index.remove(index_key(kind, ik, id))?;
+            }
+            // Leave every group this resource belongs to, bumping each group's version.
+            for group_id in read_member_of(member_of, id)? {
+                members.remove(member_key(&group_id, id))?;
+                let group_key = resource_key(ResourceKind::Group, &group_id);
+                if let Some(bytes) = resources.get(&group_key)? {
+                    let mut group: StoredResource = tx_decode(&bytes)?;
+                    group.version += 1;
+                    group.seq = seq;
+                    group.modified = modified.to_string();
+                    resources.insert(group_key, tx_encode(&group)?)?;
+                }
+            }
+            member_of.remove(id.as_bytes())?;
+            if kind == ResourceKind::Group {
+                tombstones.insert(id.as_bytes(), &[] as &[u8])?;
+            }
+            let change = Change { seq, kind, id: id.to_string(), deleted: true };
+            changes.insert(&seq.to_be_bytes(), tx_encode(&change)?)?;
+            Ok(())
+        }))?;
+        if kind == ResourceKind::Group {
+            // No member can be added any more (the group is gone), so the scan is stable.
+            self.remove_all_members(id)?;
+            self.tombstones.remove(id.as_bytes()).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, kind: ResourceKind, lookup: &Lookup) -> StoreResult<Vec<String>> {
+        let mut ids = Vec::new();
+        match lookup {
+            Lookup::Eq(key) => {
+                let mut prefix = unique_key(kind, key);
+                prefix.push(0);
+                for entry in self.index.scan_prefix(&prefix) {
+                    let (k, _) = entry.map_err(backend)?;
+                    ids.extend(id_from_index_key(&k));
+                }
+            }
+            Lookup::Prefix(key) => {
+                for entry in self.index.scan_prefix(unique_key(kind, key)) {
+                    let (k, _) = entry.map_err(backend)?;
+                    ids.extend(id_from_index_key(&k));
+                }
+                ids.sort();
+                ids.dedup();
+            }
+            Lookup::GroupsWithMember(member_id) => {
+                if kind == ResourceKind::Group {
+                    if let Some(bytes) = self.member_of.get(member_id.as_bytes()).map_err(backend)? {
+                        ids = decode(&bytes)?;
+                    }
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    fn scan(&self, kind: ResourceKind, visit: &mut dyn FnMut(StoredResource) -> bool) -> StoreResult<()> {
+        for entry in self.resources.scan_prefix([kind_byte(kind)]) {
+            let (_, bytes) = entry.map_err(backend)?;
+            if !visit(decode(&bytes)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn count(&self, kind: ResourceKind) -> StoreResult<usize> {
+        let mut n = 0;
+        for entry in self.resources.scan_prefix([kind_byte(kind)]).keys() {
+            entry.map_err(backend)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn members(&self, group_id: &str) -> StoreResult<Vec<Value>> {
+        let mut out = Vec::new();
+        for entry in self.members.scan_prefix(member_key(group_id, "")) {
+            let (_, bytes) = entry.map_err(backend)?;
+            out.push(decode(&bytes)?);
+        }
+        Ok(out)
+    }
+
+    fn has_member(&self, group_id: &str, member_id: &str) -> StoreResult<bool> {
+        self.members.contains_key(member_key(group_id, member_id)).map_err(backend)
+    }
+
+    fn changes_since(&self, seq: u64, limit: usize) -> StoreResult<Vec<Change>> {
+        let mut out = Vec::new();
+        let start = seq.saturating_add(1).to_be_bytes();
+        for entry in self.changes.range(start..).take(limit) {
+            let (_, bytes) = entry.map_err(backend)?;
+            out.push(decode(&bytes)?);
+        }
+        Ok(out)
+    }
+
+    fn flush(&self) -> StoreResult<()> {
+        self.db.flush().map(|_| ()).map_err(backend)
+    }
+}
