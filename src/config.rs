@@ -179,7 +179,11 @@ impl Settings {
             public_url: args.public_url.clone().or(file.public_url),
             workers: args.workers.or(file.workers),
         };
-        if !settings.no_auth && settings.tokens.is_empty() && settings.jwt.secret.is_none() && settings.jwt.public_key_path.is_none() {
+        if !settings.no_auth
+            && settings.tokens.is_empty()
+            && settings.jwt.secret.is_none()
+            && settings.jwt.public_key_path.is_none()
+        {
             return Err(ConfigError::NoCredentials);
         }
         Ok(settings)
@@ -187,6 +191,7 @@ impl Settings {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
     toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })
 }

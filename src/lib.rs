@@ -3,6 +3,10 @@
 //!
 //! Layers, one way down: `http` → `service` → `store`; `filter` and `scim` are pure.
 
+#![forbid(unsafe_code)]
+#![deny(clippy::todo, clippy::unimplemented, clippy::dbg_macro)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the SCIM 2.0 server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Mint an HS256 JWT for testing a server started with --jwt-secret.
     Token {
         /// The server's --jwt-secret.

@@ -41,12 +41,18 @@ impl Application {
     pub fn build_with(settings: Settings, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> anyhow::Result<Self> {
         let db = open_db(settings.data.as_deref())?;
         let store = SledStore::open(&db, "default").context("cannot open the default tenant's storage")?;
-        let filter_limits = FilterLimits { max_length: settings.filter_max_length, max_depth: settings.filter_max_depth };
+        let filter_limits =
+            FilterLimits { max_length: settings.filter_max_length, max_depth: settings.filter_max_depth };
         let service = Arc::new(ScimService::new(
             Arc::new(store),
             clock,
             ids,
-            ServiceConfig { profile: settings.profile, max_results: settings.max_results, filter_limits, durable_writes: settings.data.is_some() },
+            ServiceConfig {
+                profile: settings.profile,
+                max_results: settings.max_results,
+                filter_limits,
+                durable_writes: settings.data.is_some(),
+            },
         ));
         let auth = if settings.no_auth {
             Authenticator::open()
@@ -72,10 +78,13 @@ impl Application {
             public_discovery: settings.public_discovery,
             public_url: settings.public_url.clone(),
         });
-        let listener = TcpListener::bind(&settings.addr).with_context(|| format!("cannot listen on {}", settings.addr))?;
+        let listener =
+            TcpListener::bind(&settings.addr).with_context(|| format!("cannot listen on {}", settings.addr))?;
         let port = listener.local_addr()?.port();
-        let mut server = HttpServer::new(move || App::new().app_data(state.clone()).wrap_fn(http::request_logger).configure(http::configure))
-            .shutdown_timeout(10);
+        let mut server = HttpServer::new(move || {
+            App::new().app_data(state.clone()).wrap_fn(http::request_logger).configure(http::configure)
+        })
+        .shutdown_timeout(10);
         if let Some(workers) = settings.workers {
             server = server.workers(workers.max(1));
         }

@@ -100,7 +100,10 @@ impl Authenticator {
             v
         };
         if let Some(secret) = &jwt.secret {
-            verifiers.push(JwtVerifier { key: DecodingKey::from_secret(secret.as_bytes()), validation: validation(Algorithm::HS256) });
+            verifiers.push(JwtVerifier {
+                key: DecodingKey::from_secret(secret.as_bytes()),
+                validation: validation(Algorithm::HS256),
+            });
         }
         if let Some(path) = &jwt.public_key_path {
             let algorithm = match jwt.algorithm.as_deref().unwrap_or("RS256").to_ascii_uppercase().as_str() {
@@ -113,7 +116,11 @@ impl Authenticator {
                 Algorithm::ES256 => DecodingKey::from_ec_pem(&pem),
                 _ => DecodingKey::from_rsa_pem(&pem),
             }
-            .map_err(|e| AuthConfigError::KeyFormat { path: path.clone(), algorithm, message: e.to_string() })?;
+            .map_err(|e| AuthConfigError::KeyFormat {
+                path: path.clone(),
+                algorithm,
+                message: e.to_string(),
+            })?;
             verifiers.push(JwtVerifier { key, validation: validation(algorithm) });
         }
         Ok(Authenticator { tokens, jwt: verifiers, open: false })

@@ -99,10 +99,17 @@ impl fmt::Display for CompareOp {
 /// A filter expression. Values keep their JSON type (`true`, `5`, `"x"`, `null`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
-    Compare { path: AttrPath, op: CompareOp, value: Value },
+    Compare {
+        path: AttrPath,
+        op: CompareOp,
+        value: Value,
+    },
     Present(AttrPath),
     /// `attr[filter]`: some element of the multi-valued `attr` satisfies `filter`.
-    ValuePath { attr: AttrPath, filter: Box<Filter> },
+    ValuePath {
+        attr: AttrPath,
+        filter: Box<Filter>,
+    },
     And(Box<Filter>, Box<Filter>),
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),

@@ -25,7 +25,7 @@ pub fn parse_filter(text: &str, limits: FilterLimits) -> Result<Filter, FilterEr
     check_length(text, limits)?;
     check_bracket_depth(text, limits)?;
     let mut pairs = ScimFilterParser::parse(Rule::filter_root, text).map_err(syntax_error)?;
-    let root = pairs.next().ok_or_else(|| empty_error())?;
+    let root = pairs.next().ok_or_else(empty_error)?;
     let filter = root.into_inner().find(|p| p.as_rule() == Rule::filter).ok_or_else(empty_error)?;
     let mut builder = Builder { limits, depth: 0 };
     builder.filter(filter)
@@ -135,8 +135,14 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::value_path_tail => "'.' and a sub-attribute",
         Rule::patch_selector => "'['",
         Rule::EOI => "end of input",
+        Rule::sp => "a space",
         _ => return None,
     })
+}
+
+/// Inner pairs without the separator tokens.
+fn children(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
+    pair.into_inner().filter(|p| p.as_rule() != Rule::sp)
 }
 
 struct Builder {
@@ -154,28 +160,32 @@ impl Builder {
     }
 
     fn filter(&mut self, pair: Pair<'_, Rule>) -> Result<Filter, FilterError> {
-        self.descend()?;
+        // Depth counts nesting constructs (parentheses, not, brackets), as the pre-check does.
+        let nests = matches!(pair.as_rule(), Rule::group | Rule::not_expr | Rule::value_path_expr);
+        if nests {
+            self.descend()?;
+        }
         let result = match pair.as_rule() {
             Rule::filter => {
-                let inner = pair.into_inner().next().ok_or_else(empty_error)?;
+                let inner = children(pair).next().ok_or_else(empty_error)?;
                 self.filter(inner)
             }
             Rule::or_expr => self.fold(pair, Filter::or),
             Rule::and_expr => self.fold(pair, Filter::and),
             Rule::not_expr => {
-                let inner = pair.into_inner().find(|p| p.as_rule() == Rule::filter).ok_or_else(empty_error)?;
+                let inner = children(pair).find(|p| p.as_rule() == Rule::filter).ok_or_else(empty_error)?;
                 Ok(Filter::Not(Box::new(self.filter(inner)?)))
             }
             Rule::group => {
-                let inner = pair.into_inner().next().ok_or_else(empty_error)?;
+                let inner = children(pair).next().ok_or_else(empty_error)?;
                 self.filter(inner)
             }
             Rule::presence => {
-                let path = pair.into_inner().next().ok_or_else(empty_error)?;
+                let path = children(pair).next().ok_or_else(empty_error)?;
                 Ok(Filter::Present(self.attr_path(path)))
             }
             Rule::comparison => {
-                let mut inner = pair.into_inner();
+                let mut inner = children(pair);
                 let path = self.attr_path(inner.next().ok_or_else(empty_error)?);
                 let (op, value) = self.op_value(&mut inner)?;
                 Ok(Filter::Compare { path, op, value })
@@ -183,13 +193,15 @@ impl Builder {
             Rule::value_path_expr => self.value_path(pair),
             other => Err(FilterError::Syntax { column: 1, message: format!("unexpected {other:?}") }),
         };
-        self.depth -= 1;
+        if nests {
+            self.depth -= 1;
+        }
         result
     }
 
     fn fold(&mut self, pair: Pair<'_, Rule>, join: fn(Filter, Filter) -> Filter) -> Result<Filter, FilterError> {
         let mut acc: Option<Filter> = None;
-        for operand in pair.into_inner().filter(|p| !matches!(p.as_rule(), Rule::and_kw | Rule::or_kw)) {
+        for operand in children(pair).filter(|p| !matches!(p.as_rule(), Rule::and_kw | Rule::or_kw)) {
             let next = self.filter(operand)?;
             acc = Some(match acc {
                 None => next,
@@ -200,15 +212,15 @@ impl Builder {
     }
 
     fn value_path(&mut self, pair: Pair<'_, Rule>) -> Result<Filter, FilterError> {
-        let mut inner = pair.into_inner();
+        let mut inner = children(pair);
         let attr = self.attr_path(inner.next().ok_or_else(empty_error)?);
         let mut filter = self.filter(inner.next().ok_or_else(empty_error)?)?;
         if let Some(tail) = inner.next() {
             // `attr[f].sub op v` means `attr[f and sub op v]`.
-            let mut parts = tail.into_inner();
+            let mut parts = children(tail).peekable();
             let sub = AttrPath::new(parts.next().ok_or_else(empty_error)?.as_str());
-            let first = parts.peek().ok_or_else(empty_error)?;
-            let extra = if first.as_rule() == Rule::pr_kw {
+            let is_presence = parts.peek().ok_or_else(empty_error)?.as_rule() == Rule::pr_kw;
+            let extra = if is_presence {
                 Filter::Present(sub)
             } else {
                 let (op, value) = self.op_value(&mut parts)?;
@@ -219,7 +231,10 @@ impl Builder {
         Ok(Filter::ValuePath { attr, filter: Box::new(filter) })
     }
 
-    fn op_value(&mut self, inner: &mut pest::iterators::Pairs<'_, Rule>) -> Result<(CompareOp, Value), FilterError> {
+    fn op_value<'i>(
+        &mut self,
+        inner: &mut impl Iterator<Item = Pair<'i, Rule>>,
+    ) -> Result<(CompareOp, Value), FilterError> {
         let op_pair = inner.next().ok_or_else(empty_error)?;
         let op = CompareOp::parse(op_pair.as_str()).ok_or_else(|| FilterError::Syntax {
             column: op_pair.as_span().start() + 1,
@@ -241,7 +256,7 @@ impl Builder {
     fn attr_path(&mut self, pair: Pair<'_, Rule>) -> AttrPath {
         let mut urn = None;
         let mut names = Vec::with_capacity(2);
-        for part in pair.into_inner() {
+        for part in children(pair) {
             match part.as_rule() {
                 Rule::schema_uri => urn = Some(part.as_str().trim_end_matches(':').to_string()),
                 _ => names.push(part.as_str().to_string()),

@@ -13,8 +13,8 @@ pub enum FilterError {
     #[error("filter nests {depth} levels deep; the limit is {limit}")]
     TooDeep { depth: usize, limit: usize },
     /// The filter names an attribute the schema does not define.
-    #[error("unknown attribute '{path}'{hint}")]
-    UnknownAttribute { path: String, hint: String },
+    #[error("{message}")]
+    UnknownAttribute { path: String, message: String },
     /// The operator or value does not fit the attribute's type.
     #[error("{0}")]
     Type(String),

@@ -44,10 +44,17 @@ impl Target {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    Compare { target: Target, op: CompareOp, value: Value },
+    Compare {
+        target: Target,
+        op: CompareOp,
+        value: Value,
+    },
     Present(Target),
     /// Some element of the (multi-valued complex) attribute matches the inner expression.
-    Any { target: Target, inner: Box<Expr> },
+    Any {
+        target: Target,
+        inner: Box<Expr>,
+    },
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
@@ -65,6 +72,9 @@ pub struct ValidFilter {
 pub struct ValidateOptions {
     /// Accept `"True"`/`"False"` strings for boolean attributes (Microsoft Entra ID sends them).
     pub boolean_strings: bool,
+    /// Treat attributes the resource type does not define as always absent instead of an
+    /// error (root `/.search` across types, where `userName` does not apply to Groups).
+    pub unknown_as_absent: bool,
 }
 
 impl Filter {
@@ -98,12 +108,11 @@ impl Validator<'_> {
                     return Err(FilterError::Type(format!("'{attr}[...]' cannot be nested inside another '[...]'")));
                 }
                 if attr.sub.is_some() {
-                    return Err(FilterError::Type(format!("'{attr}[...]': a value filter applies to an attribute, not a sub-attribute")));
+                    return Err(FilterError::Type(format!(
+                        "'{attr}[...]': a value filter applies to an attribute, not a sub-attribute"
+                    )));
                 }
-                let resolved = self
-                    .rt
-                    .resolve(attr.urn.as_deref(), &attr.name, None)
-                    .map_err(|m| unknown(attr, m))?;
+                let resolved = self.rt.resolve(attr.urn.as_deref(), &attr.name, None).map_err(|m| unknown(attr, m))?;
                 if resolved.attr.kind != AttrType::Complex {
                     return Err(FilterError::Type(format!(
                         "'{}' is a {} attribute; '[...]' filters apply to complex attributes",
@@ -135,7 +144,7 @@ impl Validator<'_> {
             }
             let def = parent.sub(&path.name).ok_or_else(|| FilterError::UnknownAttribute {
                 path: format!("{}.{}", parent.name, path.name),
-                hint: String::new(),
+                message: format!("unknown attribute '{}.{}'", parent.name, path.name),
             })?;
             return Ok(Target {
                 extension: None,
@@ -146,10 +155,21 @@ impl Validator<'_> {
                 relative: true,
             });
         }
-        let resolved = self
-            .rt
-            .resolve(path.urn.as_deref(), &path.name, path.sub.as_deref())
-            .map_err(|m| unknown(path, m))?;
+        let resolved = match self.rt.resolve(path.urn.as_deref(), &path.name, path.sub.as_deref()) {
+            Ok(r) => r,
+            Err(_) if self.options.unknown_as_absent => {
+                // A name no document of this type carries: matches nothing, `ne` is true.
+                return Ok(Target {
+                    extension: path.urn.clone(),
+                    attr: format!("\u{0}{}", path.name),
+                    sub: path.sub.clone(),
+                    kind: AttrType::String,
+                    case_exact: false,
+                    relative: false,
+                });
+            }
+            Err(m) => return Err(unknown(path, m)),
+        };
         let mut sub = resolved.sub.map(|s| s.name.clone());
         let mut leaf = resolved.leaf();
         // A comparison on a complex attribute compares its `value` (RFC 7644 §3.4.2.2).
@@ -216,14 +236,20 @@ impl Validator<'_> {
             }
             AttrType::DateTime => {
                 let Value::String(s) = value else {
-                    return Err(FilterError::Type(format!("'{name}' is a dateTime; give an RFC 3339 string such as \"2024-01-31T12:00:00Z\"")));
+                    return Err(FilterError::Type(format!(
+                        "'{name}' is a dateTime; give an RFC 3339 string such as \"2024-01-31T12:00:00Z\""
+                    )));
                 };
                 if !op.is_substring() && super::eval::parse_datetime(s).is_none() {
-                    return Err(FilterError::Type(format!("'{name}' is a dateTime; \"{s}\" is not an RFC 3339 timestamp")));
+                    return Err(FilterError::Type(format!(
+                        "'{name}' is a dateTime; \"{s}\" is not an RFC 3339 timestamp"
+                    )));
                 }
                 Ok(value.clone())
             }
-            AttrType::Binary if op.is_ordering() => Err(FilterError::Type(format!("'{name}' is binary; '{op}' does not apply"))),
+            AttrType::Binary if op.is_ordering() => {
+                Err(FilterError::Type(format!("'{name}' is binary; '{op}' does not apply")))
+            }
             AttrType::Complex => Err(FilterError::Type(format!("'{name}' is complex; compare a sub-attribute"))),
             AttrType::String | AttrType::Reference | AttrType::Binary => {
                 if !value.is_string() {
@@ -236,14 +262,5 @@ impl Validator<'_> {
 }
 
 fn unknown(path: &AttrPath, message: String) -> FilterError {
-    FilterError::UnknownAttribute { path: path.to_string(), hint: strip_prefix_hint(&message) }
-}
-
-/// Turns the resolver's sentence into a hint suffix, dropping the repeated "unknown attribute" part.
-fn strip_prefix_hint(message: &str) -> String {
-    match message.split_once("; ") {
-        Some((_, hint)) => format!("; {hint}"),
-        None if message.starts_with("unknown attribute") => String::new(),
-        None => format!(" ({message})"),
-    }
+    FilterError::UnknownAttribute { path: path.to_string(), message }
 }

@@ -16,7 +16,9 @@ use crate::scim::ScimError;
 use crate::service::{ListQuery, ReadOptions};
 
 pub(crate) fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
-    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| ApiError(ScimError::internal("application state missing")))
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError(ScimError::internal("application state missing")))
 }
 
 /// A request that passed bearer authentication.
@@ -60,7 +62,9 @@ impl FromRequest for ScimBody {
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError(ScimError::invalid_syntax(format!("could not read the request body: {e}"))))?;
+                let chunk = chunk.map_err(|e| {
+                    ApiError(ScimError::invalid_syntax(format!("could not read the request body: {e}")))
+                })?;
                 if body.len() + chunk.len() > limit {
                     return Err(too_large(limit));
                 }
@@ -69,9 +73,9 @@ impl FromRequest for ScimBody {
             if body.is_empty() {
                 return Err(ApiError(ScimError::invalid_syntax("the request body is empty; send a JSON object")));
             }
-            serde_json::from_slice(&body).map(ScimBody).map_err(|e| {
-                ApiError(ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))
-            })
+            serde_json::from_slice(&body)
+                .map(ScimBody)
+                .map_err(|e| ApiError(ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))))
         })
     }
 }

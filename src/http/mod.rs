@@ -61,12 +61,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     let not_allowed = || web::to(method_not_allowed);
     cfg.service(
         web::scope(SCIM_ROOT)
-            .service(web::resource("/ServiceProviderConfig").route(web::get().to(discovery::service_provider_config)).default_service(not_allowed()))
-            .service(web::resource("/ResourceTypes").route(web::get().to(discovery::resource_types)).default_service(not_allowed()))
-            .service(web::resource("/ResourceTypes/{id}").route(web::get().to(discovery::resource_type)).default_service(not_allowed()))
+            .service(
+                web::resource("/ServiceProviderConfig")
+                    .route(web::get().to(discovery::service_provider_config))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/ResourceTypes")
+                    .route(web::get().to(discovery::resource_types))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/ResourceTypes/{id}")
+                    .route(web::get().to(discovery::resource_type))
+                    .default_service(not_allowed()),
+            )
             .service(web::resource("/Schemas").route(web::get().to(discovery::schemas)).default_service(not_allowed()))
-            .service(web::resource("/Schemas/{id}").route(web::get().to(discovery::schema)).default_service(not_allowed()))
-            .service(web::resource("/.search").route(web::post().to(resources::search_root)).default_service(not_allowed()))
+            .service(
+                web::resource("/Schemas/{id}").route(web::get().to(discovery::schema)).default_service(not_allowed()),
+            )
+            .service(
+                web::resource("/.search").route(web::post().to(resources::search_root)).default_service(not_allowed()),
+            )
             .service(web::resource("/Bulk").to(not_implemented))
             .service(web::resource("/Me").to(not_implemented))
             .service(
@@ -75,7 +91,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(resources::create))
                     .default_service(not_allowed()),
             )
-            .service(web::resource("/{endpoint}/.search").route(web::post().to(resources::search)).default_service(not_allowed()))
+            .service(
+                web::resource("/{endpoint}/.search")
+                    .route(web::post().to(resources::search))
+                    .default_service(not_allowed()),
+            )
             .service(
                 web::resource("/{endpoint}/{id}")
                     .route(web::get().to(resources::get))
@@ -136,7 +156,9 @@ async fn not_implemented(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 
 /// A SCIM JSON response with the right media type.
 pub(crate) fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
-    HttpResponse::build(status).insert_header((header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE))).body(body.to_string())
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE)))
+        .body(body.to_string())
 }
 
 pub(crate) fn quirks_header(quirks: &[Leniency]) -> Option<HeaderValue> {

@@ -11,17 +11,23 @@ use crate::scim::{ResourceKind, ScimError};
 use crate::service::{ListQuery, ReadOptions};
 
 fn kind_of(endpoint: &str) -> Result<ResourceKind, ApiError> {
-    ResourceKind::ALL
-        .into_iter()
-        .find(|k| k.endpoint().eq_ignore_ascii_case(endpoint))
-        .ok_or_else(|| ApiError(ScimError::not_found(format!("no resource type at /{endpoint}; this server serves /Users and /Groups"))))
+    ResourceKind::ALL.into_iter().find(|k| k.endpoint().eq_ignore_ascii_case(endpoint)).ok_or_else(|| {
+        ApiError(ScimError::not_found(format!(
+            "no resource type at /{endpoint}; this server serves /Users and /Groups"
+        )))
+    })
 }
 
 fn if_match(req: &HttpRequest) -> Option<String> {
     req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-pub async fn create(req: HttpRequest, _auth: Authenticated, path: web::Path<String>, body: ScimBody) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    req: HttpRequest,
+    _auth: Authenticated,
+    path: web::Path<String>,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
     let kind = kind_of(&path)?;
     let state = state(&req)?;
     let opts = QueryParams::parse(&req)?.read_options(base_url(&req, SCIM_ROOT));
@@ -30,7 +36,11 @@ pub async fn create(req: HttpRequest, _auth: Authenticated, path: web::Path<Stri
     Ok(resource_response(StatusCode::CREATED, &outcome, true))
 }
 
-pub async fn get(req: HttpRequest, _auth: Authenticated, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    req: HttpRequest,
+    _auth: Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let (endpoint, id) = path.into_inner();
     let kind = kind_of(&endpoint)?;
     let state = state(&req)?;
@@ -52,7 +62,12 @@ pub async fn get(req: HttpRequest, _auth: Authenticated, path: web::Path<(String
     Ok(resource_response(StatusCode::OK, &outcome, false))
 }
 
-pub async fn replace(req: HttpRequest, _auth: Authenticated, path: web::Path<(String, String)>, body: ScimBody) -> Result<HttpResponse, ApiError> {
+pub async fn replace(
+    req: HttpRequest,
+    _auth: Authenticated,
+    path: web::Path<(String, String)>,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
     let (endpoint, id) = path.into_inner();
     let kind = kind_of(&endpoint)?;
     let state = state(&req)?;
@@ -63,7 +78,12 @@ pub async fn replace(req: HttpRequest, _auth: Authenticated, path: web::Path<(St
     Ok(resource_response(StatusCode::OK, &outcome, false))
 }
 
-pub async fn patch(req: HttpRequest, _auth: Authenticated, path: web::Path<(String, String)>, body: ScimBody) -> Result<HttpResponse, ApiError> {
+pub async fn patch(
+    req: HttpRequest,
+    _auth: Authenticated,
+    path: web::Path<(String, String)>,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
     let (endpoint, id) = path.into_inner();
     let kind = kind_of(&endpoint)?;
     let state = state(&req)?;
@@ -74,7 +94,11 @@ pub async fn patch(req: HttpRequest, _auth: Authenticated, path: web::Path<(Stri
     Ok(resource_response(StatusCode::OK, &outcome, false))
 }
 
-pub async fn delete(req: HttpRequest, _auth: Authenticated, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    req: HttpRequest,
+    _auth: Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let (endpoint, id) = path.into_inner();
     let kind = kind_of(&endpoint)?;
     let state = state(&req)?;
@@ -90,7 +114,12 @@ pub async fn list(req: HttpRequest, _auth: Authenticated, path: web::Path<String
     run_list(&req, vec![kind], query).await
 }
 
-pub async fn search(req: HttpRequest, _auth: Authenticated, path: web::Path<String>, body: ScimBody) -> Result<HttpResponse, ApiError> {
+pub async fn search(
+    req: HttpRequest,
+    _auth: Authenticated,
+    path: web::Path<String>,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
     let kind = kind_of(&path)?;
     let query = ListQuery::from_search_body(&body.0)?;
     run_list(&req, vec![kind], query).await

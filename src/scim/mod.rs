@@ -7,7 +7,7 @@ pub mod resource_type;
 pub mod schema;
 
 pub use error::{ScimError, ScimType};
-pub use resource_type::{ResourceKind, ResourceType, Resolved};
+pub use resource_type::{Resolved, ResourceKind, ResourceType};
 
 /// The media type of every SCIM request and response body (RFC 7644 §3.1).
 pub const MEDIA_TYPE: &str = "application/scim+json";

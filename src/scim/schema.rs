@@ -176,7 +176,8 @@ fn plural(name: &str, description: &str, value: AttributeDef, types: &[&str]) ->
         description,
         vec![
             value,
-            string("display", "A human-readable name, primarily used for display purposes.").mutability(Mutability::ReadWrite),
+            string("display", "A human-readable name, primarily used for display purposes.")
+                .mutability(Mutability::ReadWrite),
             string("type", "A label indicating the attribute's function.").canonical(types),
             boolean("primary", "A Boolean value indicating the 'primary' or preferred attribute value."),
         ],
@@ -236,7 +237,11 @@ pub fn user_schema() -> Schema {
             name,
             string("displayName", "The name of the User, suitable for display to end-users."),
             string("nickName", "The casual way to address the user in real life."),
-            reference("profileUrl", "A fully qualified URL pointing to a page representing the User's online profile.", &["external"]),
+            reference(
+                "profileUrl",
+                "A fully qualified URL pointing to a page representing the User's online profile.",
+                &["external"],
+            ),
             string("title", "The user's title, such as \"Vice President\"."),
             string("userType", "Used to identify the relationship between the organization and the user."),
             string("preferredLanguage", "The User's preferred written or spoken language."),
@@ -246,7 +251,12 @@ pub fn user_schema() -> Schema {
             string("password", "The User's cleartext password, used to set a password; never returned.")
                 .mutability(Mutability::WriteOnly)
                 .returned(Returned::Never),
-            plural("emails", "Email addresses for the user.", string("value", "Email address for the user."), &["work", "home", "other"]),
+            plural(
+                "emails",
+                "Email addresses for the user.",
+                string("value", "Email address for the user."),
+                &["work", "home", "other"],
+            ),
             plural(
                 "phoneNumbers",
                 "Phone numbers for the User.",
@@ -259,10 +269,20 @@ pub fn user_schema() -> Schema {
                 string("value", "Instant messaging address for the User."),
                 &["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"],
             ),
-            plural("photos", "URLs of photos of the User.", reference("value", "URL of a photo of the User.", &["external"]), &["photo", "thumbnail"]),
+            plural(
+                "photos",
+                "URLs of photos of the User.",
+                reference("value", "URL of a photo of the User.", &["external"]),
+                &["photo", "thumbnail"],
+            ),
             addresses,
             groups,
-            plural("entitlements", "A list of entitlements for the User.", string("value", "The value of an entitlement."), &[]),
+            plural(
+                "entitlements",
+                "A list of entitlements for the User.",
+                string("value", "The value of an entitlement."),
+                &[],
+            ),
             plural("roles", "A list of roles for the User.", string("value", "The value of a role."), &[]),
             plural(
                 "x509Certificates",
@@ -280,9 +300,15 @@ pub fn group_schema() -> Schema {
         "A list of members of the Group.",
         vec![
             string("value", "Identifier of the member of this Group.").mutability(Mutability::Immutable),
-            reference("$ref", "The URI corresponding to a SCIM resource that is a member of this Group.", &["User", "Group"])
+            reference(
+                "$ref",
+                "The URI corresponding to a SCIM resource that is a member of this Group.",
+                &["User", "Group"],
+            )
+            .mutability(Mutability::Immutable),
+            string("type", "A label indicating the type of resource.")
+                .canonical(&["User", "Group"])
                 .mutability(Mutability::Immutable),
-            string("type", "A label indicating the type of resource.").canonical(&["User", "Group"]).mutability(Mutability::Immutable),
             string("display", "A human-readable name for the member.").mutability(Mutability::Immutable),
         ],
     )
@@ -326,9 +352,13 @@ pub fn common_attributes() -> Vec<AttributeDef> {
         "meta",
         "Resource metadata.",
         vec![
-            string("resourceType", "The name of the resource type of the resource.").case_exact().mutability(Mutability::ReadOnly),
-            AttributeDef::new("created", AttrType::DateTime, "When the resource was added.").mutability(Mutability::ReadOnly),
-            AttributeDef::new("lastModified", AttrType::DateTime, "When the resource was last updated.").mutability(Mutability::ReadOnly),
+            string("resourceType", "The name of the resource type of the resource.")
+                .case_exact()
+                .mutability(Mutability::ReadOnly),
+            AttributeDef::new("created", AttrType::DateTime, "When the resource was added.")
+                .mutability(Mutability::ReadOnly),
+            AttributeDef::new("lastModified", AttrType::DateTime, "When the resource was last updated.")
+                .mutability(Mutability::ReadOnly),
             reference("location", "The URI of the resource.", &["uri"]).case_exact().mutability(Mutability::ReadOnly),
             string("version", "The version (weak ETag) of the resource.").case_exact().mutability(Mutability::ReadOnly),
         ],

@@ -62,7 +62,7 @@ pub fn parse_resource(rt: &ResourceType, body: &Value, quirks: &mut Quirks) -> R
 
 /// Checks `schemas` and returns the extension URNs it declares.
 fn check_schemas(rt: &ResourceType, obj: &Map<String, Value>, quirks: &mut Quirks) -> Result<Vec<String>, ScimError> {
-    let Some(schemas) = get_ci(&Value::Object(obj.clone()), "schemas").cloned() else {
+    let Some(schemas) = obj.iter().find(|(k, _)| k.eq_ignore_ascii_case("schemas")).map(|(_, v)| v) else {
         return Err(ScimError::invalid_syntax(format!(
             "'schemas' is required and must list \"{}\" (RFC 7643 §3)",
             rt.core.id
@@ -89,8 +89,9 @@ fn check_schemas(rt: &ResourceType, obj: &Map<String, Value>, quirks: &mut Quirk
     }
     if !has_core {
         return Err(ScimError::invalid_value(format!(
-            "'schemas' must include the core schema \"{}\"",
-            rt.core.id
+            "'schemas' must include the core schema \"{}\"; it was {}",
+            rt.core.id,
+            Value::Array(list.clone())
         )));
     }
     Ok(declared)
@@ -104,7 +105,9 @@ fn unknown_attribute(rt: &ResourceType, key: &str) -> ScimError {
     let hint = rt
         .extensions
         .iter()
-        .find_map(|e| e.schema.attribute(key).map(|a| format!("; did you mean \"{}\": {{\"{}\": …}}?", e.schema.id, a.name)))
+        .find_map(|e| {
+            e.schema.attribute(key).map(|a| format!("; did you mean \"{}\": {{\"{}\": …}}?", e.schema.id, a.name))
+        })
         .unwrap_or_default();
     ScimError::invalid_value(format!("unknown attribute '{key}' for resource type {}{hint}", rt.kind))
 }
@@ -182,7 +185,12 @@ pub fn check_required(rt: &ResourceType, doc: &Value) -> Result<(), ScimError> {
 
 /// Checks one attribute value against its definition. `Ok(None)` means "no value"
 /// (null, empty array, or a cleared manager), which callers treat as unassigned.
-pub fn check_value(def: &AttributeDef, value: &Value, path: &str, quirks: &mut Quirks) -> Result<Option<Value>, ScimError> {
+pub fn check_value(
+    def: &AttributeDef,
+    value: &Value,
+    path: &str,
+    quirks: &mut Quirks,
+) -> Result<Option<Value>, ScimError> {
     if value.is_null() {
         return Ok(None);
     }
@@ -220,12 +228,22 @@ pub fn check_value(def: &AttributeDef, value: &Value, path: &str, quirks: &mut Q
 }
 
 /// Checks a single (non-array) value of `def`.
-pub fn check_single(def: &AttributeDef, value: &Value, path: &str, quirks: &mut Quirks) -> Result<Option<Value>, ScimError> {
+pub fn check_single(
+    def: &AttributeDef,
+    value: &Value,
+    path: &str,
+    quirks: &mut Quirks,
+) -> Result<Option<Value>, ScimError> {
     if value.is_null() {
         return Ok(None);
     }
     let wrong_type = || {
-        ScimError::invalid_value(format!("'{path}' must be {} {}, not {}", article(def.kind), def.kind.name(), describe(value)))
+        ScimError::invalid_value(format!(
+            "'{path}' must be {} {}, not {}",
+            article(def.kind),
+            def.kind.name(),
+            describe(value)
+        ))
     };
     let checked = match def.kind {
         AttrType::String | AttrType::Reference | AttrType::Binary => {
@@ -300,7 +318,12 @@ fn check_canonical(def: &AttributeDef, s: &str, path: &str, quirks: &mut Quirks)
 
 /// The enterprise manager: RFC form `{"value": id}`; Entra also sends a bare id string, a
 /// one-element array, and clears it with `""` or `{"value": ""}`.
-fn check_manager(def: &AttributeDef, value: &Value, path: &str, quirks: &mut Quirks) -> Result<Option<Value>, ScimError> {
+fn check_manager(
+    def: &AttributeDef,
+    value: &Value,
+    path: &str,
+    quirks: &mut Quirks,
+) -> Result<Option<Value>, ScimError> {
     let lenient = |quirks: &mut Quirks, form: &str| {
         quirks.allow(Leniency::ManagerString, ScimType::InvalidValue, || {
             format!("'{path}' must be an object like {{\"value\": \"<manager id>\"}}, not {form}")

@@ -39,7 +39,12 @@ pub struct ServiceConfig {
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        ServiceConfig { profile: Profile::default(), max_results: 200, filter_limits: FilterLimits::default(), durable_writes: true }
+        ServiceConfig {
+            profile: Profile::default(),
+            max_results: 200,
+            filter_limits: FilterLimits::default(),
+            durable_writes: true,
+        }
     }
 }
 
@@ -131,7 +136,17 @@ impl ScimService {
         }
         let now = self.now();
         let (index, unique) = index_keys(kind, &doc);
-        let request = WriteRequest { kind, id: id.clone(), expect: Expect::Absent, created: now.clone(), modified: now, doc, index, unique, members };
+        let request = WriteRequest {
+            kind,
+            id: id.clone(),
+            expect: Expect::Absent,
+            created: now.clone(),
+            modified: now,
+            doc,
+            index,
+            unique,
+            members,
+        };
         let record = self.store.write(request).map_err(|e| store_error(e, kind, &id))?;
         self.flush()?;
         self.outcome(rt, &record, &projection, opts, quirks)
@@ -149,14 +164,23 @@ impl ScimService {
         Ok(self.load(kind, id)?.version)
     }
 
-    pub fn replace(&self, kind: ResourceKind, id: &str, body: &Value, if_match: Option<&str>, opts: &ReadOptions) -> Result<Outcome, ScimError> {
+    pub fn replace(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        opts: &ReadOptions,
+    ) -> Result<Outcome, ScimError> {
         let rt = self.resource_type(kind);
         let mut quirks = Quirks::new(self.config.profile);
         let incoming = input::parse_resource(rt, body, &mut quirks)?;
         let projection = Projection::parse(rt, &opts.attributes, &opts.excluded)?;
         if let Some(body_id) = body.get("id").and_then(Value::as_str) {
             if body_id != id {
-                return Err(ScimError::mutability(format!("'id' is immutable: the body says \"{body_id}\" but the URL names \"{id}\"")));
+                return Err(ScimError::mutability(format!(
+                    "'id' is immutable: the body says \"{body_id}\" but the URL names \"{id}\""
+                )));
             }
         }
         let entries = incoming.members.clone().map(member_pairs).transpose()?;
@@ -197,7 +221,14 @@ impl ScimService {
         Err(contention(kind, id))
     }
 
-    pub fn patch(&self, kind: ResourceKind, id: &str, body: &Value, if_match: Option<&str>, opts: &ReadOptions) -> Result<Outcome, ScimError> {
+    pub fn patch(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        opts: &ReadOptions,
+    ) -> Result<Outcome, ScimError> {
         let rt = self.resource_type(kind);
         let projection = Projection::parse(rt, &opts.attributes, &opts.excluded)?;
         let store = Arc::clone(&self.store);
@@ -268,7 +299,11 @@ impl ScimService {
         let mut changes = MemberChanges { clear: patch.clear, ..Default::default() };
         let mut adds = Vec::new();
         for (member_id, change) in patch.changes {
-            let is_member = !patch.clear && self.store.has_member(group_id, &member_id).map_err(|e| store_error(e, ResourceKind::Group, group_id))?;
+            let is_member = !patch.clear
+                && self
+                    .store
+                    .has_member(group_id, &member_id)
+                    .map_err(|e| store_error(e, ResourceKind::Group, group_id))?;
             match change {
                 None if is_member => changes.remove.push(member_id),
                 None => {}
@@ -281,15 +316,26 @@ impl ScimService {
     }
 
     /// Checks that each member exists and builds its stored entry (`value`, `type`, `display`).
-    fn resolve_members(&self, group_id: &str, entries: Vec<(String, Value)>) -> Result<Vec<(String, Value)>, ScimError> {
+    fn resolve_members(
+        &self,
+        group_id: &str,
+        entries: Vec<(String, Value)>,
+    ) -> Result<Vec<(String, Value)>, ScimError> {
         let mut out = Vec::with_capacity(entries.len());
         for (member_id, entry) in entries {
             if member_id == group_id {
                 return Err(ScimError::invalid_value(format!("group \"{group_id}\" cannot be a member of itself")));
             }
-            let found = match self.store.get(ResourceKind::User, &member_id).map_err(|e| store_error(e, ResourceKind::User, &member_id))? {
+            let found = match self
+                .store
+                .get(ResourceKind::User, &member_id)
+                .map_err(|e| store_error(e, ResourceKind::User, &member_id))?
+            {
                 Some(r) => Some(r),
-                None => self.store.get(ResourceKind::Group, &member_id).map_err(|e| store_error(e, ResourceKind::Group, &member_id))?,
+                None => self
+                    .store
+                    .get(ResourceKind::Group, &member_id)
+                    .map_err(|e| store_error(e, ResourceKind::Group, &member_id))?,
             };
             let Some(member) = found else {
                 return Err(ScimError::invalid_value(format!(
@@ -312,14 +358,27 @@ impl ScimService {
         Ok(out)
     }
 
-    fn outcome(&self, rt: &ResourceType, record: &StoredResource, projection: &Projection, opts: &ReadOptions, quirks: Quirks) -> Result<Outcome, ScimError> {
+    fn outcome(
+        &self,
+        rt: &ResourceType,
+        record: &StoredResource,
+        projection: &Projection,
+        opts: &ReadOptions,
+        quirks: Quirks,
+    ) -> Result<Outcome, ScimError> {
         let location = location(&opts.base, record.kind, &record.id);
         let resource = self.render(rt, record, projection, &opts.base)?;
         Ok(Outcome { resource, version: record.version, location, quirks: quirks.into_fired() })
     }
 
     /// The wire form of a stored resource under a projection.
-    fn render(&self, rt: &ResourceType, record: &StoredResource, projection: &Projection, base: &str) -> Result<Value, ScimError> {
+    fn render(
+        &self,
+        rt: &ResourceType,
+        record: &StoredResource,
+        projection: &Projection,
+        base: &str,
+    ) -> Result<Value, ScimError> {
         let mut full = Map::new();
         let doc = record.doc.as_object().cloned().unwrap_or_default();
         let mut schemas = vec![Value::String(rt.core.id.clone())];
@@ -368,8 +427,11 @@ impl ScimService {
     fn members_with_refs(&self, group_id: &str, base: &str) -> Result<Vec<Value>, ScimError> {
         let mut members = self.store.members(group_id).map_err(|e| store_error(e, ResourceKind::Group, group_id))?;
         for m in &mut members {
-            let kind = m.get("type").and_then(Value::as_str).and_then(ResourceKind::from_name).unwrap_or(ResourceKind::User);
-            if let (Some(id), Some(obj)) = (m.get("value").and_then(Value::as_str).map(str::to_string), m.as_object_mut()) {
+            let kind =
+                m.get("type").and_then(Value::as_str).and_then(ResourceKind::from_name).unwrap_or(ResourceKind::User);
+            if let (Some(id), Some(obj)) =
+                (m.get("value").and_then(Value::as_str).map(str::to_string), m.as_object_mut())
+            {
                 obj.insert("$ref".into(), Value::String(location(base, kind, &id)));
             }
         }
@@ -384,7 +446,9 @@ impl ScimService {
             .map_err(|e| store_error(e, ResourceKind::Group, member_id))?;
         let mut out = Vec::with_capacity(ids.len());
         for gid in ids {
-            let Some(group) = self.store.get(ResourceKind::Group, &gid).map_err(|e| store_error(e, ResourceKind::Group, &gid))? else {
+            let Some(group) =
+                self.store.get(ResourceKind::Group, &gid).map_err(|e| store_error(e, ResourceKind::Group, &gid))?
+            else {
                 continue;
             };
             let mut entry = Map::new();
@@ -412,9 +476,10 @@ fn contention(kind: ResourceKind, id: &str) -> ScimError {
 fn check_if_match(if_match: Option<&str>, version: u64) -> Result<(), ScimError> {
     let Some(header) = if_match else { return Ok(()) };
     let current = version.to_string();
-    let matches = header.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == current
-    });
+    let matches = header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == current);
     if matches {
         Ok(())
     } else {
@@ -441,7 +506,9 @@ const PASSWORD_PREFIX: &str = "sha256:";
 fn seal_password(doc: &mut Value, previous: Option<&Value>) {
     let Some(obj) = doc.as_object_mut() else { return };
     match obj.get("password").and_then(Value::as_str) {
-        Some(p) if p.starts_with(PASSWORD_PREFIX) && previous.and_then(|d| d.get("password")).and_then(Value::as_str) == Some(p) => {}
+        Some(p)
+            if p.starts_with(PASSWORD_PREFIX)
+                && previous.and_then(|d| d.get("password")).and_then(Value::as_str) == Some(p) => {}
         Some(p) => {
             let digest = Sha256::digest(p.as_bytes());
             let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();

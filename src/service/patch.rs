@@ -76,16 +76,27 @@ fn parse_operation(index: usize, op: &Value, quirks: &mut Quirks) -> Result<Oper
         "add" => OpKind::Add,
         "remove" => OpKind::Remove,
         "replace" => OpKind::Replace,
-        _ => return Err(ScimError::invalid_syntax(format!("operation {n}: unknown op \"{name}\"; use add, remove or replace"))),
+        _ => {
+            return Err(ScimError::invalid_syntax(format!(
+                "operation {n}: unknown op \"{name}\"; use add, remove or replace"
+            )))
+        }
     };
     if name.chars().any(|c| c.is_ascii_uppercase()) {
-        quirks.allow(Leniency::OpCase, ScimType::InvalidSyntax, || format!("operation {n}: op \"{name}\" must be lower case"))?;
+        quirks.allow(Leniency::OpCase, ScimType::InvalidSyntax, || {
+            format!("operation {n}: op \"{name}\" must be lower case")
+        })?;
     }
     let path = match get_ci(op, "path") {
         None | Some(Value::Null) => None,
         Some(Value::String(p)) if p.trim().is_empty() => None,
         Some(Value::String(p)) => Some(p.clone()),
-        Some(other) => return Err(ScimError::invalid_path(format!("operation {n}: 'path' must be a string, not {}", describe(other)))),
+        Some(other) => {
+            return Err(ScimError::invalid_path(format!(
+                "operation {n}: 'path' must be a string, not {}",
+                describe(other)
+            )))
+        }
     };
     let value = get_ci(op, "value").cloned();
     if kind != OpKind::Remove && value.is_none() {
@@ -115,7 +126,12 @@ struct Target<'d> {
 }
 
 impl<'a> Patcher<'a> {
-    pub fn apply(&mut self, doc: &mut Map<String, Value>, members: &mut MemberPatch, ops: &[Operation]) -> Result<(), ScimError> {
+    pub fn apply(
+        &mut self,
+        doc: &mut Map<String, Value>,
+        members: &mut MemberPatch,
+        ops: &[Operation],
+    ) -> Result<(), ScimError> {
         for op in ops {
             match &op.path {
                 Some(path) => {
@@ -128,7 +144,12 @@ impl<'a> Patcher<'a> {
         Ok(())
     }
 
-    fn apply_pathless(&mut self, doc: &mut Map<String, Value>, members: &mut MemberPatch, op: &Operation) -> Result<(), ScimError> {
+    fn apply_pathless(
+        &mut self,
+        doc: &mut Map<String, Value>,
+        members: &mut MemberPatch,
+        op: &Operation,
+    ) -> Result<(), ScimError> {
         if op.op == OpKind::Remove {
             return Err(ScimError::no_target("a 'remove' operation needs a 'path' (RFC 7644 §3.5.2.2)"));
         }
@@ -142,7 +163,9 @@ impl<'a> Patcher<'a> {
             if let Some(ext) = self.rt.extension(key) {
                 let ext_id = ext.id.clone();
                 let Value::Object(inner) = value else {
-                    return Err(ScimError::invalid_syntax(format!("'{key}' must be an object of extension attributes")));
+                    return Err(ScimError::invalid_syntax(format!(
+                        "'{key}' must be an object of extension attributes"
+                    )));
                 };
                 for (k, v) in inner {
                     let target = self.resolve(&format!("{ext_id}:{k}"))?;
@@ -167,7 +190,8 @@ impl<'a> Patcher<'a> {
     }
 
     fn resolve(&mut self, text: &str) -> Result<Target<'a>, ScimError> {
-        let path = parse_patch_path(text, self.limits).map_err(|e| ScimError::invalid_path(format!("path \"{text}\": {e}")))?;
+        let path = parse_patch_path(text, self.limits)
+            .map_err(|e| ScimError::invalid_path(format!("path \"{text}\": {e}")))?;
         resolve_path(self.rt, &path, text, self.quirks)
     }
 
@@ -211,7 +235,13 @@ impl<'a> Patcher<'a> {
         result
     }
 
-    fn apply_attr(&mut self, container: &mut Map<String, Value>, op: OpKind, t: &Target<'_>, value: Option<&Value>) -> Result<(), ScimError> {
+    fn apply_attr(
+        &mut self,
+        container: &mut Map<String, Value>,
+        op: OpKind,
+        t: &Target<'_>,
+        value: Option<&Value>,
+    ) -> Result<(), ScimError> {
         let def = t.def;
         let name = def.name.clone();
         if op == OpKind::Remove {
@@ -261,7 +291,12 @@ impl<'a> Patcher<'a> {
     }
 
     /// `remove` on a multi-valued attribute with a `value` list: remove just those values.
-    fn remove_by_value(&mut self, container: &mut Map<String, Value>, t: &Target<'_>, value: &Value) -> Result<(), ScimError> {
+    fn remove_by_value(
+        &mut self,
+        container: &mut Map<String, Value>,
+        t: &Target<'_>,
+        value: &Value,
+    ) -> Result<(), ScimError> {
         self.quirks.allow(Leniency::RemoveByValue, ScimType::InvalidValue, || {
             format!(
                 "'remove' of '{}' must select values with a filter such as {}[value eq \"…\"] rather than a 'value' list (RFC 7644 §3.5.2.2)",
@@ -342,7 +377,8 @@ impl<'a> Patcher<'a> {
         };
         let entry = container.entry(name.clone()).or_insert_with(|| Value::Array(Vec::new()));
         let items = ensure_array(entry);
-        let mut matched: Vec<usize> = items.iter().enumerate().filter(|(_, item)| filter.matches(item)).map(|(i, _)| i).collect();
+        let mut matched: Vec<usize> =
+            items.iter().enumerate().filter(|(_, item)| filter.matches(item)).map(|(i, _)| i).collect();
         if matched.is_empty() && op != OpKind::Remove {
             self.quirks.allow(Leniency::ValuePathCreate, ScimType::NoTarget, || {
                 format!("no value of '{}' matches the filter in \"{}\"", t.def.name, t.display)
@@ -411,7 +447,13 @@ impl<'a> Patcher<'a> {
         Ok(())
     }
 
-    fn apply_members(&mut self, members: &mut MemberPatch, op: OpKind, t: &Target<'_>, value: Option<&Value>) -> Result<(), ScimError> {
+    fn apply_members(
+        &mut self,
+        members: &mut MemberPatch,
+        op: OpKind,
+        t: &Target<'_>,
+        value: Option<&Value>,
+    ) -> Result<(), ScimError> {
         if t.sub.is_some() || t.sub_after_filter.is_some() || (t.filter.is_some() && op != OpKind::Remove) {
             return Err(ScimError::invalid_path(format!(
                 "\"{}\": members are added or removed whole; their sub-attributes are immutable",
@@ -493,7 +535,12 @@ impl<'a> Patcher<'a> {
     }
 }
 
-fn resolve_path<'r>(rt: &'r ResourceType, path: &PatchPath, text: &str, quirks: &mut Quirks) -> Result<Target<'r>, ScimError> {
+fn resolve_path<'r>(
+    rt: &'r ResourceType,
+    path: &PatchPath,
+    text: &str,
+    quirks: &mut Quirks,
+) -> Result<Target<'r>, ScimError> {
     let resolved = rt
         .resolve(path.attr.urn.as_deref(), &path.attr.name, path.attr.sub.as_deref())
         .map_err(|m| ScimError::invalid_path(format!("path \"{text}\": {m}")))?;
@@ -503,14 +550,22 @@ fn resolve_path<'r>(rt: &'r ResourceType, path: &PatchPath, text: &str, quirks: 
     let mut target = Target { extension, def, sub, filter: None, sub_after_filter: None, display: text.to_string() };
     if let Some(filter) = &path.filter {
         if path.attr.sub.is_some() {
-            return Err(ScimError::invalid_path(format!("path \"{text}\": a filter goes after the attribute, as in emails[type eq \"work\"].value")));
+            return Err(ScimError::invalid_path(format!(
+                "path \"{text}\": a filter goes after the attribute, as in emails[type eq \"work\"].value"
+            )));
         }
         if def.kind != AttrType::Complex {
-            return Err(ScimError::invalid_path(format!("path \"{text}\": '{}' is not complex, so it has no values to filter", def.name)));
+            return Err(ScimError::invalid_path(format!(
+                "path \"{text}\": '{}' is not complex, so it has no values to filter",
+                def.name
+            )));
         }
         let scoped = Filter::ValuePath { attr: path.attr.clone(), filter: Box::new(filter.clone()) };
         let valid = scoped
-            .validate(rt, ValidateOptions { boolean_strings: quirks.accepts(Leniency::BooleanString) })
+            .validate(
+                rt,
+                ValidateOptions { boolean_strings: quirks.accepts(Leniency::BooleanString), unknown_as_absent: false },
+            )
             .map_err(|e| ScimError::invalid_path(format!("path \"{text}\": {e}")))?;
         if valid.coerced_boolean_strings {
             quirks.allow(Leniency::BooleanString, ScimType::InvalidPath, String::new)?;
@@ -534,7 +589,11 @@ fn ensure_array(v: &mut Value) -> &mut Vec<Value> {
     }
     match v {
         Value::Array(items) => items,
-        _ => unreachable!("just made an array"),
+        // Not reachable: `v` was made an array above. Re-make it rather than panic.
+        other => {
+            *other = Value::Array(Vec::new());
+            ensure_array(other)
+        }
     }
 }
 
@@ -599,7 +658,9 @@ fn collect_equalities(filter: &Expr, out: &mut Map<String, Value>) {
 /// `value eq "id"`: the member filter Entra and the RFC examples use.
 fn single_value_eq(filter: &Expr) -> Option<String> {
     match filter {
-        Expr::Compare { target, op: CompareOp::Eq, value: Value::String(id) } if target.attr == "value" => Some(id.clone()),
+        Expr::Compare { target, op: CompareOp::Eq, value: Value::String(id) } if target.attr == "value" => {
+            Some(id.clone())
+        }
         _ => None,
     }
 }

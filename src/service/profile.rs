@@ -117,15 +117,21 @@ impl Leniency {
         match self {
             Leniency::OpCase => "PATCH op in any case (Entra sends \"Add\", \"Replace\", \"Remove\")",
             Leniency::BooleanString => "\"True\"/\"False\" strings accepted as booleans (Entra's legacy dialect)",
-            Leniency::PathlessPathKeys => "path-less replace keyed by attribute paths such as \"name.givenName\" (Entra aadOptscim062020)",
-            Leniency::RemoveByValue => "remove of members listed in \"value\" removes only those members (Entra's legacy dialect)",
+            Leniency::PathlessPathKeys => {
+                "path-less replace keyed by attribute paths such as \"name.givenName\" (Entra aadOptscim062020)"
+            }
+            Leniency::RemoveByValue => {
+                "remove of members listed in \"value\" removes only those members (Entra's legacy dialect)"
+            }
             Leniency::ManagerString => "enterprise manager as a bare id string; \"\" or {\"value\":\"\"} clears it",
             Leniency::ValuePathCreate => "add/replace on attr[filter] that matches nothing creates the element",
             Leniency::UnknownSchemaUrn => "unknown URNs in \"schemas\" are ignored (Entra adds a Microsoft Group URN)",
             Leniency::UndeclaredExtension => "extension attributes accepted without their URN in \"schemas\"",
             Leniency::NonCanonicalValue => "values outside canonicalValues are stored as sent",
             Leniency::MissingPatchSchema => "PATCH bodies without the PatchOp URN in \"schemas\"",
-            Leniency::SingleForMultiValued => "a single value where an array is defined is taken as a one-element array",
+            Leniency::SingleForMultiValued => {
+                "a single value where an array is defined is taken as a one-element array"
+            }
         }
     }
 
@@ -172,7 +178,12 @@ impl Quirks {
 
     /// Records `leniency` if the profile accepts it; otherwise a 400 whose detail explains
     /// the RFC rule (`what`) and names the profile that would accept the request.
-    pub fn allow(&mut self, leniency: Leniency, scim_type: ScimType, what: impl FnOnce() -> String) -> Result<(), ScimError> {
+    pub fn allow(
+        &mut self,
+        leniency: Leniency,
+        scim_type: ScimType,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), ScimError> {
         if self.profile.accepts(leniency) {
             if !self.fired.contains(&leniency) {
                 self.fired.push(leniency);
@@ -183,10 +194,11 @@ impl Quirks {
         Err(ScimError::bad_request(
             scim_type,
             format!(
-                "{} (profile '{}'; the '{}' profile accepts this: {})",
+                "{} (profile '{}'; the '{}' profile accepts this as quirk '{}': {})",
                 what(),
                 self.profile,
                 accepting.join("' or '"),
+                leniency.name(),
                 leniency.explain()
             ),
         ))

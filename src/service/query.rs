@@ -46,7 +46,9 @@ impl ListQuery {
         let int = |name: &str| -> Result<Option<i64>, ScimError> {
             match get(name) {
                 None | Some(Value::Null) => Ok(None),
-                Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| ScimError::invalid_value(format!("'{name}' must be an integer"))),
+                Some(Value::Number(n)) => {
+                    n.as_i64().map(Some).ok_or_else(|| ScimError::invalid_value(format!("'{name}' must be an integer")))
+                }
                 Some(_) => Err(ScimError::invalid_value(format!("'{name}' must be an integer"))),
             }
         };
@@ -55,7 +57,11 @@ impl ListQuery {
                 None | Some(Value::Null) => Ok(Vec::new()),
                 Some(Value::Array(items)) => items
                     .iter()
-                    .map(|v| v.as_str().map(str::to_string).ok_or_else(|| ScimError::invalid_value(format!("'{name}' must be an array of strings"))))
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| ScimError::invalid_value(format!("'{name}' must be an array of strings")))
+                    })
                     .collect(),
                 Some(Value::String(s)) => Ok(split_list(s)),
                 Some(_) => Err(ScimError::invalid_value(format!("'{name}' must be an array of strings"))),
@@ -87,19 +93,29 @@ enum Access {
 
 impl ScimService {
     /// Lists resources of the given kinds (one kind for `/Users`, both for root `/.search`).
-    pub fn list(&self, kinds: &[ResourceKind], query: &ListQuery, opts: &ReadOptions) -> Result<(Value, Vec<Leniency>), ScimError> {
+    pub fn list(
+        &self,
+        kinds: &[ResourceKind],
+        query: &ListQuery,
+        opts: &ReadOptions,
+    ) -> Result<(Value, Vec<Leniency>), ScimError> {
         let mut quirks = Quirks::new(self.config.profile);
         let start_index = query.start_index.unwrap_or(1).max(1) as usize;
-        let count = query.count.map(|c| c.max(0) as usize).unwrap_or(self.config.max_results).min(self.config.max_results);
+        let count =
+            query.count.map(|c| c.max(0) as usize).unwrap_or(self.config.max_results).min(self.config.max_results);
         let descending = match query.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("ascending") => false,
             Some("descending") => true,
             Some(other) => {
-                return Err(ScimError::invalid_value(format!("sortOrder \"{other}\" must be \"ascending\" or \"descending\"")))
+                return Err(ScimError::invalid_value(format!(
+                    "sortOrder \"{other}\" must be \"ascending\" or \"descending\""
+                )))
             }
         };
         let parsed = match &query.filter {
-            Some(text) if !text.trim().is_empty() => Some(parse_filter(text, self.config.filter_limits).map_err(filter_error)?),
+            Some(text) if !text.trim().is_empty() => {
+                Some(parse_filter(text, self.config.filter_limits).map_err(filter_error)?)
+            }
             _ => None,
         };
         let mut projections = Vec::new();
@@ -126,33 +142,36 @@ impl ScimService {
             return Ok((list_response(total, start_index, rendered), quirks.into_fired()));
         }
 
-        let mut matches: Vec<StoredResource> = Vec::new();
-        let mut any_valid = parsed.is_none();
-        let mut first_error = None;
-        for kind in kinds {
-            let rt = self.resource_type(*kind);
-            let valid = match &parsed {
-                None => None,
-                Some(f) => match f.validate(rt, ValidateOptions { boolean_strings: quirks.accepts(Leniency::BooleanString) }) {
-                    Ok(v) => {
-                        any_valid = true;
-                        if v.coerced_boolean_strings {
-                            quirks.allow(Leniency::BooleanString, ScimType::InvalidFilter, String::new)?;
-                        }
-                        Some(v)
-                    }
-                    // Root searches skip types a filter does not apply to (userName on Groups).
-                    Err(e) if kinds.len() > 1 => {
-                        first_error.get_or_insert(e);
-                        continue;
-                    }
+        let options =
+            ValidateOptions { boolean_strings: quirks.accepts(Leniency::BooleanString), unknown_as_absent: false };
+        let mut valid_filters = Vec::new();
+        if let Some(f) = &parsed {
+            let strict: Vec<Result<ValidFilter, FilterError>> =
+                kinds.iter().map(|k| f.validate(self.resource_type(*k), options)).collect();
+            if let Some(Err(first)) = strict.iter().find(|r| r.is_err()).filter(|_| strict.iter().all(Result::is_err)) {
+                return Err(filter_error(first.clone()));
+            }
+            // Root searches: a filter that names attributes of only some types is fine;
+            // for the others those attributes are simply absent.
+            for (kind, result) in kinds.iter().zip(strict) {
+                let valid = match result {
+                    Ok(v) => v,
+                    Err(FilterError::UnknownAttribute { .. }) => f
+                        .validate(self.resource_type(*kind), ValidateOptions { unknown_as_absent: true, ..options })
+                        .map_err(filter_error)?,
                     Err(e) => return Err(filter_error(e)),
-                },
-            };
-            self.collect_matches(*kind, valid.as_ref(), &mut matches)?;
+                };
+                if valid.coerced_boolean_strings {
+                    quirks.allow(Leniency::BooleanString, ScimType::InvalidFilter, String::new)?;
+                }
+                valid_filters.push(Some(valid));
+            }
+        } else {
+            valid_filters.resize(kinds.len(), None);
         }
-        if !any_valid {
-            return Err(filter_error(first_error.unwrap_or(FilterError::Syntax { column: 1, message: "invalid filter".into() })));
+        let mut matches: Vec<StoredResource> = Vec::new();
+        for (kind, valid) in kinds.iter().zip(&valid_filters) {
+            self.collect_matches(*kind, valid.as_ref(), &mut matches)?;
         }
         if let Some(sort_by) = &query.sort_by {
             self.sort(&mut matches, sort_by, descending)?;
@@ -163,7 +182,13 @@ impl ScimService {
         Ok((list_response(total, start_index, rendered), quirks.into_fired()))
     }
 
-    fn render_page(&self, page: &[StoredResource], kinds: &[ResourceKind], projections: &[Projection], opts: &ReadOptions) -> Result<Vec<Value>, ScimError> {
+    fn render_page(
+        &self,
+        page: &[StoredResource],
+        kinds: &[ResourceKind],
+        projections: &[Projection],
+        opts: &ReadOptions,
+    ) -> Result<Vec<Value>, ScimError> {
         page.iter()
             .map(|record| {
                 let position = kinds.iter().position(|k| *k == record.kind).unwrap_or(0);
@@ -173,9 +198,20 @@ impl ScimService {
     }
 
     /// Appends every resource of `kind` matching `filter`, in id order.
-    fn collect_matches(&self, kind: ResourceKind, filter: Option<&ValidFilter>, out: &mut Vec<StoredResource>) -> Result<(), ScimError> {
+    fn collect_matches(
+        &self,
+        kind: ResourceKind,
+        filter: Option<&ValidFilter>,
+        out: &mut Vec<StoredResource>,
+    ) -> Result<(), ScimError> {
         let Some(filter) = filter else {
-            return self.store.scan(kind, &mut |r| { out.push(r); true }).map_err(|e| store_error(e, kind, ""));
+            return self
+                .store
+                .scan(kind, &mut |r| {
+                    out.push(r);
+                    true
+                })
+                .map_err(|e| store_error(e, kind, ""));
         };
         let relations = needs_relations(kind, &filter.expr);
         let mut error = None;
@@ -203,7 +239,9 @@ impl ScimService {
                         Access::Id(id) => {
                             ids.insert(id);
                         }
-                        Access::Index(lookup) => ids.extend(self.store.lookup(kind, &lookup).map_err(|e| store_error(e, kind, ""))?),
+                        Access::Index(lookup) => {
+                            ids.extend(self.store.lookup(kind, &lookup).map_err(|e| store_error(e, kind, ""))?)
+                        }
                     }
                 }
                 for id in ids {
@@ -213,7 +251,12 @@ impl ScimService {
                 }
             }
             None => {
-                self.store.scan(kind, &mut |record| { check(record, out); true }).map_err(|e| store_error(e, kind, ""))?;
+                self.store
+                    .scan(kind, &mut |record| {
+                        check(record, out);
+                        true
+                    })
+                    .map_err(|e| store_error(e, kind, ""))?;
             }
         }
         match error {
@@ -235,7 +278,8 @@ impl ScimService {
                     .store
                     .lookup(ResourceKind::Group, &Lookup::GroupsWithMember(record.id.clone()))
                     .map_err(|e| store_error(e, record.kind, &record.id))?;
-                doc["groups"] = Value::Array(groups.into_iter().map(|g| json!({"value": g, "type": "direct"})).collect());
+                doc["groups"] =
+                    Value::Array(groups.into_iter().map(|g| json!({"value": g, "type": "direct"})).collect());
             }
         }
         Ok(doc)
@@ -375,7 +419,12 @@ fn plan(kind: ResourceKind, expr: &Expr) -> Option<Vec<Access>> {
     match expr {
         Expr::Compare { target, op, value: Value::String(v) } => plan_compare(kind, target, *op, v),
         Expr::Any { target, inner } => {
-            let member_kind = |t: &Target| Target { relative: false, sub: Some(t.attr.clone()), attr: target.attr.clone(), ..t.clone() };
+            let member_kind = |t: &Target| Target {
+                relative: false,
+                sub: Some(t.attr.clone()),
+                attr: target.attr.clone(),
+                ..t.clone()
+            };
             plan_element(inner).and_then(|(t, op, v)| plan_compare(kind, &member_kind(t), op, v))
         }
         Expr::And(l, r) => match (plan(kind, l), plan(kind, r)) {
@@ -396,7 +445,11 @@ fn plan_compare(kind: ResourceKind, target: &Target, op: CompareOp, value: &str)
         if target.attr == "id" && op == CompareOp::Eq {
             return Some(vec![Access::Id(value.to_string())]);
         }
-        if kind == ResourceKind::Group && target.attr == "members" && target.sub.as_deref() == Some("value") && op == CompareOp::Eq {
+        if kind == ResourceKind::Group
+            && target.attr == "members"
+            && target.sub.as_deref() == Some("value")
+            && op == CompareOp::Eq
+        {
             return Some(vec![Access::Index(Lookup::GroupsWithMember(value.to_string()))]);
         }
     }
@@ -412,7 +465,9 @@ fn plan_compare(kind: ResourceKind, target: &Target, op: CompareOp, value: &str)
 /// Inside `attr[...]`: an `eq`/`sw` on a string sub-attribute, possibly in an `and` chain.
 fn plan_element(inner: &Expr) -> Option<(&Target, CompareOp, &str)> {
     match inner {
-        Expr::Compare { target, op: op @ (CompareOp::Eq | CompareOp::Sw), value: Value::String(v) } => Some((target, *op, v.as_str())),
+        Expr::Compare { target, op: op @ (CompareOp::Eq | CompareOp::Sw), value: Value::String(v) } => {
+            Some((target, *op, v.as_str()))
+        }
         Expr::And(l, r) => plan_element(l).or_else(|| plan_element(r)),
         _ => None,
     }

@@ -69,7 +69,7 @@ impl Projection {
                     }
                     let decision = if whole { Some(Vec::new()) } else { self.decide(Some(&schema.id), def) };
                     if let Some(subs) = decision {
-                        kept.insert(k, keep_subs(v, &subs, false));
+                        kept.insert(k, keep_subs(v, &subs));
                     }
                 }
                 if !kept.is_empty() {
@@ -78,11 +78,8 @@ impl Projection {
                 continue;
             }
             let Some(def) = rt.top_level(&key) else { continue };
-            match self.decide(None, def) {
-                Some(subs) => {
-                    out.insert(key, keep_subs(value, &subs, false));
-                }
-                None => {}
+            if let Some(subs) = self.decide(None, def) {
+                out.insert(key, keep_subs(value, &subs));
             }
         }
         out
@@ -121,7 +118,7 @@ impl Projection {
 }
 
 /// Keeps (`true` entries) or drops (`false` entries) sub-attributes of a complex value.
-fn keep_subs(value: Value, subs: &[(String, bool)], _nested: bool) -> Value {
+fn keep_subs(value: Value, subs: &[(String, bool)]) -> Value {
     if subs.is_empty() {
         return value;
     }

@@ -215,15 +215,20 @@ impl Store for SledStore {
                 None => None,
             };
             let version = match (req.expect, &existing) {
-                (Expect::Absent, Some(_)) => return abort(StoreError::AlreadyExists { kind: req.kind, id: req.id.clone() }),
+                (Expect::Absent, Some(_)) => {
+                    return abort(StoreError::AlreadyExists { kind: req.kind, id: req.id.clone() })
+                }
                 (Expect::Absent, None) => 1,
-                (Expect::Version(_), None) => return abort(StoreError::NotFound { kind: req.kind, id: req.id.clone() }),
+                (Expect::Version(_), None) => {
+                    return abort(StoreError::NotFound { kind: req.kind, id: req.id.clone() })
+                }
                 (Expect::Version(v), Some(old)) if old.version != v => {
                     return abort(StoreError::VersionMismatch { current: old.version })
                 }
                 (Expect::Version(_), Some(old)) => old.version + 1,
             };
-            let (old_unique, old_index) = existing.as_ref().map(|o| (o.unique.as_slice(), o.index.as_slice())).unwrap_or((&[], &[]));
+            let (old_unique, old_index) =
+                existing.as_ref().map(|o| (o.unique.as_slice(), o.index.as_slice())).unwrap_or((&[], &[]));
 
             for uk in &req.unique {
                 let k = unique_key(req.kind, uk);
@@ -290,7 +295,15 @@ impl Store for SledStore {
     fn delete(&self, kind: ResourceKind, id: &str, expect: Option<u64>, modified: &str) -> StoreResult<()> {
         let seq = self.next_seq()?;
         let key = resource_key(kind, id);
-        let trees = (&self.resources, &self.index, &self.unique, &self.members, &self.member_of, &self.changes, &self.tombstones);
+        let trees = (
+            &self.resources,
+            &self.index,
+            &self.unique,
+            &self.members,
+            &self.member_of,
+            &self.changes,
+            &self.tombstones,
+        );
         unwrap_tx(trees.transaction(|(resources, index, unique, members, member_of, changes, tombstones)| {
             let Some(bytes) = resources.get(&key)? else {
                 return abort(StoreError::NotFound { kind, id: id.to_string() });

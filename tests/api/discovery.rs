@@ -1,0 +1,75 @@
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+#[actix_web::test]
+async fn service_provider_config_tells_the_truth() {
+    let app = spawn_app().await;
+    let res = app.get("/ServiceProviderConfig").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("content-type").as_deref(), Some("application/scim+json"));
+    let spc = res.body;
+    assert_eq!(spc["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig");
+    assert_eq!(spc["patch"]["supported"], true);
+    assert_eq!(spc["filter"]["supported"], true);
+    assert_eq!(spc["sort"]["supported"], true);
+    assert_eq!(spc["etag"]["supported"], true);
+    assert_eq!(spc["bulk"]["supported"], false, "Bulk answers 501 today");
+    assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
+    let bulk = app.post("/Bulk", json!({})).await;
+    bulk.assert_error(501, None);
+}
+
+#[actix_web::test]
+async fn resource_types_and_schemas_are_listed_and_fetched_by_id() {
+    let app = spawn_app().await;
+    let types = app.get("/ResourceTypes").await.body;
+    assert_eq!(types["totalResults"], 2);
+    let user_type = app.get("/ResourceTypes/User").await.body;
+    assert_eq!(user_type["endpoint"], "/Users");
+    assert_eq!(user_type["schema"], USER_URN);
+    assert_eq!(user_type["schemaExtensions"], json!([{"schema": ENTERPRISE_URN, "required": false}]));
+    app.get("/ResourceTypes/Printer").await.assert_error(404, None);
+
+    let schemas = app.get("/Schemas").await.body;
+    let ids: Vec<Value> = schemas["Resources"].as_array().unwrap().iter().map(|s| s["id"].clone()).collect();
+    assert_eq!(ids, vec![json!(USER_URN), json!(ENTERPRISE_URN), json!(GROUP_URN)]);
+    let user = app.get(&format!("/Schemas/{USER_URN}")).await.body;
+    let attr = |name: &str| user["attributes"].as_array().unwrap().iter().find(|a| a["name"] == name).unwrap().clone();
+    assert_eq!(attr("userName")["uniqueness"], "server");
+    assert_eq!(attr("userName")["required"], true);
+    assert_eq!(attr("active")["type"], "boolean");
+    assert_eq!(attr("password")["returned"], "never");
+    assert_eq!(attr("password")["mutability"], "writeOnly");
+    assert_eq!(attr("groups")["mutability"], "readOnly");
+    assert_eq!(attr("emails")["multiValued"], true);
+    assert_eq!(attr("emails")["subAttributes"][2]["canonicalValues"], json!(["work", "home", "other"]));
+    app.get("/Schemas/urn:nope").await.assert_error(404, None);
+}
+
+#[actix_web::test]
+async fn discovery_endpoints_refuse_writes_with_405() {
+    let app = spawn_app().await;
+    for path in
+        ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas", "/ResourceTypes/User", &format!("/Schemas/{USER_URN}")]
+    {
+        for method in [reqwest::Method::POST, reqwest::Method::PUT, reqwest::Method::PATCH, reqwest::Method::DELETE] {
+            let res = app.send(method.clone(), path, Some(&json!({})), &[]).await;
+            res.assert_error(405, None);
+        }
+    }
+    let res = app.send(reqwest::Method::PUT, "/Users", Some(&json!({})), &[]).await;
+    res.assert_error(405, None);
+    let res = app.send(reqwest::Method::POST, "/Users/some-id", Some(&json!({})), &[]).await;
+    res.assert_error(405, None);
+}
+
+#[actix_web::test]
+async fn unknown_endpoints_are_scim_404s() {
+    let app = spawn_app().await;
+    app.get("/Printers").await.assert_error(404, None);
+    app.get("/Printers/1").await.assert_error(404, None);
+    let outside = app.client.get(format!("{}/nope", app.address)).send().await.unwrap();
+    assert_eq!(outside.status(), 404);
+    assert_eq!(outside.headers()["content-type"], "application/scim+json");
+}

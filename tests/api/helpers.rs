@@ -1,0 +1,202 @@
+//! Test harness: an in-process scimlab on 127.0.0.1:0 with its own temporary sled directory.
+
+use std::sync::Arc;
+
+use reqwest::header::HeaderMap;
+use serde_json::{json, Value};
+
+use scimlab::clock::{SystemClock, UuidIds};
+use scimlab::config::Settings;
+use scimlab::service::profile::Profile;
+use scimlab::startup::Application;
+
+pub const TOKEN: &str = "test-token";
+pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub token: Option<String>,
+    _dir: tempfile::TempDir,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_web::rt::spawn(async move { handle.stop(false).await });
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    }
+
+    pub fn detail(&self) -> String {
+        self.body["detail"].as_str().unwrap_or_default().to_string()
+    }
+
+    pub fn scim_type(&self) -> String {
+        self.body["scimType"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Asserts a SCIM error response with this status (and scimType when given).
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, scim_type: Option<&str>) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.body["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]), "{}", self.body);
+        assert_eq!(self.body["status"], json!(status.to_string()), "status is a string: {}", self.body);
+        if let Some(t) = scim_type {
+            assert_eq!(self.scim_type(), t, "body: {}", self.body);
+        }
+        assert_eq!(self.header("content-type").as_deref(), Some("application/scim+json"));
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_strict_app() -> TestApp {
+    spawn_app_with(|s| s.profile = Profile::Strict).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings {
+        addr: "127.0.0.1:0".into(),
+        data: Some(dir.path().join("data")),
+        tokens: vec![TOKEN.into()],
+        workers: Some(1),
+        ..Settings::default()
+    };
+    configure(&mut settings);
+    // A server that just stopped on the same directory may hold sled's lock for a moment.
+    let mut attempts = 0;
+    let app = loop {
+        match Application::build_with(settings.clone(), Arc::new(SystemClock), Arc::new(UuidIds)) {
+            Ok(app) => break app,
+            Err(e) if attempts < 200 => {
+                attempts += 1;
+                let _ = e;
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            Err(e) => panic!("app does not build: {e:#}"),
+        }
+    };
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp { address, client: reqwest::Client::new(), token: Some(TOKEN.into()), _dir: dir, handle }
+}
+
+impl TestApp {
+    /// Stops the server and waits until it has flushed and released its storage.
+    pub async fn handle_stop(&self) {
+        self.handle.stop(true).await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/scim/v2{path}", self.address)
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.header("content-type", "application/scim+json").body(body.to_string());
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body read");
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Resp { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(reqwest::Method::GET, path, None, &[]).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send(reqwest::Method::POST, path, Some(&body), &[]).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.send(reqwest::Method::PUT, path, Some(&body), &[]).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.send(reqwest::Method::PATCH, path, Some(&body), &[]).await
+    }
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(reqwest::Method::DELETE, path, None, &[]).await
+    }
+
+    /// PATCH with a PatchOp envelope around `ops`.
+    pub async fn patch_ops(&self, path: &str, ops: Value) -> Resp {
+        self.patch(path, json!({"schemas": [PATCH_URN], "Operations": ops})).await
+    }
+
+    /// GET with a raw (already encoded or plain) query string.
+    pub async fn list(&self, path: &str, query: &[(&str, &str)]) -> Resp {
+        let mut req = self.client.get(self.url(path)).query(query);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.json().await.unwrap_or(Value::Null);
+        Resp { status, headers, body }
+    }
+
+    pub async fn create_user(&self, user_name: &str) -> Value {
+        let res = self.post("/Users", user_body(user_name)).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        res.body
+    }
+
+    pub async fn create_group(&self, name: &str, member_ids: &[&str]) -> Value {
+        let members: Vec<Value> = member_ids.iter().map(|id| json!({"value": id})).collect();
+        let res = self.post("/Groups", json!({"schemas": [GROUP_URN], "displayName": name, "members": members})).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        res.body
+    }
+}
+
+pub fn user_body(user_name: &str) -> Value {
+    let local = user_name.split('@').next().unwrap_or(user_name);
+    json!({
+        "schemas": [USER_URN],
+        "userName": user_name,
+        "name": {"givenName": local, "familyName": "Test"},
+        "displayName": format!("{local} Test"),
+        "active": true,
+        "emails": [{"value": user_name, "type": "work", "primary": true}]
+    })
+}
+
+pub fn id_of(resource: &Value) -> String {
+    resource["id"].as_str().expect("resource has an id").to_string()
+}

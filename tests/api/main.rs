@@ -1,0 +1,11 @@
+//! One integration-test binary (each file under tests/ would be a separate binary to
+//! compile and link). Add modules here, not new files in tests/.
+
+mod auth;
+mod discovery;
+mod entra;
+mod filters;
+mod groups;
+mod helpers;
+mod patch;
+mod users;

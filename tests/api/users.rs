@@ -1,0 +1,351 @@
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[actix_web::test]
+async fn create_returns_201_with_location_etag_and_the_full_resource() {
+    let app = spawn_app().await;
+    let res = app.post("/Users", user_body("bjensen@example.com")).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let id = id_of(&res.body);
+    assert_eq!(res.header("location"), Some(app.url(&format!("/Users/{id}"))));
+    assert_eq!(res.header("content-type").as_deref(), Some("application/scim+json"));
+    assert_eq!(res.header("etag").as_deref(), Some("W/\"1\""));
+    assert_eq!(res.body["userName"], "bjensen@example.com");
+    assert_eq!(res.body["schemas"], json!([USER_URN]));
+    assert_eq!(res.body["meta"]["resourceType"], "User");
+    assert_eq!(res.body["meta"]["version"], "W/\"1\"");
+    assert_eq!(res.body["meta"]["location"], app.url(&format!("/Users/{id}")));
+    assert_eq!(res.body["meta"]["created"], res.body["meta"]["lastModified"]);
+    let fetched = app.get(&format!("/Users/{id}")).await;
+    assert_eq!(fetched.status, 200);
+    assert_eq!(fetched.body, res.body);
+}
+
+#[actix_web::test]
+async fn get_delete_and_get_again_gives_404() {
+    let app = spawn_app().await;
+    let id = id_of(&app.create_user("gone@example.com").await);
+    let del = app.delete(&format!("/Users/{id}")).await;
+    assert_eq!(del.status, 204);
+    assert_eq!(del.body, serde_json::Value::Null);
+    app.get(&format!("/Users/{id}")).await.assert_error(404, None);
+    app.delete(&format!("/Users/{id}")).await.assert_error(404, None);
+}
+
+#[actix_web::test]
+async fn user_name_is_unique_case_insensitively() {
+    let app = spawn_app().await;
+    app.create_user("Alice@Example.com").await;
+    let dup = app.post("/Users", user_body("alice@example.COM")).await;
+    dup.assert_error(409, Some("uniqueness"));
+    assert!(dup.detail().contains("userName"), "{}", dup.detail());
+    // After a rename the old name is free again.
+    let bob = id_of(&app.create_user("bob@example.com").await);
+    let renamed = app
+        .patch_ops(
+            &format!("/Users/{bob}"),
+            json!([{"op": "replace", "path": "userName", "value": "robert@example.com"}]),
+        )
+        .await;
+    assert_eq!(renamed.status, 200);
+    assert_eq!(app.post("/Users", user_body("BOB@example.com")).await.status, 201);
+    // Renaming onto a taken name is a conflict too.
+    app.patch_ops(
+        &format!("/Users/{bob}"),
+        json!([{"op": "replace", "path": "userName", "value": "ALICE@example.com"}]),
+    )
+    .await
+    .assert_error(409, Some("uniqueness"));
+}
+
+#[actix_web::test]
+async fn password_is_accepted_but_never_returned() {
+    let app = spawn_app().await;
+    let mut body = user_body("secret@example.com");
+    body["password"] = json!("t1meMa$heen");
+    let res = app.post("/Users", body).await;
+    assert_eq!(res.status, 201);
+    assert!(res.body.get("password").is_none());
+    let id = id_of(&res.body);
+    assert!(app.get(&format!("/Users/{id}")).await.body.get("password").is_none());
+    let asked = app.list(&format!("/Users/{id}"), &[("attributes", "password,userName")]).await;
+    assert!(asked.body.get("password").is_none());
+    let listed = app.list("/Users", &[("filter", "password pr")]).await;
+    assert_eq!(listed.body["totalResults"], 1, "the password is stored");
+    assert!(listed.body["Resources"][0].get("password").is_none());
+}
+
+#[actix_web::test]
+async fn put_replaces_ignores_read_only_attributes_and_rejects_a_different_id() {
+    let app = spawn_app().await;
+    let created = app.create_user("put@example.com").await;
+    let id = id_of(&created);
+    let replacement = json!({
+        "schemas": [USER_URN],
+        "id": id,
+        "userName": "put@example.com",
+        "title": "Engineer",
+        "meta": {"created": "1999-01-01T00:00:00Z"},
+        "groups": [{"value": "not-a-group"}]
+    });
+    let res = app.put(&format!("/Users/{id}"), replacement).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["title"], "Engineer");
+    assert!(res.body.get("name").is_none(), "PUT replaces: attributes not sent are gone");
+    assert!(res.body.get("groups").is_none(), "groups is read-only and computed");
+    assert_eq!(res.body["meta"]["created"], created["meta"]["created"], "meta is read-only");
+    assert_eq!(res.body["meta"]["version"], "W/\"2\"");
+    let other = json!({"schemas": [USER_URN], "id": "someone-else", "userName": "put@example.com"});
+    app.put(&format!("/Users/{id}"), other).await.assert_error(400, Some("mutability"));
+    app.put("/Users/nope", user_body("x@example.com")).await.assert_error(404, None);
+}
+
+#[actix_web::test]
+async fn bad_bodies_get_400_naming_the_problem() {
+    let app = spawn_app().await;
+    let raw = app
+        .client
+        .post(app.url("/Users"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/scim+json")
+        .body("{\"userName\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    assert_eq!(raw.headers()["content-type"], "application/scim+json");
+    let body: serde_json::Value = raw.json().await.unwrap();
+    assert_eq!(body["scimType"], "invalidSyntax");
+
+    let cases = [
+        (json!({"userName": "a"}), "invalidSyntax", "schemas"),
+        (json!({"schemas": [USER_URN]}), "invalidValue", "userName"),
+        (json!({"schemas": [USER_URN], "userName": 42}), "invalidValue", "userName"),
+        (json!({"schemas": [USER_URN], "userName": "a", "active": "maybe"}), "invalidValue", "active"),
+        (json!({"schemas": [USER_URN], "userName": "a", "emails": [{"value": 1}]}), "invalidValue", "emails.value"),
+        (json!({"schemas": [USER_URN], "userName": "a", "name": "Ann"}), "invalidValue", "name"),
+        (json!({"schemas": [USER_URN], "userName": "a", "favouriteColour": "blue"}), "invalidValue", "favouriteColour"),
+        (json!({"schemas": [USER_URN], "userName": "a", "name": {"nick": "x"}}), "invalidValue", "name.nick"),
+        (json!({"schemas": [USER_URN], "userName": "a", "employeeNumber": "1"}), "invalidValue", ENTERPRISE_URN),
+        (
+            json!({"schemas": [USER_URN], "userName": "a", "urn:example:unknown:1.0:User": {"x": 1}}),
+            "invalidValue",
+            "urn:example:unknown",
+        ),
+        (
+            json!({"schemas": [USER_URN], "userName": "a", "emails": [{"value": "a@x", "primary": true}, {"value": "b@x", "primary": true}]}),
+            "invalidValue",
+            "primary",
+        ),
+        (json!({"schemas": ["urn:example:not-core"], "userName": "a"}), "invalidValue", "urn:example:not-core"),
+        (json!(["not", "an", "object"]), "invalidSyntax", "object"),
+    ];
+    for (body, scim_type, mention) in cases {
+        let res = app.post("/Users", body.clone()).await;
+        res.assert_error(400, Some(scim_type));
+        assert!(res.detail().contains(mention), "{body}: detail {:?} should mention {mention}", res.detail());
+    }
+    assert_eq!(app.list("/Users", &[]).await.body["totalResults"], 0, "nothing half-written");
+}
+
+#[actix_web::test]
+async fn attribute_names_are_case_insensitive_on_input() {
+    let app = spawn_app().await;
+    let res = app
+        .post("/Users", json!({"SCHEMAS": [USER_URN], "UserName": "case@example.com", "NAME": {"GIVENNAME": "Ann"}}))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["userName"], "case@example.com");
+    assert_eq!(res.body["name"]["givenName"], "Ann");
+}
+
+#[actix_web::test]
+async fn list_counts_total_before_paging_and_pages_by_start_index() {
+    let app = spawn_app().await;
+    for i in 0..7 {
+        app.create_user(&format!("user{i}@example.com")).await;
+    }
+    let page = app.list("/Users", &[("startIndex", "3"), ("count", "2")]).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.body["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"]));
+    assert_eq!(page.body["totalResults"], 7);
+    assert_eq!(page.body["itemsPerPage"], 2);
+    assert_eq!(page.body["startIndex"], 3);
+    assert_eq!(page.body["Resources"].as_array().unwrap().len(), 2);
+    let tail = app.list("/Users", &[("startIndex", "7"), ("count", "5")]).await;
+    assert_eq!(tail.body["Resources"].as_array().unwrap().len(), 1);
+    let none = app.list("/Users", &[("count", "0")]).await;
+    assert_eq!(none.body["totalResults"], 7);
+    assert_eq!(none.body["Resources"], json!([]));
+    let beyond = app.list("/Users", &[("startIndex", "100")]).await;
+    assert_eq!(beyond.body["totalResults"], 7);
+    assert_eq!(beyond.body["Resources"], json!([]));
+    let low = app.list("/Users", &[("startIndex", "0"), ("count", "-3")]).await;
+    assert_eq!(low.body["startIndex"], 1);
+    assert_eq!(low.body["Resources"], json!([]));
+    // With a filter, totals are the filtered set.
+    let filtered =
+        app.list("/Users", &[("filter", "userName sw \"user1\" or userName sw \"user2\""), ("count", "1")]).await;
+    assert_eq!(filtered.body["totalResults"], 2);
+    assert_eq!(filtered.body["itemsPerPage"], 1);
+    app.list("/Users", &[("count", "many")]).await.assert_error(400, Some("invalidValue"));
+}
+
+#[actix_web::test]
+async fn pages_walk_every_user_exactly_once() {
+    let app = spawn_app().await;
+    for i in 0..9 {
+        app.create_user(&format!("walk{i}@example.com")).await;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut start = 1;
+    loop {
+        let page =
+            app.list("/Users", &[("startIndex", &start.to_string()), ("count", "4"), ("sortBy", "userName")]).await;
+        let items = page.body["Resources"].as_array().unwrap().clone();
+        if items.is_empty() {
+            break;
+        }
+        for item in &items {
+            assert!(seen.insert(id_of(item)));
+        }
+        start += items.len();
+    }
+    assert_eq!(seen.len(), 9);
+}
+
+#[actix_web::test]
+async fn count_above_max_results_is_clamped() {
+    let app = spawn_app_with(|s| s.max_results = 3).await;
+    for i in 0..5 {
+        app.create_user(&format!("clamp{i}@example.com")).await;
+    }
+    let res = app.list("/Users", &[("count", "1000")]).await;
+    assert_eq!(res.body["totalResults"], 5);
+    assert_eq!(res.body["itemsPerPage"], 3);
+    let spc = app.get("/ServiceProviderConfig").await;
+    assert_eq!(spc.body["filter"]["maxResults"], 3);
+}
+
+#[actix_web::test]
+async fn sort_by_orders_ascending_descending_and_puts_missing_values_last() {
+    let app = spawn_app().await;
+    for (name, title) in
+        [("carol@x.org", Some("b")), ("alice@x.org", Some("C")), ("bob@x.org", None), ("dave@x.org", Some("a"))]
+    {
+        let mut body = user_body(name);
+        if let Some(t) = title {
+            body["title"] = json!(t);
+        }
+        assert_eq!(app.post("/Users", body).await.status, 201);
+    }
+    let names = |res: &Resp, attr: &str| -> Vec<String> {
+        res.body["Resources"].as_array().unwrap().iter().map(|r| r[attr].as_str().unwrap_or("-").to_string()).collect()
+    };
+    let asc = app.list("/Users", &[("sortBy", "userName")]).await;
+    assert_eq!(names(&asc, "userName"), ["alice@x.org", "bob@x.org", "carol@x.org", "dave@x.org"]);
+    let desc = app.list("/Users", &[("sortBy", "userName"), ("sortOrder", "descending")]).await;
+    assert_eq!(names(&desc, "userName"), ["dave@x.org", "carol@x.org", "bob@x.org", "alice@x.org"]);
+    let by_title = app.list("/Users", &[("sortBy", "title")]).await;
+    assert_eq!(names(&by_title, "title"), ["a", "b", "C", "-"], "case-insensitive order, missing last");
+    let by_title_desc = app.list("/Users", &[("sortBy", "title"), ("sortOrder", "descending")]).await;
+    assert_eq!(names(&by_title_desc, "title"), ["C", "b", "a", "-"]);
+    let by_email = app.list("/Users", &[("sortBy", "emails"), ("count", "1")]).await;
+    assert_eq!(names(&by_email, "userName"), ["alice@x.org"]);
+    app.list("/Users", &[("sortBy", "nosuch")]).await.assert_error(400, Some("invalidValue"));
+    app.list("/Users", &[("sortBy", "userName"), ("sortOrder", "sideways")])
+        .await
+        .assert_error(400, Some("invalidValue"));
+}
+
+#[actix_web::test]
+async fn attributes_and_excluded_attributes_shape_every_read() {
+    let app = spawn_app().await;
+    let mut body = user_body("shape@example.com");
+    body["schemas"] = json!([USER_URN, ENTERPRISE_URN]);
+    body[ENTERPRISE_URN] = json!({"department": "R&D", "employeeNumber": "7"});
+    let created = app.send(reqwest::Method::POST, "/Users?attributes=userName", Some(&body), &[]).await;
+    assert_eq!(created.status, 201);
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&created.body), ["id", "schemas", "userName"]);
+    let id = id_of(&created.body);
+    let path = format!("/Users/{id}");
+
+    let one = app.list(&path, &[("attributes", "name.givenName,emails")]).await;
+    assert_eq!(keys(&one.body), ["emails", "id", "name", "schemas"]);
+    assert_eq!(one.body["name"], json!({"givenName": "shape"}));
+
+    let ext = app.list(&path, &[("attributes", &format!("{ENTERPRISE_URN}:department"))]).await;
+    assert_eq!(ext.body[ENTERPRISE_URN], json!({"department": "R&D"}));
+
+    let without = app.list(&path, &[("excludedAttributes", "emails,name.familyName,meta")]).await;
+    assert!(without.body.get("emails").is_none());
+    assert!(without.body.get("meta").is_none());
+    assert_eq!(without.body["name"], json!({"givenName": "shape"}));
+    assert_eq!(without.body["id"], id, "id is returned always");
+
+    let listed = app.list("/Users", &[("attributes", "userName")]).await;
+    assert_eq!(keys(&listed.body["Resources"][0]), ["id", "schemas", "userName"]);
+
+    let put = app
+        .send(
+            reqwest::Method::PUT,
+            &format!("{path}?excludedAttributes=emails"),
+            Some(&user_body("shape@example.com")),
+            &[],
+        )
+        .await;
+    assert_eq!(put.status, 200);
+    assert!(put.body.get("emails").is_none());
+    let patched = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("{path}?attributes=title"),
+            Some(&json!({"schemas": [PATCH_URN], "Operations": [{"op": "add", "path": "title", "value": "Boss"}]})),
+            &[],
+        )
+        .await;
+    assert_eq!(patched.status, 200);
+    assert_eq!(keys(&patched.body), ["id", "schemas", "title"]);
+    app.list(&path, &[("attributes", "nosuch")]).await.assert_error(400, Some("invalidValue"));
+}
+
+#[actix_web::test]
+async fn etags_drive_conditional_requests() {
+    let app = spawn_app().await;
+    let id = id_of(&app.create_user("etag@example.com").await);
+    let path = format!("/Users/{id}");
+    let not_modified = app.send(reqwest::Method::GET, &path, None, &[("if-none-match", "W/\"1\"")]).await;
+    assert_eq!(not_modified.status, 304);
+    let op = json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "title", "value": "x"}]});
+    let stale = app.send(reqwest::Method::PATCH, &path, Some(&op), &[("if-match", "W/\"7\"")]).await;
+    stale.assert_error(412, None);
+    let fresh = app.send(reqwest::Method::PATCH, &path, Some(&op), &[("if-match", "W/\"1\"")]).await;
+    assert_eq!(fresh.status, 200);
+    assert_eq!(fresh.header("etag").as_deref(), Some("W/\"2\""));
+    let modified = app.send(reqwest::Method::GET, &path, None, &[("if-none-match", "W/\"1\"")]).await;
+    assert_eq!(modified.status, 200);
+    app.send(reqwest::Method::DELETE, &path, None, &[("if-match", "W/\"1\"")]).await.assert_error(412, None);
+    assert_eq!(app.send(reqwest::Method::DELETE, &path, None, &[("if-match", "*")]).await.status, 204);
+}
+
+#[actix_web::test]
+async fn data_survives_a_restart_on_the_same_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let id = {
+        let app = spawn_app_with(|s| s.data = Some(data.clone())).await;
+        let id = id_of(&app.create_user("durable@example.com").await);
+        app.handle_stop().await;
+        id
+    };
+    let app = spawn_app_with(|s| s.data = Some(data.clone())).await;
+    let res = app.get(&format!("/Users/{id}")).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["userName"], "durable@example.com");
+}
