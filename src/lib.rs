@@ -8,10 +8,12 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod auth;
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod filter;
 pub mod http;
+pub mod provision;
 pub mod scim;
 pub mod service;
 pub mod startup;

@@ -40,6 +40,27 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },
+    /// Measure performance over loopback HTTP and print a markdown table.
+    Bench {
+        #[command(subcommand)]
+        which: BenchKind,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchKind {
+    /// Filter latency and throughput at growing user counts.
+    Filters {
+        /// User counts to measure at, in increasing order.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        sizes: Vec<usize>,
+        /// Requests per indexed query (scans get 1/50 of it).
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,6 +84,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 tracing::info!(addr = %settings.addr, port = app.port(), profile = %settings.profile, "scimlab serving SCIM at /scim/v2");
                 app.run_until_stopped().await
             })
+        }
+        Command::Bench { which } => {
+            telemetry::init(cli.log_format, "warn");
+            match which {
+                BenchKind::Filters { sizes, requests, concurrency } => {
+                    actix_web::rt::System::new().block_on(async move {
+                        let rows = scimlab::bench::filter_bench(&sizes, requests, concurrency).await?;
+                        scimlab::bench::print_filter_table(&rows);
+                        Ok(())
+                    })
+                }
+            }
         }
         Command::Token { secret, aud, iss, sub, ttl } => {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();

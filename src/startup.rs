@@ -20,6 +20,7 @@ pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     db: sled::Db,
+    service: Arc<ScimService>,
 }
 
 /// Opens the sled database at `path`, or a temporary one.
@@ -71,7 +72,7 @@ impl Application {
             jwt_enabled: auth.jwt_enabled(),
         };
         let state = web::Data::new(AppState {
-            service,
+            service: Arc::clone(&service),
             auth: Arc::new(auth),
             capabilities,
             limits: HttpLimits { max_payload_bytes: settings.max_payload_bytes },
@@ -89,11 +90,16 @@ impl Application {
             server = server.workers(workers.max(1));
         }
         let server = server.listen(listener)?.run();
-        Ok(Application { port, server, db })
+        Ok(Application { port, server, db, service })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The service behind the default tenant (benchmarks seed through it directly).
+    pub fn service(&self) -> Arc<ScimService> {
+        Arc::clone(&self.service)
     }
 
     /// A handle that stops the server gracefully.

@@ -1,0 +1,246 @@
+//! `scimlab bench`: reproducible performance figures over loopback HTTP. Bounded in
+//! requests and time; prints a markdown table for docs/perf.md.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::clock::{SystemClock, UuidIds};
+use crate::config::Settings;
+use crate::scim::ResourceKind;
+use crate::service::{ReadOptions, ScimService, ServiceConfig};
+use crate::startup::Application;
+use crate::store::SledStore;
+
+/// Latency and throughput of one request mix.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    pub requests: usize,
+    pub errors: usize,
+    pub elapsed: Duration,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+impl Stats {
+    pub fn per_second(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Sends `total` requests built by `make(i)` with `concurrency` in flight, stopping early
+/// after `budget`. Returns latency percentiles and throughput.
+pub async fn drive<F>(total: usize, concurrency: usize, budget: Duration, make: F) -> Stats
+where
+    F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let make = Arc::new(make);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let deadline = started + budget;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let make = Arc::clone(&make);
+        let next = Arc::clone(&next);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total || Instant::now() > deadline {
+                    break;
+                }
+                let t0 = Instant::now();
+                match make(i).send().await {
+                    Ok(res) if res.status().is_success() => {
+                        let _ = res.bytes().await;
+                    }
+                    _ => errors += 1,
+                }
+                latencies.push(t0.elapsed());
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        if let Ok((l, e)) = t.await {
+            latencies.extend(l);
+            errors += e;
+        }
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    Stats {
+        requests: latencies.len(),
+        errors,
+        elapsed,
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+    }
+}
+
+/// A server on 127.0.0.1:0 over a fresh temporary directory, seeded directly through the
+/// service (seeding is not what is measured).
+pub struct BenchServer {
+    pub base: String,
+    pub token: String,
+    pub service: Arc<ScimService>,
+    handle: actix_web::dev::ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+impl BenchServer {
+    pub async fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir().context("temp dir")?;
+        let token = "bench-token".to_string();
+        let settings = Settings {
+            addr: "127.0.0.1:0".into(),
+            data: Some(dir.path().join("data")),
+            tokens: vec![token.clone()],
+            max_results: 1000,
+            ..Settings::default()
+        };
+        let app = Application::build_with(settings, Arc::new(SystemClock), Arc::new(UuidIds))?;
+        let base = format!("http://127.0.0.1:{}/scim/v2", app.port());
+        let service = app.service();
+        let handle = app.handle();
+        actix_web::rt::spawn(app.run_until_stopped());
+        Ok(BenchServer { base, token, service, handle, _dir: dir })
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// A generated user: `user{i}@bench.example`, externalId `ext-{i}`, a work email.
+pub fn bench_user(i: usize) -> serde_json::Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": format!("user{i:07}@bench.example"),
+        "externalId": format!("ext-{i:07}"),
+        "name": {"givenName": format!("Given{i}"), "familyName": format!("Family{}", i % 997)},
+        "displayName": format!("User {i}"),
+        "title": if i.is_multiple_of(10) { "Manager" } else { "Engineer" },
+        "active": !i.is_multiple_of(17),
+        "emails": [{"value": format!("mail{i:07}@bench.example"), "type": "work", "primary": true}]
+    })
+}
+
+/// Seeds `n` users through the service on the blocking pool (no HTTP, no flush per write).
+pub async fn seed_users(service: &Arc<ScimService>, from: usize, n: usize) -> anyhow::Result<()> {
+    let service = Arc::clone(service);
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let opts = ReadOptions::default();
+        for i in from..from + n {
+            service
+                .create(ResourceKind::User, &bench_user(i), &opts)
+                .map_err(|e| anyhow::anyhow!("seeding user {i}: {e}"))?;
+        }
+        service.store().flush().map_err(|e| anyhow::anyhow!("flush: {e}"))?;
+        Ok(())
+    })
+    .await?
+}
+
+/// Builds the filter of the i-th request.
+type FilterMaker = Box<dyn Fn(usize) -> String + Send + Sync>;
+
+/// One row of the filter benchmark table.
+pub struct FilterRow {
+    pub users: usize,
+    pub query: &'static str,
+    pub stats: Stats,
+}
+
+/// `scimlab bench filters`: latency and throughput of indexed and scanned filters as the
+/// user count grows.
+pub async fn filter_bench(sizes: &[usize], requests: usize, concurrency: usize) -> anyhow::Result<Vec<FilterRow>> {
+    let server = BenchServer::start().await?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let mut rows = Vec::new();
+    let mut seeded = 0;
+    for &n in sizes {
+        eprintln!("seeding to {n} users…");
+        seed_users(&server.service, seeded, n - seeded).await?;
+        seeded = n;
+        let queries: [(&'static str, FilterMaker, usize); 5] = [
+            (
+                "userName eq",
+                Box::new(move |i| format!("userName eq \"user{:07}@bench.example\"", (i * 7919) % n)),
+                requests,
+            ),
+            ("externalId eq", Box::new(move |i| format!("externalId eq \"ext-{:07}\"", (i * 7919) % n)), requests),
+            (
+                "emails.value eq",
+                Box::new(move |i| format!("emails.value eq \"mail{:07}@bench.example\"", (i * 7919) % n)),
+                requests,
+            ),
+            (
+                "userName sw (≤10 hits)",
+                Box::new(move |i| format!("userName sw \"user{:06}\"", ((i * 7919) % n) / 10)),
+                requests,
+            ),
+            (
+                "scan: title eq and name co",
+                Box::new(|i| format!("title eq \"Manager\" and name.givenName co \"{}\"", i % 10)),
+                (requests / 50).max(10),
+            ),
+        ];
+        for (label, make_filter, count) in queries {
+            let base = server.base.clone();
+            let token = server.token.clone();
+            let c = client.clone();
+            let stats = drive(count, concurrency, Duration::from_secs(20), move |i| {
+                c.get(format!("{base}/Users"))
+                    .bearer_auth(&token)
+                    .query(&[("filter", make_filter(i)), ("count", "10".to_string())])
+            })
+            .await;
+            rows.push(FilterRow { users: n, query: label, stats });
+        }
+    }
+    server.stop().await;
+    Ok(rows)
+}
+
+pub fn print_filter_table(rows: &[FilterRow]) {
+    println!("| users | query | requests | errors | req/s | p50 ms | p99 ms |");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} |",
+            r.users,
+            r.query,
+            r.stats.requests,
+            r.stats.errors,
+            r.stats.per_second(),
+            r.stats.p50.as_secs_f64() * 1000.0,
+            r.stats.p99.as_secs_f64() * 1000.0
+        );
+    }
+}
+
+/// Opens a fresh service directly on a temporary store, for library-level benchmarks.
+pub fn temp_service() -> anyhow::Result<Arc<ScimService>> {
+    let db = sled::Config::new().temporary(true).open()?;
+    let store = SledStore::open(&db, "bench")?;
+    Ok(Arc::new(ScimService::new(
+        Arc::new(store),
+        Arc::new(SystemClock),
+        Arc::new(UuidIds),
+        ServiceConfig { durable_writes: false, ..ServiceConfig::default() },
+    )))
+}
