@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod bench;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod filter;
 pub mod http;

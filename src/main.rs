@@ -1,8 +1,12 @@
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
 use scimlab::auth::{mint_token, Claims};
+use scimlab::clock::SystemClock;
+use scimlab::commands;
 use scimlab::config::{ServeArgs, Settings};
 use scimlab::startup::Application;
 use scimlab::telemetry::{self, LogFormat};
@@ -40,10 +44,91 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
     },
+    /// Run the Entra-style provisioning engine.
+    Provision {
+        #[command(subcommand)]
+        action: ProvisionCommand,
+    },
+    /// Start a server and provision the fixtures into it end to end.
+    Demo {
+        /// Job file to run (its target is replaced by the demo server).
+        #[arg(long, default_value = "fixtures/jobs/demo.json")]
+        job: PathBuf,
+        /// Hide progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Measure performance over loopback HTTP and print a markdown table.
     Bench {
         #[command(subcommand)]
         which: BenchKind,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct JobArgs {
+    /// Job file (JSON, see fixtures/jobs/README.md).
+    #[arg(long)]
+    job: PathBuf,
+    /// State directory (default: .scimlab/state/<job name>).
+    #[arg(long)]
+    state: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ProvisionCommand {
+    /// Run one cycle (initial or incremental), or keep cycling with --watch.
+    Run {
+        #[command(flatten)]
+        job: JobArgs,
+        /// Run cycles on the job's interval until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
+        /// Stop after this many cycles (with --watch).
+        #[arg(long)]
+        cycles: Option<usize>,
+        /// Hide the progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Provision one user now and show every step.
+    OnDemand {
+        #[command(flatten)]
+        job: JobArgs,
+        /// objectId, userPrincipalName or mail of the source user.
+        #[arg(long)]
+        user: String,
+        /// Print the trace as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that the target answers a filter query as Entra's Test Connection expects.
+    TestConnection {
+        #[arg(long)]
+        job: PathBuf,
+    },
+    /// Export provisioning logs.
+    Logs {
+        #[command(flatten)]
+        job: JobArgs,
+        /// jsonl or csv.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Only records with this status (success, failure, skipped, warning).
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Forget the watermark so the next cycle is initial (--clear-state also drops links).
+    Restart {
+        #[command(flatten)]
+        job: JobArgs,
+        #[arg(long)]
+        clear_state: bool,
+    },
+    /// Let the next cycle carry out disables/deletes held by the deletion threshold.
+    AllowDeletions {
+        #[command(flatten)]
+        job: JobArgs,
     },
 }
 
@@ -84,6 +169,47 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 tracing::info!(addr = %settings.addr, port = app.port(), profile = %settings.profile, "scimlab serving SCIM at /scim/v2");
                 app.run_until_stopped().await
             })
+        }
+        Command::Provision { action } => {
+            telemetry::init(cli.log_format, "warn");
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(async move {
+                match action {
+                    ProvisionCommand::Run { job, watch, cycles, quiet } => {
+                        commands::provision_run(&job.job, job.state.as_deref(), watch, cycles, !quiet).await
+                    }
+                    ProvisionCommand::OnDemand { job, user, json } => {
+                        commands::provision_on_demand(&job.job, job.state.as_deref(), &user, json).await
+                    }
+                    ProvisionCommand::TestConnection { job } => commands::provision_test_connection(&job).await,
+                    ProvisionCommand::Logs { job, format, status } => {
+                        print!(
+                            "{}",
+                            commands::provision_logs(&job.job, job.state.as_deref(), &format, status.as_deref())?
+                        );
+                        Ok(())
+                    }
+                    ProvisionCommand::Restart { job, clear_state } => {
+                        let engine = commands::open_engine(&job.job, job.state.as_deref(), Arc::new(SystemClock))?;
+                        engine.restart(clear_state)?;
+                        println!(
+                            "restarted: the next cycle is an initial cycle{}",
+                            if clear_state { " with no links" } else { "" }
+                        );
+                        Ok(())
+                    }
+                    ProvisionCommand::AllowDeletions { job } => {
+                        let engine = commands::open_engine(&job.job, job.state.as_deref(), Arc::new(SystemClock))?;
+                        engine.allow_deletions()?;
+                        println!("deletions allowed for the next cycle");
+                        Ok(())
+                    }
+                }
+            })
+        }
+        Command::Demo { job, quiet } => {
+            telemetry::init(cli.log_format, "warn");
+            actix_web::rt::System::new().block_on(commands::demo(&job, !quiet))
         }
         Command::Bench { which } => {
             telemetry::init(cli.log_format, "warn");

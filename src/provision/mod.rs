@@ -2,4 +2,16 @@
 //! directory and drives any SCIM endpoint over HTTP. It is a SCIM *client*: it never calls
 //! the server's service or store code.
 
+pub mod client;
+pub mod directory;
+pub mod engine;
 pub mod expr;
+pub mod job;
+pub mod log;
+pub mod scoping;
+pub mod shape;
+pub mod state;
+
+pub use engine::{CycleReport, Engine, EngineError, NoProgress, OnDemandTrace, Progress};
+pub use job::{Job, JobError};
+pub use state::JobState;

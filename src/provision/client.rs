@@ -1,0 +1,336 @@
+//! A SCIM client over HTTP: what the engine uses to talk to any SCIM endpoint. It records
+//! every exchange, so on-demand traces can show the exact requests and responses.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use thiserror::Error;
+
+use super::job::Target;
+use crate::filter::Filter;
+use crate::scim::ResourceKind;
+
+pub const SCIM_MEDIA_TYPE: &str = "application/scim+json";
+
+#[derive(Debug, Clone, Error, PartialEq)]
+pub enum ClientError {
+    #[error("cannot connect to {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("{method} {url} timed out")]
+    Timeout { method: String, url: String },
+    #[error("{method} {url} answered {status}{}: {detail}", scim_type.as_ref().map(|t| format!(" ({t})")).unwrap_or_default())]
+    Http { method: String, url: String, status: u16, scim_type: Option<String>, detail: String },
+    #[error("{method} {url}: the response is not SCIM: {message}")]
+    NotScim { method: String, url: String, message: String },
+    #[error("authentication: {0}")]
+    Auth(String),
+}
+
+impl ClientError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Entra's error code for a provisioning log (§6.4).
+    pub fn error_code(&self) -> &'static str {
+        match self {
+            ClientError::Connect { .. } => "WebExceptionProtocolError",
+            ClientError::Timeout { .. } => "Timeout",
+            ClientError::NotScim { .. } => "SystemForCrossDomainIdentityManagementServiceIncompatible",
+            ClientError::Auth(_) => "Unauthorized",
+            ClientError::Http { status, .. } => match status {
+                400 => "SystemForCrossDomainIdentityManagementBadRequest",
+                401 => "Unauthorized",
+                403 => "InsufficientRights",
+                404 => "InvalidAnchor",
+                405 => "MethodNotAllowed",
+                409 => "EntryConflict",
+                412 => "PreconditionFailed",
+                422 => "UnprocessableEntity",
+                429 => "TooManyRequests",
+                501 => "NotImplemented",
+                _ => "InternalServerError",
+            },
+        }
+    }
+
+    /// Transient failures worth retrying (429, 5xx, timeouts, connection errors).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Connect { .. } | ClientError::Timeout { .. } => true,
+            ClientError::Http { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// One request and its response, as sent and received.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Exchange {
+    pub method: String,
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Value>,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub response: Value,
+}
+
+#[derive(Clone)]
+pub struct ScimClient {
+    http: reqwest::Client,
+    base: String,
+    target: Target,
+    bearer: Arc<Mutex<Option<String>>>,
+    exchanges: Arc<Mutex<Vec<Exchange>>>,
+    /// `aadOptscim062020` given in the tenant URL.
+    pub url_flag_compliant: bool,
+}
+
+/// Splits Entra behaviour flags off a tenant URL: `https://x/scim/v2/?aadOptscim062020`.
+pub fn split_tenant_url(url: &str) -> (String, bool) {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let compliant = query.split('&').any(|p| p.eq_ignore_ascii_case("aadOptscim062020"));
+    (base.trim_end_matches('/').to_string(), compliant)
+}
+
+impl ScimClient {
+    pub fn new(target: &Target) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(target.timeout_seconds.max(1)))
+            .build()
+            .map_err(|e| ClientError::Connect { url: target.url.clone(), message: e.to_string() })?;
+        let (base, url_flag_compliant) = split_tenant_url(&target.url);
+        Ok(ScimClient {
+            http,
+            base,
+            target: target.clone(),
+            bearer: Arc::new(Mutex::new(target.token.clone())),
+            exchanges: Arc::new(Mutex::new(Vec::new())),
+            url_flag_compliant,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Exchanges recorded so far (and forgets them).
+    pub fn take_exchanges(&self) -> Vec<Exchange> {
+        self.exchanges.lock().map(|mut e| std::mem::take(&mut *e)).unwrap_or_default()
+    }
+
+    async fn token(&self) -> Result<String, ClientError> {
+        if let Some(t) = self.bearer.lock().ok().and_then(|b| b.clone()) {
+            return Ok(t);
+        }
+        let Some(oauth) = &self.target.oauth else {
+            return Err(ClientError::Auth("no token configured".into()));
+        };
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", oauth.client_id.as_str()),
+            ("client_secret", oauth.client_secret.as_str()),
+        ];
+        if let Some(scope) = &oauth.scope {
+            form.push(("scope", scope.as_str()));
+        }
+        let body = serde_urlencoded::to_string(&form).map_err(|e| ClientError::Auth(e.to_string()))?;
+        let res = self
+            .http
+            .post(&oauth.token_url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ClientError::Auth(format!("token request to {} failed: {e}", oauth.token_url)))?;
+        let status = res.status().as_u16();
+        let json: Value =
+            res.json().await.map_err(|e| ClientError::Auth(format!("token response is not JSON: {e}")))?;
+        let token = json
+            .get("access_token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ClientError::Auth(format!("token endpoint answered {status} without access_token")))?;
+        if let Ok(mut b) = self.bearer.lock() {
+            *b = Some(token.to_string());
+        }
+        Ok(token.to_string())
+    }
+
+    fn url(&self, kind: ResourceKind, id: Option<&str>) -> String {
+        match id {
+            Some(id) => format!("{}/{}/{}", self.base, kind.endpoint(), urlencode_path(id)),
+            None => format!("{}/{}", self.base, kind.endpoint()),
+        }
+    }
+
+    /// Sends one request, retrying transient failures a few times (429 honours Retry-After).
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), ClientError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.send_once(method.clone(), url, query, body).await {
+                Err(e) if e.is_transient() && attempt < 3 => {
+                    let wait = match &e {
+                        ClientError::Http { status: 429, .. } => Duration::from_millis(500),
+                        _ => Duration::from_millis(100 * (1 << attempt)),
+                    };
+                    tokio::time::sleep(wait).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), ClientError> {
+        let token = self.token().await?;
+        let mut req = self.http.request(method.clone(), url).bearer_auth(token).header("accept", SCIM_MEDIA_TYPE);
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", SCIM_MEDIA_TYPE).body(b.to_string());
+        }
+        let shown_url = if query.is_empty() {
+            url.to_string()
+        } else {
+            format!("{url}?{}", serde_urlencoded::to_string(query).unwrap_or_default())
+        };
+        let res = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                ClientError::Timeout { method: method.to_string(), url: shown_url.clone() }
+            } else {
+                ClientError::Connect { url: shown_url.clone(), message: root_cause(&e) }
+            }
+        })?;
+        let status = res.status().as_u16();
+        let text =
+            res.text().await.map_err(|e| ClientError::Connect { url: shown_url.clone(), message: e.to_string() })?;
+        let parsed: Result<Value, _> =
+            if text.trim().is_empty() { Ok(Value::Null) } else { serde_json::from_str(&text) };
+        let response = match &parsed {
+            Ok(v) => v.clone(),
+            Err(_) => Value::String(text.chars().take(500).collect()),
+        };
+        if let Ok(mut ex) = self.exchanges.lock() {
+            ex.push(Exchange {
+                method: method.to_string(),
+                url: shown_url.clone(),
+                request: body.cloned(),
+                status,
+                response: response.clone(),
+            });
+        }
+        if !(200..300).contains(&status) {
+            let detail =
+                response.get("detail").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| match &response {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    v => v.to_string(),
+                });
+            let scim_type = response.get("scimType").and_then(Value::as_str).map(str::to_string);
+            return Err(ClientError::Http { method: method.to_string(), url: shown_url, status, scim_type, detail });
+        }
+        match parsed {
+            Ok(v) => Ok((status, v)),
+            Err(e) => Err(ClientError::NotScim { method: method.to_string(), url: shown_url, message: e.to_string() }),
+        }
+    }
+
+    /// `GET /Users?filter=…` (groups with `excludedAttributes=members`, as Entra does).
+    pub async fn find(&self, kind: ResourceKind, filter: &Filter) -> Result<Vec<Value>, ClientError> {
+        let mut query = vec![("filter", filter.to_string())];
+        if kind == ResourceKind::Group {
+            query.insert(0, ("excludedAttributes", "members".to_string()));
+        }
+        let url = self.url(kind, None);
+        let (_, body) = self.send(reqwest::Method::GET, &url, &query, None).await?;
+        let Some(resources) = body.get("Resources").or_else(|| body.get("resources")) else {
+            if body.get("totalResults").and_then(Value::as_u64) == Some(0) {
+                return Ok(Vec::new());
+            }
+            return Err(ClientError::NotScim {
+                method: "GET".into(),
+                url,
+                message: "a filter query must answer a ListResponse with 'Resources'".into(),
+            });
+        };
+        Ok(resources.as_array().cloned().unwrap_or_default())
+    }
+
+    /// `GET /Users/{id}`; `None` for 404.
+    pub async fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<Value>, ClientError> {
+        let query =
+            if kind == ResourceKind::Group { vec![("excludedAttributes", "members".to_string())] } else { Vec::new() };
+        match self.send(reqwest::Method::GET, &self.url(kind, Some(id)), &query, None).await {
+            Ok((_, body)) => Ok(Some(body)),
+            Err(ClientError::Http { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /Users`; returns the created resource (it must carry an `id`).
+    pub async fn create(&self, kind: ResourceKind, body: &Value) -> Result<Value, ClientError> {
+        let url = self.url(kind, None);
+        let (_, created) = self.send(reqwest::Method::POST, &url, &[], Some(body)).await?;
+        if created.get("id").and_then(Value::as_str).is_none() {
+            return Err(ClientError::NotScim {
+                method: "POST".into(),
+                url,
+                message: "the created resource has no 'id'".into(),
+            });
+        }
+        Ok(created)
+    }
+
+    /// `PATCH /Users/{id}` with a PatchOp body.
+    pub async fn patch(&self, kind: ResourceKind, id: &str, operations: Vec<Value>) -> Result<(), ClientError> {
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations});
+        self.send(reqwest::Method::PATCH, &self.url(kind, Some(id)), &[], Some(&body)).await.map(|_| ())
+    }
+
+    /// `DELETE /Users/{id}`; `false` when it was already gone.
+    pub async fn delete(&self, kind: ResourceKind, id: &str) -> Result<bool, ClientError> {
+        match self.send(reqwest::Method::DELETE, &self.url(kind, Some(id)), &[], None).await {
+            Ok(_) => Ok(true),
+            Err(ClientError::Http { status: 404, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn urlencode_path(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cause = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    cause
+}

@@ -1,0 +1,192 @@
+//! The source directory: users and groups with Entra-like attribute names
+//! (`objectId`, `userPrincipalName`, `givenName`, `manager`, `accountEnabled`, …), read
+//! from a JSON file or a folder of CSV files.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum DirectoryError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// A snapshot of the source directory.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    pub users: Vec<Map<String, Value>>,
+    pub groups: Vec<Map<String, Value>>,
+}
+
+pub fn object_id(o: &Map<String, Value>) -> &str {
+    o.get("objectId").and_then(Value::as_str).unwrap_or("")
+}
+
+pub fn display_name(o: &Map<String, Value>) -> String {
+    ["displayName", "userPrincipalName", "objectId"]
+        .iter()
+        .find_map(|k| o.get(*k).and_then(Value::as_str))
+        .unwrap_or("")
+        .to_string()
+}
+
+impl Directory {
+    /// Reads `directory.json` (`{"users": [...], "groups": [...]}`) or a folder containing
+    /// `users.csv`, `groups.csv` and `memberships.csv` (`groupId,memberId`).
+    pub fn load(path: &Path) -> Result<Directory, DirectoryError> {
+        let dir = if path.is_dir() { load_csv(path)? } else { load_json(path)? };
+        dir.check(path)?;
+        Ok(dir)
+    }
+
+    fn check(&self, path: &Path) -> Result<(), DirectoryError> {
+        let mut seen = HashMap::new();
+        for (kind, list) in [("user", &self.users), ("group", &self.groups)] {
+            for (i, o) in list.iter().enumerate() {
+                let id = object_id(o);
+                if id.is_empty() {
+                    return Err(DirectoryError::Invalid {
+                        path: path.display().to_string(),
+                        message: format!("{kind} #{} ({}) has no objectId", i + 1, display_name(o)),
+                    });
+                }
+                if let Some(previous) = seen.insert(id.to_string(), kind) {
+                    return Err(DirectoryError::Invalid {
+                        path: path.display().to_string(),
+                        message: format!("objectId '{id}' is used twice (a {previous} and a {kind})"),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn user(&self, id: &str) -> Option<&Map<String, Value>> {
+        self.users.iter().find(|u| object_id(u) == id)
+    }
+
+    /// Finds a user by objectId, userPrincipalName or mail (case-insensitive).
+    pub fn find_user(&self, key: &str) -> Option<&Map<String, Value>> {
+        self.users.iter().find(|u| {
+            object_id(u) == key
+                || ["userPrincipalName", "mail"]
+                    .iter()
+                    .any(|k| u.get(*k).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(key)))
+        })
+    }
+
+    /// Finds a group by objectId or displayName.
+    pub fn find_group(&self, key: &str) -> Option<&Map<String, Value>> {
+        self.groups.iter().find(|g| {
+            object_id(g) == key
+                || g.get("displayName").and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(key))
+        })
+    }
+
+    /// Direct member objectIds of a group.
+    pub fn members(group: &Map<String, Value>) -> Vec<String> {
+        group
+            .get("members")
+            .and_then(Value::as_array)
+            .map(|m| m.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    }
+}
+
+fn load_json(path: &Path) -> Result<Directory, DirectoryError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| DirectoryError::Read { path: path.display().to_string(), source })?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| DirectoryError::Invalid {
+        path: path.display().to_string(),
+        message: format!("{e} (line {}, column {})", e.line(), e.column()),
+    })?;
+    let list = |key: &str| -> Result<Vec<Map<String, Value>>, DirectoryError> {
+        match value.get(key) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    item.as_object().cloned().ok_or_else(|| DirectoryError::Invalid {
+                        path: path.display().to_string(),
+                        message: format!("{key}[{i}] must be an object"),
+                    })
+                })
+                .collect(),
+            Some(_) => Err(DirectoryError::Invalid {
+                path: path.display().to_string(),
+                message: format!("'{key}' must be an array"),
+            }),
+        }
+    };
+    Ok(Directory { users: list("users")?, groups: list("groups")? })
+}
+
+fn read_csv(path: &Path) -> Result<Vec<Map<String, Value>>, DirectoryError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let mut reader = csv::Reader::from_path(path)
+        .map_err(|e| DirectoryError::Invalid { path: path.display().to_string(), message: e.to_string() })?;
+    let headers = reader
+        .headers()
+        .map_err(|e| DirectoryError::Invalid { path: path.display().to_string(), message: e.to_string() })?
+        .clone();
+    let mut rows = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| DirectoryError::Invalid {
+            path: path.display().to_string(),
+            message: format!("line {}: {e}", line + 2),
+        })?;
+        let mut row = Map::new();
+        for (h, v) in headers.iter().zip(record.iter()) {
+            if v.is_empty() {
+                continue;
+            }
+            let value = match v {
+                "true" | "True" | "TRUE" => Value::Bool(true),
+                "false" | "False" | "FALSE" => Value::Bool(false),
+                _ if h == "proxyAddresses" || h == "appRoleAssignments" => {
+                    Value::Array(v.split(';').map(|s| Value::String(s.trim().to_string())).collect())
+                }
+                _ => Value::String(v.to_string()),
+            };
+            row.insert(h.to_string(), value);
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn load_csv(dir: &Path) -> Result<Directory, DirectoryError> {
+    let users = read_csv(&dir.join("users.csv"))?;
+    let mut groups = read_csv(&dir.join("groups.csv"))?;
+    let mut members: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (i, row) in read_csv(&dir.join("memberships.csv"))?.into_iter().enumerate() {
+        let (Some(g), Some(m)) =
+            (row.get("groupId").and_then(Value::as_str), row.get("memberId").and_then(Value::as_str))
+        else {
+            return Err(DirectoryError::Invalid {
+                path: dir.join("memberships.csv").display().to_string(),
+                message: format!("line {}: needs groupId and memberId", i + 2),
+            });
+        };
+        members.entry(g.to_string()).or_default().push(Value::String(m.to_string()));
+    }
+    for g in &mut groups {
+        let id = object_id(g).to_string();
+        g.insert("members".into(), Value::Array(members.remove(&id).unwrap_or_default()));
+    }
+    if let Some(unknown) = members.keys().next() {
+        return Err(DirectoryError::Invalid {
+            path: dir.join("memberships.csv").display().to_string(),
+            message: format!("group '{unknown}' is not in groups.csv"),
+        });
+    }
+    Ok(Directory { users, groups })
+}

@@ -1,0 +1,409 @@
+//! Provisioning job definition: target, source, scope, object and attribute mappings,
+//! options. Field names follow the Graph synchronization schema (§7) so an Entra export
+//! maps onto it; everything is compiled and checked when the job loads.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::expr::Program;
+use super::scoping::ScopingFilter;
+
+#[derive(Debug, Error)]
+pub enum JobError {
+    #[error("cannot read job file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("job file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("job {job}: {object} mapping for '{target}': {message}")]
+    Mapping { job: String, object: &'static str, target: String, message: String },
+    #[error("job {job}: {message}")]
+    Invalid { job: String, message: String },
+}
+
+/// The SCIM endpoint to provision into.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Target {
+    /// Tenant URL, e.g. `https://app.example.com/scim/v2` (Entra flags such as
+    /// `?aadOptscim062020` in the query are honoured and stripped).
+    pub url: String,
+    /// Bearer token (Entra's "Secret Token").
+    #[serde(default)]
+    pub token: Option<String>,
+    /// OAuth 2.0 client-credentials grant, as an alternative to `token`.
+    #[serde(default)]
+    pub oauth: Option<OAuthClient>,
+    /// Request timeout in seconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OAuthClient {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// Where source users and groups come from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceSpec {
+    /// A JSON directory file (`{"users": [...], "groups": [...]}`) or a folder with
+    /// users.csv, groups.csv and memberships.csv. Relative to the job file.
+    pub directory: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum ScopeMode {
+    /// Sync only assigned users and groups (Entra's recommended default).
+    #[default]
+    Assigned,
+    /// Sync all users and groups.
+    All,
+}
+
+/// Users and groups assigned to the application (by objectId, userPrincipalName or group
+/// displayName).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Assignments {
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum FlowType {
+    /// Apply on create and update.
+    #[default]
+    Always,
+    /// Apply only when the object is created ("Only during object creation").
+    ObjectAddOnly,
+}
+
+/// One attribute mapping. `source` is an expression: `[attr]` (Direct), `"text"`
+/// (Constant) or a function call (Expression); `null` with a `defaultValue` is Entra's
+/// "None" mapping.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttributeMapping {
+    pub target_attribute_name: String,
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Used only on create, when the source evaluates to null.
+    #[serde(default)]
+    pub default_value: Option<String>,
+    /// 0: not matching; 1, 2, …: matching attributes in precedence order.
+    #[serde(default)]
+    pub matching_priority: u32,
+    #[serde(default)]
+    pub flow_type: FlowType,
+}
+
+/// Mappings of one object type (User or Group).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObjectMapping {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Target object actions, e.g. "Add, Update, Delete".
+    #[serde(default = "all_flows")]
+    pub flow_types: String,
+    /// Scoping filters: clauses AND-ed within a filter, filters OR-ed.
+    #[serde(default)]
+    pub scope: Vec<ScopingFilter>,
+    pub attribute_mappings: Vec<AttributeMapping>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn all_flows() -> String {
+    "Add, Update, Delete".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Options {
+    /// Entra's `aadOptscim062020` flag: RFC-compliant PATCH (lower-case ops, boolean
+    /// active, path-less replace, member removal by filter).
+    #[serde(default, rename = "aadOptscim062020")]
+    pub aad_opt_scim_062020: bool,
+    /// Leave accounts that go out of scope alone instead of disabling them.
+    #[serde(default)]
+    pub skip_out_of_scope_deletions: bool,
+    /// Stop before more than this many disables/deletes in one cycle (0: no limit).
+    #[serde(default = "default_threshold")]
+    pub deletion_threshold: usize,
+    /// Seconds between cycles with `--watch` (Entra: about 40 minutes).
+    #[serde(default = "default_interval")]
+    pub interval_seconds: u64,
+    /// `DefaultDomain()`.
+    #[serde(default = "default_domain")]
+    pub default_domain: String,
+}
+
+fn default_threshold() -> usize {
+    500
+}
+fn default_interval() -> u64 {
+    2400
+}
+fn default_domain() -> String {
+    "contoso.com".into()
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            aad_opt_scim_062020: false,
+            skip_out_of_scope_deletions: false,
+            deletion_threshold: default_threshold(),
+            interval_seconds: default_interval(),
+            default_domain: default_domain(),
+        }
+    }
+}
+
+/// A job file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JobSpec {
+    pub name: String,
+    pub target: Target,
+    pub source: SourceSpec,
+    #[serde(default)]
+    pub scope: ScopeMode,
+    #[serde(default)]
+    pub assignments: Assignments,
+    /// User mappings; omitted means the defaults of a generic SCIM app (§2.4).
+    #[serde(default)]
+    pub users: Option<ObjectMapping>,
+    /// Group mappings; omitted means the defaults.
+    #[serde(default)]
+    pub groups: Option<ObjectMapping>,
+    #[serde(default)]
+    pub options: Options,
+}
+
+/// A compiled attribute mapping.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    pub target: String,
+    pub program: Option<Program>,
+    pub default_value: Option<String>,
+    pub matching_priority: u32,
+    pub flow_type: FlowType,
+}
+
+impl Mapping {
+    pub fn is_matching(&self) -> bool {
+        self.matching_priority > 0
+    }
+
+    /// `[members]` / `[manager]`: reference attributes resolved through links.
+    pub fn reference(&self) -> Option<&str> {
+        let source = self.program.as_ref()?.text().trim();
+        match source {
+            "[manager]" => Some("manager"),
+            "[members]" => Some("members"),
+            _ => None,
+        }
+    }
+}
+
+/// A compiled object mapping.
+#[derive(Debug, Clone)]
+pub struct CompiledObject {
+    pub enabled: bool,
+    pub add: bool,
+    pub update: bool,
+    pub delete: bool,
+    pub scope: Vec<ScopingFilter>,
+    pub mappings: Vec<Mapping>,
+}
+
+impl CompiledObject {
+    /// Matching mappings in precedence order.
+    pub fn matching(&self) -> Vec<&Mapping> {
+        let mut m: Vec<&Mapping> = self.mappings.iter().filter(|m| m.is_matching()).collect();
+        m.sort_by_key(|m| m.matching_priority);
+        m
+    }
+}
+
+/// A loaded, checked job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub spec: JobSpec,
+    /// Directory of the job file (relative paths resolve against it).
+    pub base_dir: PathBuf,
+    pub users: CompiledObject,
+    pub groups: CompiledObject,
+    /// Hash of scope and mappings: when it changes the next cycle is a full one (§4.3).
+    pub config_hash: String,
+}
+
+impl Job {
+    pub fn load(path: &Path) -> Result<Job, JobError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| JobError::Read { path: path.display().to_string(), source })?;
+        let spec: JobSpec = serde_json::from_str(&text).map_err(|e| JobError::Parse {
+            path: path.display().to_string(),
+            message: format!("{e} (line {}, column {})", e.line(), e.column()),
+        })?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Job::from_spec(spec, base_dir)
+    }
+
+    pub fn from_spec(spec: JobSpec, base_dir: PathBuf) -> Result<Job, JobError> {
+        let users_spec = spec.users.clone().unwrap_or_else(default_user_mapping);
+        let groups_spec = spec.groups.clone().unwrap_or_else(default_group_mapping);
+        let users = compile_object(&spec.name, "User", &users_spec)?;
+        let groups = compile_object(&spec.name, "Group", &groups_spec)?;
+        if users.enabled && users.matching().is_empty() {
+            return Err(JobError::Invalid {
+                job: spec.name.clone(),
+                message: "the user mapping needs a matching attribute (matchingPriority 1)".into(),
+            });
+        }
+        if groups.enabled && groups.matching().is_empty() {
+            return Err(JobError::Invalid {
+                job: spec.name.clone(),
+                message: "the group mapping needs a matching attribute (matchingPriority 1)".into(),
+            });
+        }
+        if spec.target.token.is_none() && spec.target.oauth.is_none() {
+            return Err(JobError::Invalid {
+                job: spec.name.clone(),
+                message: "target needs a 'token' or 'oauth' credentials".into(),
+            });
+        }
+        let config_hash = {
+            let material = serde_json::json!([spec.scope, spec.assignments, users_spec, groups_spec]).to_string();
+            super::state::fingerprint(material.as_bytes())
+        };
+        Ok(Job { spec, base_dir, users, groups, config_hash })
+    }
+
+    pub fn directory_path(&self) -> PathBuf {
+        if self.spec.source.directory.is_absolute() {
+            self.spec.source.directory.clone()
+        } else {
+            self.base_dir.join(&self.spec.source.directory)
+        }
+    }
+}
+
+fn compile_object(job: &str, object: &'static str, spec: &ObjectMapping) -> Result<CompiledObject, JobError> {
+    let flows: Vec<String> = spec.flow_types.split(',').map(|f| f.trim().to_ascii_lowercase()).collect();
+    let mut mappings = Vec::new();
+    for m in &spec.attribute_mappings {
+        let err = |message: String| JobError::Mapping {
+            job: job.to_string(),
+            object,
+            target: m.target_attribute_name.clone(),
+            message,
+        };
+        let program = match &m.source {
+            Some(text) => Some(Program::compile(text).map_err(|e| err(format!("{e} in {text}")))?),
+            None if m.default_value.is_some() => None,
+            None => return Err(err("needs a 'source' expression or a 'defaultValue'".into())),
+        };
+        crate::filter::parse_patch_path(&m.target_attribute_name, crate::filter::FilterLimits::default())
+            .map_err(|e| err(format!("target attribute is not a SCIM path: {e}")))?;
+        mappings.push(Mapping {
+            target: m.target_attribute_name.clone(),
+            program,
+            default_value: m.default_value.clone(),
+            matching_priority: m.matching_priority,
+            flow_type: m.flow_type,
+        });
+    }
+    for s in &spec.scope {
+        s.check().map_err(|message| JobError::Invalid {
+            job: job.to_string(),
+            message: format!("{object} scoping filter '{}': {message}", s.name),
+        })?;
+    }
+    Ok(CompiledObject {
+        enabled: spec.enabled,
+        add: flows.iter().any(|f| f == "add"),
+        update: flows.iter().any(|f| f == "update"),
+        delete: flows.iter().any(|f| f == "delete"),
+        scope: spec.scope.clone(),
+        mappings,
+    })
+}
+
+fn map(target: &str, source: &str) -> AttributeMapping {
+    AttributeMapping {
+        target_attribute_name: target.into(),
+        source: Some(source.into()),
+        default_value: None,
+        matching_priority: 0,
+        flow_type: FlowType::Always,
+    }
+}
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// The out-of-box user mappings of a non-gallery SCIM app (entra-provisioning-client.md §2.4).
+pub fn default_user_mapping() -> ObjectMapping {
+    let mut user_name = map("userName", "[userPrincipalName]");
+    user_name.matching_priority = 1;
+    ObjectMapping {
+        enabled: true,
+        flow_types: all_flows(),
+        scope: Vec::new(),
+        attribute_mappings: vec![
+            user_name,
+            map("active", r#"Switch([IsSoftDeleted], , "False", "True", "True", "False")"#),
+            map("displayName", "[displayName]"),
+            map("title", "[jobTitle]"),
+            map("emails[type eq \"work\"].value", "[mail]"),
+            map("preferredLanguage", "[preferredLanguage]"),
+            map("name.givenName", "[givenName]"),
+            map("name.familyName", "[surname]"),
+            map("name.formatted", r#"Join(" ", [givenName], [surname])"#),
+            map("addresses[type eq \"work\"].formatted", "[physicalDeliveryOfficeName]"),
+            map("addresses[type eq \"work\"].streetAddress", "[streetAddress]"),
+            map("addresses[type eq \"work\"].locality", "[city]"),
+            map("addresses[type eq \"work\"].region", "[state]"),
+            map("addresses[type eq \"work\"].postalCode", "[postalCode]"),
+            map("addresses[type eq \"work\"].country", "[country]"),
+            map("phoneNumbers[type eq \"work\"].value", "[telephoneNumber]"),
+            map("phoneNumbers[type eq \"mobile\"].value", "[mobile]"),
+            map("phoneNumbers[type eq \"fax\"].value", "[facsimileTelephoneNumber]"),
+            map("externalId", "[mailNickname]"),
+            map(&format!("{ENTERPRISE}:employeeNumber"), "[employeeId]"),
+            map(&format!("{ENTERPRISE}:department"), "[department]"),
+            map(&format!("{ENTERPRISE}:manager"), "[manager]"),
+        ],
+    }
+}
+
+/// Default group mappings: displayName (matching), objectId → externalId, members.
+pub fn default_group_mapping() -> ObjectMapping {
+    let mut display = map("displayName", "[displayName]");
+    display.matching_priority = 1;
+    ObjectMapping {
+        enabled: true,
+        flow_types: all_flows(),
+        scope: Vec::new(),
+        attribute_mappings: vec![display, map("externalId", "[objectId]"), map("members", "[members]")],
+    }
+}

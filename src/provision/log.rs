@@ -1,0 +1,161 @@
+//! Provisioning log records (entra-provisioning-client.md §6.1): one per object per action.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    Disable,
+    StagedDelete,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Status {
+    Success,
+    Failure,
+    Skipped,
+    Warning,
+}
+
+impl Status {
+    pub fn parse(s: &str) -> Option<Status> {
+        match s.to_ascii_lowercase().as_str() {
+            "success" => Some(Status::Success),
+            "failure" => Some(Status::Failure),
+            "skipped" => Some(Status::Skipped),
+            "warning" => Some(Status::Warning),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StepType {
+    Import,
+    Scoping,
+    Matching,
+    Processing,
+    ReferenceResolution,
+    Export,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    pub name: String,
+    pub provisioning_step_type: StepType,
+    pub status: Status,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModifiedProperty {
+    pub display_name: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    pub id: String,
+    pub display_name: String,
+    pub identity_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorInformation {
+    pub error_code: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    pub id: String,
+    pub activity_date_time: String,
+    pub job_id: String,
+    pub cycle_id: String,
+    pub change_id: String,
+    pub provisioning_action: Action,
+    pub status: Status,
+    pub duration_in_milliseconds: u64,
+    pub source_identity: Identity,
+    pub target_identity: Identity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_information: Option<ErrorInformation>,
+    pub provisioning_steps: Vec<Step>,
+    pub modified_properties: Vec<ModifiedProperty>,
+}
+
+/// CSV with one row per record (steps and properties folded into columns).
+pub fn to_csv(entries: &[LogEntry]) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "activityDateTime",
+        "jobId",
+        "cycleId",
+        "changeId",
+        "action",
+        "status",
+        "durationMs",
+        "sourceId",
+        "sourceDisplayName",
+        "targetId",
+        "identityType",
+        "errorCode",
+        "errorReason",
+        "modifiedProperties",
+        "steps",
+    ])?;
+    for e in entries {
+        let props: Vec<String> = e
+            .modified_properties
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}: {} -> {}",
+                    p.display_name,
+                    p.old_value.as_deref().unwrap_or(""),
+                    p.new_value.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        let steps: Vec<String> = e.provisioning_steps.iter().map(|s| format!("{} ({:?})", s.name, s.status)).collect();
+        let action = serde_json::to_value(e.provisioning_action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let status =
+            serde_json::to_value(e.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        w.write_record([
+            e.activity_date_time.as_str(),
+            &e.job_id,
+            &e.cycle_id,
+            &e.change_id,
+            &action,
+            &status,
+            &e.duration_in_milliseconds.to_string(),
+            &e.source_identity.id,
+            &e.source_identity.display_name,
+            &e.target_identity.id,
+            &e.source_identity.identity_type,
+            e.error_information.as_ref().map(|i| i.error_code.as_str()).unwrap_or(""),
+            e.error_information.as_ref().map(|i| i.reason.as_str()).unwrap_or(""),
+            &props.join("; "),
+            &steps.join("; "),
+        ])?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

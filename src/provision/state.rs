@@ -1,0 +1,201 @@
+//! Persistent job state in sled: object links (the connector data store), the watermark of
+//! source fingerprints, counters and provisioning logs. It survives restarts, so a killed
+//! run resumes without duplicate creates.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::log::LogEntry;
+
+#[derive(Debug, thiserror::Error)]
+#[error("provisioning state: {0}")]
+pub struct StateError(pub String);
+
+fn err(e: impl std::fmt::Display) -> StateError {
+    StateError(e.to_string())
+}
+
+/// A short content hash.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectKind {
+    User,
+    Group,
+}
+
+impl ObjectKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            ObjectKind::User => "U:",
+            ObjectKind::Group => "G:",
+        }
+    }
+}
+
+/// A source object the engine created or matched in the target: only linked objects are
+/// ever updated, disabled or deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    pub kind: ObjectKind,
+    pub target_id: String,
+    pub display: String,
+    /// Target values last exported, by target attribute path.
+    #[serde(default)]
+    pub exported: Map<String, Value>,
+    /// Target ids of the members last exported (groups).
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// Disabled because it left scope (re-enabled when it comes back).
+    #[serde(default)]
+    pub disabled: bool,
+    /// True when this engine created the target object (false: matched an existing one).
+    #[serde(default)]
+    pub created: bool,
+}
+
+pub struct JobState {
+    db: sled::Db,
+    links: sled::Tree,
+    watermark: sled::Tree,
+    meta: sled::Tree,
+    logs: sled::Tree,
+}
+
+impl JobState {
+    pub fn open(dir: &Path) -> Result<Self, StateError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .open()
+            .map_err(|e| StateError(format!("cannot open {} ({e}); is another engine using it?", dir.display())))?;
+        Self::from_db(db)
+    }
+
+    pub fn temporary() -> Result<Self, StateError> {
+        Self::from_db(sled::Config::new().temporary(true).open().map_err(err)?)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Self, StateError> {
+        Ok(JobState {
+            links: db.open_tree("links").map_err(err)?,
+            watermark: db.open_tree("watermark").map_err(err)?,
+            meta: db.open_tree("meta").map_err(err)?,
+            logs: db.open_tree("logs").map_err(err)?,
+            db,
+        })
+    }
+
+    fn key(kind: ObjectKind, source_id: &str) -> Vec<u8> {
+        format!("{}{source_id}", kind.prefix()).into_bytes()
+    }
+
+    pub fn link(&self, kind: ObjectKind, source_id: &str) -> Result<Option<Link>, StateError> {
+        match self.links.get(Self::key(kind, source_id)).map_err(err)? {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(err),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a link durably: a create is remembered before anything else happens.
+    pub fn set_link(&self, source_id: &str, link: &Link) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec(link).map_err(err)?;
+        self.links.insert(Self::key(link.kind, source_id), bytes).map_err(err)?;
+        self.links.flush().map_err(err)?;
+        Ok(())
+    }
+
+    pub fn remove_link(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError> {
+        self.links.remove(Self::key(kind, source_id)).map_err(err)?;
+        self.links.flush().map_err(err)?;
+        Ok(())
+    }
+
+    /// All links of a kind: (source id, link).
+    pub fn links(&self, kind: ObjectKind) -> Result<Vec<(String, Link)>, StateError> {
+        let mut out = Vec::new();
+        for entry in self.links.scan_prefix(kind.prefix()) {
+            let (k, v) = entry.map_err(err)?;
+            let id = String::from_utf8_lossy(&k[2..]).to_string();
+            out.push((id, serde_json::from_slice(&v).map_err(err)?));
+        }
+        Ok(out)
+    }
+
+    /// The fingerprint a source object had when last processed successfully.
+    pub fn watermark(&self, kind: ObjectKind, source_id: &str) -> Result<Option<String>, StateError> {
+        Ok(self
+            .watermark
+            .get(Self::key(kind, source_id))
+            .map_err(err)?
+            .map(|v| String::from_utf8_lossy(&v).to_string()))
+    }
+
+    pub fn set_watermark(&self, kind: ObjectKind, source_id: &str, fp: &str) -> Result<(), StateError> {
+        self.watermark.insert(Self::key(kind, source_id), fp.as_bytes()).map_err(err)?;
+        Ok(())
+    }
+
+    pub fn remove_watermark(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError> {
+        self.watermark.remove(Self::key(kind, source_id)).map_err(err)?;
+        Ok(())
+    }
+
+    /// Source ids with a watermark (objects seen in earlier cycles).
+    pub fn watermarked(&self, kind: ObjectKind) -> Result<Vec<String>, StateError> {
+        let mut out = Vec::new();
+        for entry in self.watermark.scan_prefix(kind.prefix()).keys() {
+            let k = entry.map_err(err)?;
+            out.push(String::from_utf8_lossy(&k[2..]).to_string());
+        }
+        Ok(out)
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StateError> {
+        Ok(self.meta.get(key).map_err(err)?.map(|v| String::from_utf8_lossy(&v).to_string()))
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StateError> {
+        self.meta.insert(key, value.as_bytes()).map_err(err)?;
+        Ok(())
+    }
+
+    /// Forgets the watermark (next cycle is a full one); links are kept, as Entra's
+    /// "Restart provisioning" does.
+    pub fn clear_watermark(&self) -> Result<(), StateError> {
+        self.watermark.clear().map_err(err)?;
+        self.meta.remove("initial_done").map_err(err)?;
+        Ok(())
+    }
+
+    /// Forgets everything: links, watermark, counters (logs are kept).
+    pub fn clear_all(&self) -> Result<(), StateError> {
+        self.links.clear().map_err(err)?;
+        self.clear_watermark()?;
+        self.meta.clear().map_err(err)?;
+        self.flush()
+    }
+
+    pub fn append_log(&self, entry: &LogEntry) -> Result<(), StateError> {
+        let id = self.db.generate_id().map_err(err)?;
+        self.logs.insert(id.to_be_bytes(), serde_json::to_vec(entry).map_err(err)?).map_err(err)?;
+        Ok(())
+    }
+
+    pub fn logs(&self) -> Result<Vec<LogEntry>, StateError> {
+        let mut out = Vec::new();
+        for entry in self.logs.iter().values() {
+            out.push(serde_json::from_slice(&entry.map_err(err)?).map_err(err)?);
+        }
+        Ok(out)
+    }
+
+    pub fn flush(&self) -> Result<(), StateError> {
+        self.db.flush().map_err(err)?;
+        Ok(())
+    }
+}
