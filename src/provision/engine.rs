@@ -56,13 +56,13 @@ pub struct CycleReport {
 impl CycleReport {
     fn count(&mut self, action: Action, status: Status) {
         match (status, action) {
+            (_, Action::StagedDelete) => self.held_deletions += 1,
             (Status::Failure, _) => self.failed += 1,
             (Status::Skipped, _) => self.skipped += 1,
             (_, Action::Create) => self.created += 1,
             (_, Action::Update) => self.updated += 1,
             (_, Action::Disable) => self.disabled += 1,
             (_, Action::Delete) => self.deleted += 1,
-            (_, Action::StagedDelete) => self.held_deletions += 1,
             (_, Action::Other) => self.skipped += 1,
         }
     }
@@ -810,20 +810,8 @@ impl Engine {
         let (values, _, _) = self.evaluate(ResourceKind::User, &view, false);
         let values: Vec<(String, Value)> =
             values.into_iter().filter(|(t, _)| soft_delete_targets.contains(t)).collect();
-        let current = json!({});
-        let (mut ops, modified) = patch_operations(&values, &current, self.compliant);
-        if !self.compliant {
-            // The legacy dialect replaces active rather than adding it.
-            for op in &mut ops {
-                op["op"] = json!("Replace");
-            }
-        } else {
-            for op in &mut ops {
-                if op["op"] == "add" {
-                    op["op"] = json!("replace");
-                }
-            }
-        }
+        // One op per attribute with an explicit path, in either dialect (§1.4.4).
+        let (ops, modified) = disable_operations(&values, self.compliant);
         match self.client.patch(ResourceKind::User, &link.target_id, ops).await {
             Ok(()) => {
                 link.disabled = true;
@@ -1087,6 +1075,26 @@ impl Engine {
         self.state.clear_watermark()?;
         Ok(())
     }
+}
+
+/// The soft-delete PATCH: `{"op":"Replace","path":"active","value":"False"}` in Entra's
+/// legacy dialect, `{"op":"replace","path":"active","value":false}` with aadOptscim062020.
+fn disable_operations(values: &[(String, Value)], compliant: bool) -> (Vec<Value>, Vec<ModifiedProperty>) {
+    let mut ops = Vec::new();
+    let mut modified = Vec::new();
+    for (path, value) in values {
+        let sent = match (value, compliant) {
+            (Value::Bool(b), false) => Value::String(if *b { "True" } else { "False" }.into()),
+            (other, _) => other.clone(),
+        };
+        ops.push(json!({"op": if compliant { "replace" } else { "Replace" }, "path": path, "value": sent}));
+        modified.push(ModifiedProperty {
+            display_name: path.clone(),
+            old_value: None,
+            new_value: Some(text_of(value)),
+        });
+    }
+    (ops, modified)
 }
 
 fn text_of(v: &Value) -> String {

@@ -8,4 +8,5 @@ mod filters;
 mod groups;
 mod helpers;
 mod patch;
+mod provisioning;
 mod users;
