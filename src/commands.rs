@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::clock::{Clock, SystemClock, UuidIds};
 use crate::config::Settings;
 use crate::provision::engine::summary;
+use crate::provision::import::{import_entra, ImportSettings};
 use crate::provision::log::{to_csv, Status};
 use crate::provision::{Engine, Job, JobState, Progress};
 use crate::startup::Application;
@@ -174,6 +175,24 @@ fn explain_connection_error(message: &str) -> String {
         "see the message above"
     };
     format!("{message}\n  hint: {hint}")
+}
+
+/// `scimlab provision import-entra`: the job goes to `out` (or stdout), notes to stderr.
+pub fn provision_import_entra(schema: &Path, settings: &ImportSettings, out: Option<&Path>) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(schema).with_context(|| format!("cannot read {}", schema.display()))?;
+    let imported = import_entra(&text, &schema.display().to_string(), settings)?;
+    for note in &imported.notes {
+        eprintln!("note: {note}");
+    }
+    let json = serde_json::to_string_pretty(&imported.spec)? + "\n";
+    match out {
+        Some(path) => {
+            std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {} (set assignments before the first run)", path.display());
+        }
+        None => print!("{json}"),
+    }
+    Ok(())
 }
 
 /// `scimlab provision logs`.

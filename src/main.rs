@@ -125,11 +125,40 @@ enum ProvisionCommand {
         #[arg(long)]
         clear_state: bool,
     },
+    /// Turn an Entra/Graph synchronizationSchema export into a job file.
+    ImportEntra {
+        /// The exported schema JSON (portal: Attribute mappings → Review your schema → Download).
+        schema: PathBuf,
+        /// Target SCIM base URL for the job.
+        #[arg(long, default_value = "http://127.0.0.1:8080/scim/v2")]
+        url: String,
+        /// Bearer token for the target.
+        #[arg(long, env = "SCIMLAB_TARGET_TOKEN", default_value = "dev-token")]
+        token: String,
+        /// Source directory (JSON file or CSV folder), relative to the job file.
+        #[arg(long, default_value = "directory.json")]
+        directory: PathBuf,
+        /// Sync only assigned users and groups, or all of them (Entra's SyncAll secret).
+        #[arg(long, value_enum, default_value = "assigned")]
+        scope: ImportScope,
+        /// Job name.
+        #[arg(long, default_value = "imported")]
+        name: String,
+        /// Write the job here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Let the next cycle carry out disables/deletes held by the deletion threshold.
     AllowDeletions {
         #[command(flatten)]
         job: JobArgs,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ImportScope {
+    Assigned,
+    All,
 }
 
 #[derive(Subcommand, Debug)]
@@ -197,6 +226,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                             if clear_state { " with no links" } else { "" }
                         );
                         Ok(())
+                    }
+                    ProvisionCommand::ImportEntra { schema, url, token, directory, scope, name, out } => {
+                        let scope = match scope {
+                            ImportScope::Assigned => scimlab::provision::job::ScopeMode::Assigned,
+                            ImportScope::All => scimlab::provision::job::ScopeMode::All,
+                        };
+                        let settings =
+                            scimlab::provision::import::ImportSettings { name, url, token, directory, scope };
+                        commands::provision_import_entra(&schema, &settings, out.as_deref())
                     }
                     ProvisionCommand::AllowDeletions { job } => {
                         let engine = commands::open_engine(&job.job, job.state.as_deref(), Arc::new(SystemClock))?;

@@ -161,6 +161,8 @@ pub struct Engine {
     groups_rt: ResourceType,
     compliant: bool,
     steps: Vec<Step>,
+    /// When the first step of the object being processed was recorded (its log duration).
+    object_started: Option<Instant>,
     cycle_id: String,
 }
 
@@ -178,6 +180,7 @@ impl Engine {
             groups_rt: ResourceType::group(),
             compliant,
             steps: Vec::new(),
+            object_started: None,
             cycle_id: String::new(),
         })
     }
@@ -200,6 +203,9 @@ impl Engine {
     }
 
     fn step(&mut self, name: &str, kind: StepType, status: Status, description: String, details: Value) {
+        if self.steps.is_empty() {
+            self.object_started = Some(Instant::now());
+        }
         self.steps.push(Step { name: name.into(), provisioning_step_type: kind, status, description, details });
     }
 
@@ -525,7 +531,11 @@ impl Engine {
             change_id: self.new_id(),
             provisioning_action: outcome.action,
             status: outcome.status,
-            duration_in_milliseconds: 0,
+            duration_in_milliseconds: self
+                .object_started
+                .take()
+                .map(|t| t.elapsed().as_millis() as u64)
+                .unwrap_or_default(),
             source_identity: Identity {
                 id: object_id(object).into(),
                 display_name: display_name(object),

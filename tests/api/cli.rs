@@ -1,0 +1,176 @@
+//! The `scimlab` binary as a user runs it: provisioning commands against a live server,
+//! the Entra schema import, the demo, and the error messages of bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TOKEN};
+
+fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// Runs the binary off the async runtime, so the in-process server keeps answering.
+async fn scimlab(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("scimlab runs")
+    })
+    .await
+    .expect("joined")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[actix_web::test]
+async fn imported_entra_schema_runs_its_scoping_and_expressions_and_logs_export() {
+    let app = spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let job = work.path().join("job.json");
+    let directory = repo_path("fixtures/directory/directory.json");
+    let import = scimlab(&[
+        "provision",
+        "import-entra",
+        "fixtures/entra/synchronization-schema.json",
+        "--url",
+        &app.url(""),
+        "--token",
+        TOKEN,
+        "--directory",
+        directory.to_str().unwrap(),
+        "--scope",
+        "all",
+        "--out",
+        job.to_str().unwrap(),
+    ])
+    .await;
+    assert!(import.status.success(), "{}", stderr(&import));
+    assert!(stderr(&import).contains("inputFilterGroups") || stderr(&import).contains("wrote"), "{}", stderr(&import));
+
+    let state = work.path().join("state");
+    let run =
+        scimlab(&["provision", "run", "--job", job.to_str().unwrap(), "--state", state.to_str().unwrap(), "--quiet"])
+            .await;
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stdout(&run).contains("initial cycle"), "{}", stdout(&run));
+
+    // The export's scoping filter: only Engineering and Sales (and not soft-deleted or disabled).
+    let source: Value = serde_json::from_str(&std::fs::read_to_string(&directory).unwrap()).unwrap();
+    let expected = source["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| matches!(u["department"].as_str(), Some("Engineering" | "Sales")))
+        .filter(|u| u["accountEnabled"] != json!(false) && u["softDeleted"] != json!(true))
+        .count() as u64;
+    let listed = app.list("/Users", &[("count", "0")]).await.body;
+    assert_eq!(listed["totalResults"].as_u64(), Some(expected));
+    let outsiders = app.list("/Users", &[("filter", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"Legal\"")]).await;
+    assert_eq!(outsiders.body["totalResults"], json!(0));
+
+    // The export's expression: Join(" ", [givenName], ToUpper([surname])); a None mapping's default.
+    let sample = source["users"].as_array().unwrap().iter().find(|u| u["department"] == "Sales").unwrap();
+    let found = app
+        .list("/Users", &[("filter", &format!("userName eq \"{}\"", sample["userPrincipalName"].as_str().unwrap()))])
+        .await;
+    let user = &found.body["Resources"][0];
+    let expected_name =
+        format!("{} {}", sample["givenName"].as_str().unwrap(), sample["surname"].as_str().unwrap().to_uppercase());
+    assert_eq!(user["displayName"], json!(expected_name));
+    assert_eq!(user["userType"], json!("Employee"));
+
+    let logs = scimlab(&[
+        "provision",
+        "logs",
+        "--job",
+        job.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--format",
+        "csv",
+    ])
+    .await;
+    assert!(logs.status.success(), "{}", stderr(&logs));
+    let csv = stdout(&logs);
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("activityDateTime,jobId,cycleId"), "a header row: {csv}");
+    assert!(lines.count() as u64 >= expected, "one record per object");
+    let failures = scimlab(&[
+        "provision",
+        "logs",
+        "--job",
+        job.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--status",
+        "failure",
+    ])
+    .await;
+    assert!(failures.status.success());
+    assert_eq!(stdout(&failures), "", "no failures in a clean run");
+}
+
+#[actix_web::test]
+async fn test_connection_failure_explains_the_cause() {
+    let app = spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let job = work.path().join("job.json");
+    let spec = json!({
+        "name": "bad-token",
+        "target": {"url": app.url(""), "token": "not-the-token"},
+        "source": {"directory": repo_path("fixtures/directory/directory.json")},
+    });
+    std::fs::write(&job, spec.to_string()).unwrap();
+    let out = scimlab(&["provision", "test-connection", "--job", job.to_str().unwrap()]).await;
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("401") && err.contains("check target.token"), "{err}");
+}
+
+#[actix_web::test]
+async fn bad_job_files_name_the_file_line_and_field() {
+    let work = tempfile::tempdir().unwrap();
+    let job = work.path().join("job.json");
+    std::fs::write(&job, "{\n  \"name\": \"x\",\n  \"target\": {\"url\": \"http://x\", \"tokn\": \"t\"}\n}").unwrap();
+    let out = scimlab(&["provision", "run", "--job", job.to_str().unwrap()]).await;
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("job.json") && err.contains("tokn") && err.contains("line 3"), "{err}");
+
+    let spec = json!({
+        "name": "bad-expression",
+        "target": {"url": "http://127.0.0.1:1/scim/v2", "token": "t"},
+        "source": {"directory": "directory.json"},
+        "users": {"attributeMappings": [
+            {"targetAttributeName": "userName", "source": "[userPrincipalName]", "matchingPriority": 1},
+            {"targetAttributeName": "displayName", "source": "Join(\" \", [givenName]"}
+        ]}
+    });
+    std::fs::write(&job, spec.to_string()).unwrap();
+    let out = scimlab(&["provision", "run", "--job", job.to_str().unwrap()]).await;
+    let err = stderr(&out);
+    assert!(err.contains("displayName") && err.contains("column"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[actix_web::test]
+async fn demo_provisions_the_fixtures_end_to_end() {
+    let out = scimlab(&["demo", "--quiet"]).await;
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Initial cycle") && text.contains("Incremental cycle"), "{text}");
+    assert!(text.contains("0 failed"), "{text}");
+    assert!(text.contains("1 disabled") && text.contains("1 deleted"), "the incremental cycle shows the changes: {text}");
+}
