@@ -13,6 +13,7 @@ use crate::clock::{Clock, SystemClock, UuidIds};
 use crate::config::Settings;
 use crate::provision::engine::summary;
 use crate::provision::import::{import_entra, ImportSettings};
+use crate::provision::job::Source;
 use crate::provision::log::{to_csv, Status};
 use crate::provision::{Engine, Job, JobState, Progress};
 use crate::startup::Application;
@@ -104,7 +105,7 @@ pub async fn provision_on_demand(
         return Ok(());
     }
     println!("Provision on demand: {} ({:?})", trace.log.source_identity.display_name, trace.log.source_identity.id);
-    println!("\n1. Import user: retrieved from {}", engine.job().directory_path().display());
+    println!("\n1. Import user: retrieved from {}", engine.job().source());
     println!("\n2. Determine if user is in scope: {}", if trace.scope.in_scope() { "yes" } else { "no" });
     println!(
         "   active in source: {}  assigned: {}  scope sync all: {}  scoping filters: {}",
@@ -240,11 +241,13 @@ pub async fn demo(job_path: &Path, progress: bool) -> anyhow::Result<()> {
     let mut job = Job::load(job_path).with_context(|| format!("loading {}", job_path.display()))?;
     job.spec.target.url = base.clone();
     job.spec.target.token = Some(token.clone());
-    let original_directory = job.directory_path();
+    let Source::Directory(original_directory) = job.source() else {
+        anyhow::bail!("the demo job must read a directory file, not a SCIM source");
+    };
     let directory_copy = work.path().join("directory.json");
     std::fs::copy(&original_directory, &directory_copy)
         .with_context(|| format!("copying {}", original_directory.display()))?;
-    job.spec.source.directory = directory_copy.clone();
+    job.spec.source.directory = Some(directory_copy.clone());
     let job = Job::from_spec(job.spec, job.base_dir)?;
     let state = JobState::open(&work.path().join("engine-state"))?;
     let mut engine = Engine::new(job, state, Arc::new(SystemClock), seed())?;

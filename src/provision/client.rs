@@ -275,6 +275,28 @@ impl ScimClient {
         Ok(resources.as_array().cloned().unwrap_or_default())
     }
 
+    /// Every resource of a type, page by page (`startIndex`/`count`), until `totalResults`
+    /// are read or a page comes back empty.
+    pub async fn list_all(&self, kind: ResourceKind, page_size: usize) -> Result<Vec<Value>, ClientError> {
+        let url = self.url(kind, None);
+        let mut all = Vec::new();
+        loop {
+            let query = [("startIndex", (all.len() + 1).to_string()), ("count", page_size.max(1).to_string())];
+            let (_, body) = self.send(reqwest::Method::GET, &url, &query, None).await?;
+            let page = body.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
+            let total = body.get("totalResults").and_then(Value::as_u64).ok_or_else(|| ClientError::NotScim {
+                method: "GET".into(),
+                url: url.clone(),
+                message: "a list response must carry 'totalResults'".into(),
+            })? as usize;
+            let empty = page.is_empty();
+            all.extend(page);
+            if empty || all.len() >= total {
+                return Ok(all);
+            }
+        }
+    }
+
     /// `GET /Users/{id}`; `None` for 404.
     pub async fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<Value>, ClientError> {
         let query =

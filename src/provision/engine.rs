@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use super::client::{ClientError, Exchange, ScimClient};
 use super::directory::{display_name, object_id, Directory, DirectoryError};
 use super::expr::{EvalContext, SourceObject, Val};
-use super::job::{CompiledObject, FlowType, Job, ScopeMode};
+use super::job::{CompiledObject, FlowType, Job, ScopeMode, Source, Target};
 use super::log::{Action, ErrorInformation, Identity, LogEntry, ModifiedProperty, Status, Step, StepType};
 use super::scoping::{in_scope, ClauseResult};
 use super::shape::{create_body, member_operations, patch_operations, to_json};
@@ -228,6 +228,24 @@ impl Engine {
         Ok(format!("GET {}/Users?filter={filter} answered 200 with an empty ListResponse", self.client.base()))
     }
 
+    /// Reads the whole source: a directory file/folder, or a SCIM endpoint with paging.
+    async fn load_source(&self) -> Result<Directory, EngineError> {
+        match self.job.source() {
+            Source::Directory(path) => Ok(Directory::load(&path)?),
+            Source::Scim(spec) => {
+                let source = ScimClient::new(&Target {
+                    url: spec.url.clone(),
+                    token: Some(spec.token.clone()),
+                    oauth: None,
+                    timeout_seconds: self.job.spec.target.timeout_seconds,
+                })?;
+                let users = source.list_all(ResourceKind::User, spec.page_size).await?;
+                let groups = source.list_all(ResourceKind::Group, spec.page_size).await?;
+                Ok(Directory::from_scim(&users, &groups))
+            }
+        }
+    }
+
     fn scope_of_user(&self, dir: &Directory, user: &Map<String, Value>) -> ScopeDecision {
         let id = object_id(user);
         let active = user.get("accountEnabled").and_then(Value::as_bool).unwrap_or(true)
@@ -381,7 +399,7 @@ impl Engine {
     /// otherwise incremental (only objects whose source changed since the watermark).
     pub async fn run_cycle(&mut self, progress: &dyn Progress) -> Result<CycleReport, EngineError> {
         let started = Instant::now();
-        let dir = Directory::load(&self.job.directory_path())?;
+        let dir = self.load_source().await?;
         let config_changed = self.state.meta("config_hash")?.as_deref() != Some(self.job.config_hash.as_str());
         if config_changed && self.state.meta("config_hash")?.is_some() {
             // New mappings or scoping: re-evaluate everything (§4.3).
@@ -1043,7 +1061,7 @@ impl Engine {
 
     /// Runs one user through the same code path as a cycle, recording every step (§5.10).
     pub async fn provision_on_demand(&mut self, key: &str) -> Result<OnDemandTrace, EngineError> {
-        let dir = Directory::load(&self.job.directory_path())?;
+        let dir = self.load_source().await?;
         let user = dir.find_user(key).cloned().ok_or_else(|| {
             EngineError::NotFound(format!(
                 "no user '{key}' (objectId, userPrincipalName or mail) in the source directory"

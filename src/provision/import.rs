@@ -157,7 +157,7 @@ pub fn import_entra(text: &str, path: &str, settings: &ImportSettings) -> Result
             oauth: None,
             timeout_seconds: 30,
         },
-        source: SourceSpec { directory: settings.directory.clone() },
+        source: SourceSpec { directory: Some(settings.directory.clone()), scim: None },
         scope: settings.scope,
         assignments: Default::default(),
         users,
@@ -174,7 +174,9 @@ fn convert_object(mapping: GraphObjectMapping, at: &str, notes: &mut Vec<String>
         None => Vec::new(),
         Some(filter) => {
             if !filter.input_filter_groups.is_empty() || !filter.category_filter_groups.is_empty() {
-                notes.push(format!("{at}: inputFilterGroups/categoryFilterGroups are internal to Entra and were ignored"));
+                notes.push(format!(
+                    "{at}: inputFilterGroups/categoryFilterGroups are internal to Entra and were ignored"
+                ));
             }
             filter.groups
         }
@@ -187,10 +189,7 @@ fn convert_object(mapping: GraphObjectMapping, at: &str, notes: &mut Vec<String>
                 None | Some("Always") => FlowType::Always,
                 Some("ObjectAddOnly") => FlowType::ObjectAddOnly,
                 Some(other) => {
-                    notes.push(format!(
-                        "{at}: '{}' has flowType {other}, applied as Always",
-                        m.target_attribute_name
-                    ));
+                    notes.push(format!("{at}: '{}' has flowType {other}, applied as Always", m.target_attribute_name));
                     FlowType::Always
                 }
             };

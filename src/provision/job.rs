@@ -54,13 +54,47 @@ pub struct OAuthClient {
     pub scope: Option<String>,
 }
 
-/// Where source users and groups come from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Where source users and groups come from: exactly one of `directory` and `scim`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SourceSpec {
     /// A JSON directory file (`{"users": [...], "groups": [...]}`) or a folder with
     /// users.csv, groups.csv and memberships.csv. Relative to the job file.
-    pub directory: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<PathBuf>,
+    /// Another SCIM service provider, read with paging (one scimlab mirrors another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim: Option<ScimSource>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScimSource {
+    pub url: String,
+    pub token: String,
+    /// `count` per page when reading.
+    #[serde(default = "default_page_size")]
+    pub page_size: usize,
+}
+
+fn default_page_size() -> usize {
+    200
+}
+
+/// The resolved source of a job.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Directory(PathBuf),
+    Scim(ScimSource),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Directory(path) => write!(f, "{}", path.display()),
+            Source::Scim(s) => write!(f, "SCIM endpoint {}", s.url),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -286,6 +320,13 @@ impl Job {
                 message: "the group mapping needs a matching attribute (matchingPriority 1)".into(),
             });
         }
+        if spec.source.directory.is_some() == spec.source.scim.is_some() {
+            return Err(JobError::Invalid {
+                job: spec.name.clone(),
+                message: "source needs exactly one of 'directory' (a JSON file or CSV folder) and 'scim' (url, token)"
+                    .into(),
+            });
+        }
         if spec.target.token.is_none() && spec.target.oauth.is_none() {
             return Err(JobError::Invalid {
                 job: spec.name.clone(),
@@ -299,11 +340,13 @@ impl Job {
         Ok(Job { spec, base_dir, users, groups, config_hash })
     }
 
-    pub fn directory_path(&self) -> PathBuf {
-        if self.spec.source.directory.is_absolute() {
-            self.spec.source.directory.clone()
-        } else {
-            self.base_dir.join(&self.spec.source.directory)
+    /// The source, with a relative directory resolved against the job file.
+    pub fn source(&self) -> Source {
+        match (&self.spec.source.directory, &self.spec.source.scim) {
+            (_, Some(scim)) => Source::Scim(scim.clone()),
+            (Some(dir), None) if dir.is_absolute() => Source::Directory(dir.clone()),
+            (Some(dir), None) => Source::Directory(self.base_dir.join(dir)),
+            (None, None) => Source::Directory(self.base_dir.clone()),
         }
     }
 }

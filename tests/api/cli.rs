@@ -77,7 +77,12 @@ async fn imported_entra_schema_runs_its_scoping_and_expressions_and_logs_export(
         .count() as u64;
     let listed = app.list("/Users", &[("count", "0")]).await.body;
     assert_eq!(listed["totalResults"].as_u64(), Some(expected));
-    let outsiders = app.list("/Users", &[("filter", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"Legal\"")]).await;
+    let outsiders = app
+        .list(
+            "/Users",
+            &[("filter", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"Legal\"")],
+        )
+        .await;
     assert_eq!(outsiders.body["totalResults"], json!(0));
 
     // The export's expression: Join(" ", [givenName], ToUpper([surname])); a None mapping's default.
@@ -172,5 +177,8 @@ async fn demo_provisions_the_fixtures_end_to_end() {
     let text = stdout(&out);
     assert!(text.contains("Initial cycle") && text.contains("Incremental cycle"), "{text}");
     assert!(text.contains("0 failed"), "{text}");
-    assert!(text.contains("1 disabled") && text.contains("1 deleted"), "the incremental cycle shows the changes: {text}");
+    assert!(
+        text.contains("1 disabled") && text.contains("1 deleted"),
+        "the incremental cycle shows the changes: {text}"
+    );
 }

@@ -438,3 +438,74 @@ async fn provisioning_logs_record_each_object_with_modified_properties() {
     let cycles: std::collections::BTreeSet<&str> = logs.iter().map(|l| l.cycle_id.as_str()).collect();
     assert_eq!(cycles.len(), 2, "each record names its cycle");
 }
+
+#[actix_web::test]
+async fn csv_directory_folder_is_a_source() {
+    let lab = Lab::with(|s| {
+        s.source.directory = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/directory/csv"));
+        s.assignments.groups = vec!["Engineering Team".into(), "Design".into()];
+    })
+    .await;
+    let mut engine = lab.engine();
+    let report = engine.run_cycle(&NoProgress).await.unwrap();
+    assert_eq!(report.failed, 0, "{report:?}");
+    // Linus is disabled and Zoë soft-deleted in the CSV: only Ada and Grace exist.
+    assert_eq!(lab.total("/Users").await, 2, "{report:?}");
+    let ada = lab.target_user("ada.lovelace@contoso.com").await.unwrap();
+    let grace = lab.target_user("grace.hopper@contoso.com").await.unwrap();
+    assert_eq!(grace[ENTERPRISE_URN]["manager"]["value"], json!(id_of(&ada)));
+    let eng = lab.target_group("Engineering Team").await.unwrap();
+    let full = lab.app.get(&format!("/Groups/{}", id_of(&eng))).await.body;
+    assert_eq!(member_ids(&full).len(), 2);
+}
+
+#[actix_web::test]
+async fn one_scimlab_mirrors_another_through_a_scim_source() {
+    let source = spawn_app().await;
+    let manager = source.create_user("mia.manager@example.org").await;
+    let mut report_body = user_body("rex.report@example.org");
+    report_body["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_URN]);
+    report_body["title"] = json!("Analyst");
+    report_body[ENTERPRISE_URN] = json!({"department": "Finance", "manager": {"value": id_of(&manager)}});
+    let reporter = source.post("/Users", report_body).await.body;
+    let mut inactive = user_body("ivy.inactive@example.org");
+    inactive["active"] = json!(false);
+    source.post("/Users", inactive).await;
+    // More users than one page, so paging is exercised.
+    for i in 0..7 {
+        source.create_user(&format!("filler{i}@example.org")).await;
+    }
+    source.create_group("Finance", &[&id_of(&manager), &id_of(&reporter)]).await;
+
+    let lab = Lab::with(|s| {
+        s.scope = scimlab::provision::job::ScopeMode::All;
+        s.source =
+            serde_json::from_value(json!({"scim": {"url": source.url(""), "token": TOKEN, "pageSize": 4}})).unwrap();
+    })
+    .await;
+    let mut engine = lab.engine();
+    let report = engine.run_cycle(&NoProgress).await.unwrap();
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(lab.total("/Users").await, 9, "every active source user is mirrored: {report:?}");
+    let mirrored = lab.target_user("rex.report@example.org").await.unwrap();
+    assert_eq!(mirrored["title"], json!("Analyst"));
+    assert_eq!(mirrored[ENTERPRISE_URN]["department"], json!("Finance"));
+    let mirrored_manager = lab.target_user("mia.manager@example.org").await.unwrap();
+    assert_eq!(mirrored[ENTERPRISE_URN]["manager"]["value"], json!(id_of(&mirrored_manager)));
+    assert_ne!(id_of(&mirrored), id_of(&reporter), "the target assigns its own ids");
+    let group = lab.target_group("Finance").await.unwrap();
+    let full = lab.app.get(&format!("/Groups/{}", id_of(&group))).await.body;
+    assert_eq!(member_ids(&full).len(), 2);
+
+    // A change in the source server flows on the next (incremental) cycle.
+    let res = source
+        .patch_ops(
+            &format!("/Users/{}", id_of(&reporter)),
+            json!([{"op": "replace", "path": "title", "value": "Controller"}]),
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    let report = engine.run_cycle(&NoProgress).await.unwrap();
+    assert_eq!((report.initial, report.updated), (false, 1), "{report:?}");
+    assert_eq!(lab.target_user("rex.report@example.org").await.unwrap()["title"], json!("Controller"));
+}
