@@ -163,6 +163,18 @@ enum ImportScope {
 
 #[derive(Subcommand, Debug)]
 enum BenchKind {
+    /// Provisioning engine: initial and incremental cycles into a local scimlab.
+    Provision {
+        /// Generated user counts.
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+        sizes: Vec<usize>,
+        /// Users changed before the incremental cycle.
+        #[arg(long, default_value_t = 100)]
+        changes: usize,
+        /// The job's concurrency towards the target.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
     /// Filter latency and throughput at growing user counts.
     Filters {
         /// User counts to measure at, in increasing order.
@@ -252,6 +264,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { which } => {
             telemetry::init(cli.log_format, "warn");
             match which {
+                BenchKind::Provision { sizes, changes, concurrency } => {
+                    actix_web::rt::System::new().block_on(async move {
+                        let rows = scimlab::bench::provision_bench(&sizes, changes, concurrency).await?;
+                        scimlab::bench::print_cycle_table(&rows);
+                        Ok(())
+                    })
+                }
                 BenchKind::Filters { sizes, requests, concurrency } => {
                     actix_web::rt::System::new().block_on(async move {
                         let rows = scimlab::bench::filter_bench(&sizes, requests, concurrency).await?;

@@ -16,11 +16,13 @@ pub enum DirectoryError {
     Invalid { path: String, message: String },
 }
 
-/// A snapshot of the source directory.
+/// A snapshot of the source directory, indexed by objectId (cycles look users up by id for
+/// every manager and member, so a scan per lookup would be quadratic).
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
     pub users: Vec<Map<String, Value>>,
     pub groups: Vec<Map<String, Value>>,
+    user_index: HashMap<String, usize>,
 }
 
 pub fn object_id(o: &Map<String, Value>) -> &str {
@@ -36,6 +38,11 @@ pub fn display_name(o: &Map<String, Value>) -> String {
 }
 
 impl Directory {
+    pub fn new(users: Vec<Map<String, Value>>, groups: Vec<Map<String, Value>>) -> Directory {
+        let user_index = users.iter().enumerate().map(|(i, u)| (object_id(u).to_string(), i)).collect();
+        Directory { users, groups, user_index }
+    }
+
     /// Reads `directory.json` (`{"users": [...], "groups": [...]}`) or a folder containing
     /// `users.csv`, `groups.csv` and `memberships.csv` (`groupId,memberId`).
     pub fn load(path: &Path) -> Result<Directory, DirectoryError> {
@@ -125,11 +132,11 @@ impl Directory {
                 fields.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect()
             })
             .collect();
-        Directory { users, groups }
+        Directory::new(users, groups)
     }
 
     pub fn user(&self, id: &str) -> Option<&Map<String, Value>> {
-        self.users.iter().find(|u| object_id(u) == id)
+        self.user_index.get(id).and_then(|&i| self.users.get(i))
     }
 
     /// Finds a user by objectId, userPrincipalName or mail (case-insensitive).
@@ -186,7 +193,7 @@ fn load_json(path: &Path) -> Result<Directory, DirectoryError> {
             }),
         }
     };
-    Ok(Directory { users: list("users")?, groups: list("groups")? })
+    Ok(Directory::new(list("users")?, list("groups")?))
 }
 
 fn read_csv(path: &Path) -> Result<Vec<Map<String, Value>>, DirectoryError> {
@@ -250,5 +257,5 @@ fn load_csv(dir: &Path) -> Result<Directory, DirectoryError> {
             message: format!("group '{unknown}' is not in groups.csv"),
         });
     }
-    Ok(Directory { users, groups })
+    Ok(Directory::new(users, groups))
 }

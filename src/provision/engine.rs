@@ -2,10 +2,11 @@
 //! create / update / disable / delete, then references (manager) and group memberships.
 //! Only objects this engine created or matched (its links) are ever changed.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use futures_util::stream::{self, StreamExt};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -156,14 +157,34 @@ pub struct Engine {
     client: ScimClient,
     state: JobState,
     clock: Arc<dyn Clock>,
-    rng: StdRng,
+    rng: Mutex<StdRng>,
     users_rt: ResourceType,
     groups_rt: ResourceType,
     compliant: bool,
-    steps: Vec<Step>,
-    /// When the first step of the object being processed was recorded (its log duration).
-    object_started: Option<Instant>,
     cycle_id: String,
+}
+
+/// The processing of one object: the engine's shared parts, borrowed, and the object's own
+/// steps. Objects are processed concurrently (bounded by `options.concurrency`), each in
+/// its own run.
+struct ObjectRun<'a> {
+    job: &'a Job,
+    client: &'a ScimClient,
+    state: &'a JobState,
+    clock: &'a dyn Clock,
+    rng: &'a Mutex<StdRng>,
+    users_rt: &'a ResourceType,
+    groups_rt: &'a ResourceType,
+    compliant: bool,
+    cycle_id: &'a str,
+    steps: Vec<Step>,
+    /// When the object's first step was recorded (its log duration).
+    object_started: Option<Instant>,
+}
+
+fn random_id(rng: &Mutex<StdRng>) -> String {
+    let bytes: [u8; 16] = rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).gen();
+    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
 }
 
 impl Engine {
@@ -175,14 +196,32 @@ impl Engine {
             client,
             state,
             clock,
-            rng: StdRng::seed_from_u64(seed),
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
             users_rt: ResourceType::user(),
             groups_rt: ResourceType::group(),
             compliant,
-            steps: Vec::new(),
-            object_started: None,
             cycle_id: String::new(),
         })
+    }
+
+    fn run(&self) -> ObjectRun<'_> {
+        ObjectRun {
+            job: &self.job,
+            client: &self.client,
+            state: &self.state,
+            clock: self.clock.as_ref(),
+            rng: &self.rng,
+            users_rt: &self.users_rt,
+            groups_rt: &self.groups_rt,
+            compliant: self.compliant,
+            cycle_id: &self.cycle_id,
+            steps: Vec::new(),
+            object_started: None,
+        }
+    }
+
+    fn new_id(&self) -> String {
+        random_id(&self.rng)
     }
 
     pub fn job(&self) -> &Job {
@@ -195,18 +234,6 @@ impl Engine {
 
     pub fn client(&self) -> &ScimClient {
         &self.client
-    }
-
-    fn new_id(&mut self) -> String {
-        let bytes: [u8; 16] = self.rng.gen();
-        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
-    }
-
-    fn step(&mut self, name: &str, kind: StepType, status: Status, description: String, details: Value) {
-        if self.steps.is_empty() {
-            self.object_started = Some(Instant::now());
-        }
-        self.steps.push(Step { name: name.into(), provisioning_step_type: kind, status, description, details });
     }
 
     /// Test connection (§1.3): look up a user that cannot exist by the first matching
@@ -246,7 +273,12 @@ impl Engine {
         }
     }
 
-    fn scope_of_user(&self, dir: &Directory, user: &Map<String, Value>) -> ScopeDecision {
+    /// Direct members of the groups assigned to the app (assignment includes members, §4.1).
+    fn members_of_assigned_groups(&self, dir: &Directory) -> HashSet<String> {
+        self.job.spec.assignments.groups.iter().filter_map(|g| dir.find_group(g)).flat_map(Directory::members).collect()
+    }
+
+    fn scope_of_user(&self, user: &Map<String, Value>, members_of_assigned_groups: &HashSet<String>) -> ScopeDecision {
         let id = object_id(user);
         let active = user.get("accountEnabled").and_then(Value::as_bool).unwrap_or(true)
             && !user.get("softDeleted").and_then(Value::as_bool).unwrap_or(false);
@@ -254,10 +286,7 @@ impl Engine {
         let assigned = sync_all || {
             let a = &self.job.spec.assignments;
             let upn = user.get("userPrincipalName").and_then(Value::as_str).unwrap_or("");
-            a.users.iter().any(|u| u == id || u.eq_ignore_ascii_case(upn))
-                || a.groups
-                    .iter()
-                    .any(|g| dir.find_group(g).is_some_and(|g| Directory::members(g).iter().any(|m| m == id)))
+            a.users.iter().any(|u| u == id || u.eq_ignore_ascii_case(upn)) || members_of_assigned_groups.contains(id)
         };
         let mut clauses = Vec::new();
         let view = SourceView { object: user, soft_deleted: false };
@@ -275,6 +304,258 @@ impl Engine {
         let view = SourceView { object: group, soft_deleted: false };
         let passes = in_scope(&self.job.groups.scope, &view, &mut clauses);
         ScopeDecision { active: true, assigned, scope_sync_all: sync_all, passes_scoping_filters: passes, clauses }
+    }
+
+    /// Runs one cycle: initial if the job never completed one or its configuration changed,
+    /// otherwise incremental (only objects whose source changed since the watermark).
+    pub async fn run_cycle(&mut self, progress: &dyn Progress) -> Result<CycleReport, EngineError> {
+        let started = Instant::now();
+        let dir = self.load_source().await?;
+        let config_changed = self.state.meta("config_hash")?.as_deref() != Some(self.job.config_hash.as_str());
+        if config_changed && self.state.meta("config_hash")?.is_some() {
+            // New mappings or scoping: re-evaluate everything (§4.3).
+            self.state.clear_watermark()?;
+        }
+        let initial = self.state.meta("initial_done")?.as_deref() != Some("true") || config_changed;
+        self.cycle_id = self.new_id();
+        let mut report = CycleReport { cycle_id: self.cycle_id.clone(), initial, ..Default::default() };
+
+        // Plan: which objects changed, and how many disables/deletes that implies.
+        let mut user_work = Vec::new();
+        let mut removals = 0;
+        let assigned_members = self.members_of_assigned_groups(&dir);
+        for user in &dir.users {
+            let scope = self.scope_of_user(user, &assigned_members);
+            let fp = fingerprint(json!([user, scope.in_scope()]).to_string().as_bytes());
+            let link = self.state.link(ObjectKind::User, object_id(user))?;
+            let changed =
+                initial || self.state.watermark(ObjectKind::User, object_id(user))?.as_deref() != Some(fp.as_str());
+            if changed {
+                if link.as_ref().is_some_and(|l| !l.disabled)
+                    && !scope.in_scope()
+                    && !self.job.spec.options.skip_out_of_scope_deletions
+                {
+                    removals += 1;
+                }
+                user_work.push((user.clone(), scope, fp));
+            }
+        }
+        // Managers before their reports, so most creates can carry the manager reference.
+        user_work.sort_by_key(|(u, _, _)| u.get("manager").and_then(Value::as_str).is_some_and(|m| !m.is_empty()));
+        let present: BTreeSet<&str> = dir.users.iter().map(object_id).collect();
+        let gone: Vec<String> =
+            self.state.watermarked(ObjectKind::User)?.into_iter().filter(|id| !present.contains(id.as_str())).collect();
+        removals += gone.iter().filter(|id| self.state.link(ObjectKind::User, id).ok().flatten().is_some()).count();
+        let threshold = self.job.spec.options.deletion_threshold;
+        let hold_deletions =
+            threshold > 0 && removals > threshold && self.state.meta("allow_deletions")?.as_deref() != Some("true");
+        if hold_deletions {
+            tracing::warn!(removals, threshold, "accidental-deletion threshold reached: disables and deletes are held");
+        }
+
+        let group_work: Vec<_> = if self.job.groups.enabled {
+            dir.groups.iter().map(|g| (g.clone(), self.scope_of_group(g))).collect()
+        } else {
+            Vec::new()
+        };
+        progress.start(user_work.len() + gone.len() + group_work.len());
+        let concurrency = self.job.spec.options.concurrency.max(1);
+        let this = &*self;
+
+        // Users: create / update / disable, up to `concurrency` at a time.
+        let mut reference_users = Vec::new();
+        let mut users = stream::iter(user_work)
+            .map(|(user, scope, fp)| async move {
+                let mut run = this.run();
+                let outcome = run.process_user(&user, &scope, hold_deletions).await;
+                (user, scope, fp, run, outcome)
+            })
+            .buffer_unordered(concurrency);
+        while let Some((user, scope, fp, mut run, outcome)) = users.next().await {
+            let outcome = outcome?;
+            let id = object_id(&user).to_string();
+            progress.advance(&display_name(&user));
+            report.processed += 1;
+            report.count(outcome.action, outcome.status);
+            if outcome.status != Status::Failure {
+                this.state.set_watermark(ObjectKind::User, &id, &fp)?;
+            }
+            if scope.in_scope() {
+                reference_users.push(id);
+            }
+            run.log(ObjectKind::User, &user, outcome)?;
+        }
+        drop(users);
+
+        // Users hard-deleted in the source.
+        let mut deleted = stream::iter(gone)
+            .map(|id| async move {
+                let mut run = this.run();
+                let outcome = run.process_deleted(ObjectKind::User, &id, hold_deletions).await;
+                (id, run, outcome)
+            })
+            .buffer_unordered(concurrency);
+        while let Some((id, mut run, outcome)) = deleted.next().await {
+            let outcome = outcome?;
+            progress.advance(&id);
+            report.processed += 1;
+            report.count(outcome.action, outcome.status);
+            if outcome.status != Status::Failure && outcome.action != Action::StagedDelete {
+                this.state.remove_watermark(ObjectKind::User, &id)?;
+            }
+            let placeholder = Map::from_iter([("objectId".to_string(), Value::String(id))]);
+            run.log(ObjectKind::User, &placeholder, outcome)?;
+        }
+        drop(deleted);
+
+        // References: managers are linked once both users exist (§5.2 step 6).
+        let dir = &dir;
+        let mut managers = stream::iter(reference_users.iter().filter_map(|id| dir.user(id)))
+            .map(|user| async move {
+                let mut run = this.run();
+                let outcome = run.link_manager(dir, user).await;
+                (user, run, outcome)
+            })
+            .buffer_unordered(concurrency);
+        while let Some((user, mut run, outcome)) = managers.next().await {
+            if let Some(outcome) = outcome? {
+                report.count(outcome.action, outcome.status);
+                run.log(ObjectKind::User, user, outcome)?;
+            }
+        }
+        drop(managers);
+
+        // Groups: first the groups themselves, then memberships, so nested groups resolve.
+        let mut groups = stream::iter(group_work.iter())
+            .map(|(group, scope)| async move {
+                let fp = fingerprint(json!([group, scope.in_scope()]).to_string().as_bytes());
+                let unchanged = !initial
+                    && this.state.watermark(ObjectKind::Group, object_id(group))?.as_deref() == Some(fp.as_str());
+                let mut run = this.run();
+                let outcome = if unchanged { None } else { Some(run.process_group(group, scope).await?) };
+                Ok::<_, EngineError>((group, fp, run, outcome))
+            })
+            .buffer_unordered(concurrency);
+        while let Some(result) = groups.next().await {
+            let (group, fp, mut run, outcome) = result?;
+            progress.advance(&display_name(group));
+            if let Some(outcome) = outcome {
+                report.processed += 1;
+                report.count(outcome.action, outcome.status);
+                if outcome.status != Status::Failure {
+                    this.state.set_watermark(ObjectKind::Group, object_id(group), &fp)?;
+                }
+                run.log(ObjectKind::Group, group, outcome)?;
+            }
+        }
+        drop(groups);
+        let mut memberships = stream::iter(group_work.iter().filter(|(_, scope)| scope.in_scope()))
+            .map(|(group, _)| async move {
+                let mut run = this.run();
+                let outcome = run.sync_members(dir, group).await;
+                (group, run, outcome)
+            })
+            .buffer_unordered(concurrency);
+        while let Some((group, mut run, outcome)) = memberships.next().await {
+            if let Some(outcome) = outcome? {
+                report.count(outcome.action, outcome.status);
+                run.log(ObjectKind::Group, group, outcome)?;
+            }
+        }
+        drop(memberships);
+
+        // Groups deleted in the source.
+        if self.job.groups.enabled {
+            let group_ids: BTreeSet<&str> = dir.groups.iter().map(object_id).collect();
+            let gone_groups: Vec<String> = self
+                .state
+                .watermarked(ObjectKind::Group)?
+                .into_iter()
+                .filter(|id| !group_ids.contains(id.as_str()))
+                .collect();
+            for id in gone_groups {
+                let mut run = this.run();
+                let outcome = run.process_deleted(ObjectKind::Group, &id, false).await?;
+                report.processed += 1;
+                report.count(outcome.action, outcome.status);
+                if outcome.status != Status::Failure {
+                    self.state.remove_watermark(ObjectKind::Group, &id)?;
+                }
+                let placeholder = Map::from_iter([("objectId".to_string(), Value::String(id))]);
+                run.log(ObjectKind::Group, &placeholder, outcome)?;
+            }
+        }
+        progress.finish();
+        if !hold_deletions {
+            self.state.set_meta("allow_deletions", "false")?;
+        }
+        self.state.set_meta("initial_done", "true")?;
+        self.state.set_meta("config_hash", &self.job.config_hash)?;
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        self.state.set_meta("last_cycle", &serde_json::to_string(&report).unwrap_or_default())?;
+        self.state.flush()?;
+        Ok(report)
+    }
+
+    /// Runs one user through the same code path as a cycle, recording every step (§5.10).
+    pub async fn provision_on_demand(&mut self, key: &str) -> Result<OnDemandTrace, EngineError> {
+        let dir = self.load_source().await?;
+        let user = dir.find_user(key).cloned().ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "no user '{key}' (objectId, userPrincipalName or mail) in the source directory"
+            ))
+        })?;
+        self.cycle_id = format!("on-demand-{}", self.new_id());
+        self.client.take_exchanges();
+        let scope = self.scope_of_user(&user, &self.members_of_assigned_groups(&dir));
+        let view = SourceView { object: &user, soft_deleted: !scope.in_scope() };
+        let creating = self.state.link(ObjectKind::User, object_id(&user))?.is_none();
+        let mut run = self.run();
+        let (_, attributes, _) = run.evaluate(ResourceKind::User, &view, creating);
+        let outcome = run.process_user(&user, &scope, false).await?;
+        let (action, status) = (outcome.action, outcome.status);
+        let mut log = run.log(ObjectKind::User, &user, outcome)?;
+        let mut reference_run = self.run();
+        if let Some(reference) = reference_run.link_manager(&dir, &user).await? {
+            log.modified_properties.extend(reference.modified);
+            log.provisioning_steps.extend(reference_run.steps);
+        }
+        let fp = fingerprint(json!([user, scope.in_scope()]).to_string().as_bytes());
+        if status != Status::Failure {
+            self.state.set_watermark(ObjectKind::User, object_id(&user), &fp)?;
+        }
+        self.state.flush()?;
+        Ok(OnDemandTrace { result: status, action, scope, attributes, log, exchanges: self.client.take_exchanges() })
+    }
+
+    /// Drops the watermark (and with `clear_links`, every link): the next cycle is initial.
+    pub fn restart(&self, clear_links: bool) -> Result<(), EngineError> {
+        if clear_links {
+            self.state.clear_all()?;
+        } else {
+            self.state.clear_watermark()?;
+        }
+        Ok(())
+    }
+
+    /// Lets the next cycle execute disables/deletes held by the deletion threshold.
+    pub fn allow_deletions(&self) -> Result<(), EngineError> {
+        self.state.set_meta("allow_deletions", "true")?;
+        self.state.clear_watermark()?;
+        Ok(())
+    }
+}
+
+impl ObjectRun<'_> {
+    fn new_id(&self) -> String {
+        random_id(self.rng)
+    }
+
+    fn step(&mut self, name: &str, kind: StepType, status: Status, description: String, details: Value) {
+        if self.steps.is_empty() {
+            self.object_started = Some(Instant::now());
+        }
+        self.steps.push(Step { name: name.into(), provisioning_step_type: kind, status, description, details });
     }
 
     /// Evaluates the mappings of `object` (references excluded): target path → JSON value,
@@ -298,14 +579,9 @@ impl Engine {
             if m.reference().is_some() || (m.flow_type == FlowType::ObjectAddOnly && !creating) {
                 continue;
             }
-            let mut ctx = EvalContext {
-                source: view,
-                now,
-                rng: &mut self.rng,
-                default_domain: &domain,
-                taken: None,
-                redacted: false,
-            };
+            let mut rng = self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut ctx =
+                EvalContext { source: view, now, rng: &mut rng, default_domain: &domain, taken: None, redacted: false };
             let value = match &m.program {
                 Some(p) => p.evaluate(&mut ctx).unwrap_or(Val::Null),
                 None => Val::Null,
@@ -395,142 +671,6 @@ impl Engine {
         Ok(None)
     }
 
-    /// Runs one cycle: initial if the job never completed one or its configuration changed,
-    /// otherwise incremental (only objects whose source changed since the watermark).
-    pub async fn run_cycle(&mut self, progress: &dyn Progress) -> Result<CycleReport, EngineError> {
-        let started = Instant::now();
-        let dir = self.load_source().await?;
-        let config_changed = self.state.meta("config_hash")?.as_deref() != Some(self.job.config_hash.as_str());
-        if config_changed && self.state.meta("config_hash")?.is_some() {
-            // New mappings or scoping: re-evaluate everything (§4.3).
-            self.state.clear_watermark()?;
-        }
-        let initial = self.state.meta("initial_done")?.as_deref() != Some("true") || config_changed;
-        self.cycle_id = self.new_id();
-        let mut report = CycleReport { cycle_id: self.cycle_id.clone(), initial, ..Default::default() };
-
-        // Plan: which objects changed, and how many disables/deletes that implies.
-        let mut user_work = Vec::new();
-        let mut removals = 0;
-        for user in &dir.users {
-            let scope = self.scope_of_user(&dir, user);
-            let fp = fingerprint(json!([user, scope.in_scope()]).to_string().as_bytes());
-            let link = self.state.link(ObjectKind::User, object_id(user))?;
-            let changed =
-                initial || self.state.watermark(ObjectKind::User, object_id(user))?.as_deref() != Some(fp.as_str());
-            if changed {
-                if link.as_ref().is_some_and(|l| !l.disabled)
-                    && !scope.in_scope()
-                    && !self.job.spec.options.skip_out_of_scope_deletions
-                {
-                    removals += 1;
-                }
-                user_work.push((user.clone(), scope, fp));
-            }
-        }
-        let present: BTreeSet<&str> = dir.users.iter().map(object_id).collect();
-        let gone: Vec<String> =
-            self.state.watermarked(ObjectKind::User)?.into_iter().filter(|id| !present.contains(id.as_str())).collect();
-        removals += gone.iter().filter(|id| self.state.link(ObjectKind::User, id).ok().flatten().is_some()).count();
-        let threshold = self.job.spec.options.deletion_threshold;
-        let hold_deletions =
-            threshold > 0 && removals > threshold && self.state.meta("allow_deletions")?.as_deref() != Some("true");
-        if hold_deletions {
-            tracing::warn!(removals, threshold, "accidental-deletion threshold reached: disables and deletes are held");
-        }
-
-        let group_work: Vec<_> = if self.job.groups.enabled {
-            dir.groups.iter().map(|g| (g.clone(), self.scope_of_group(g))).collect()
-        } else {
-            Vec::new()
-        };
-        progress.start(user_work.len() + gone.len() + group_work.len());
-
-        let mut reference_users = Vec::new();
-        for (user, scope, fp) in user_work {
-            let id = object_id(&user).to_string();
-            progress.advance(&display_name(&user));
-            let outcome = self.process_user(&user, &scope, hold_deletions).await?;
-            report.processed += 1;
-            report.count(outcome.action, outcome.status);
-            if outcome.status != Status::Failure {
-                self.state.set_watermark(ObjectKind::User, &id, &fp)?;
-            }
-            if scope.in_scope() {
-                reference_users.push(id.clone());
-            }
-            self.log(ObjectKind::User, &user, outcome)?;
-        }
-        for id in gone {
-            progress.advance(&id);
-            let placeholder = Map::from_iter([("objectId".to_string(), Value::String(id.clone()))]);
-            let outcome = self.process_deleted(ObjectKind::User, &id, hold_deletions).await?;
-            report.processed += 1;
-            report.count(outcome.action, outcome.status);
-            if outcome.status != Status::Failure && outcome.action != Action::StagedDelete {
-                self.state.remove_watermark(ObjectKind::User, &id)?;
-            }
-            self.log(ObjectKind::User, &placeholder, outcome)?;
-        }
-        // References: managers are linked once both users exist (§5.2 step 6).
-        for id in reference_users {
-            if let Some(user) = dir.user(&id) {
-                let outcome = self.link_manager(&dir, user).await?;
-                if let Some(outcome) = outcome {
-                    report.count(outcome.action, outcome.status);
-                    self.log(ObjectKind::User, user, outcome)?;
-                }
-            }
-        }
-
-        let group_ids: BTreeSet<&str> = dir.groups.iter().map(object_id).collect();
-        for (group, scope) in &group_work {
-            progress.advance(&display_name(group));
-            let fp = fingerprint(json!([group, scope.in_scope()]).to_string().as_bytes());
-            let unchanged =
-                !initial && self.state.watermark(ObjectKind::Group, object_id(group))?.as_deref() == Some(fp.as_str());
-            if !unchanged {
-                let outcome = self.process_group(group, scope).await?;
-                report.processed += 1;
-                report.count(outcome.action, outcome.status);
-                if outcome.status != Status::Failure {
-                    self.state.set_watermark(ObjectKind::Group, object_id(group), &fp)?;
-                }
-                self.log(ObjectKind::Group, group, outcome)?;
-            }
-            if scope.in_scope() {
-                if let Some(outcome) = self.sync_members(&dir, group).await? {
-                    report.count(outcome.action, outcome.status);
-                    self.log(ObjectKind::Group, group, outcome)?;
-                }
-            }
-        }
-        if self.job.groups.enabled {
-            for id in
-                self.state.watermarked(ObjectKind::Group)?.into_iter().filter(|id| !group_ids.contains(id.as_str()))
-            {
-                let placeholder = Map::from_iter([("objectId".to_string(), Value::String(id.clone()))]);
-                let outcome = self.process_deleted(ObjectKind::Group, &id, false).await?;
-                report.processed += 1;
-                report.count(outcome.action, outcome.status);
-                if outcome.status != Status::Failure {
-                    self.state.remove_watermark(ObjectKind::Group, &id)?;
-                }
-                self.log(ObjectKind::Group, &placeholder, outcome)?;
-            }
-        }
-        progress.finish();
-        if !hold_deletions {
-            self.state.set_meta("allow_deletions", "false")?;
-        }
-        self.state.set_meta("initial_done", "true")?;
-        self.state.set_meta("config_hash", &self.job.config_hash)?;
-        report.duration_ms = started.elapsed().as_millis() as u64;
-        self.state.set_meta("last_cycle", &serde_json::to_string(&report).unwrap_or_default())?;
-        self.state.flush()?;
-        Ok(report)
-    }
-
     fn log(
         &mut self,
         kind: ObjectKind,
@@ -545,7 +685,7 @@ impl Engine {
             id: self.new_id(),
             activity_date_time: rfc3339(self.clock.now()),
             job_id: self.job.spec.name.clone(),
-            cycle_id: self.cycle_id.clone(),
+            cycle_id: self.cycle_id.to_string(),
             change_id: self.new_id(),
             provisioning_action: outcome.action,
             status: outcome.status,
@@ -721,13 +861,14 @@ impl Engine {
         let id = object_id(object).to_string();
         let name = display_name(object);
         let view = SourceView { object, soft_deleted: false };
-        let (values, _, _) = self.evaluate(kind, &view, true);
+        let (mut values, _, _) = self.evaluate(kind, &view, true);
+        let job = self.job;
         let objects = match kind {
-            ResourceKind::User => self.job.users.clone(),
-            ResourceKind::Group => self.job.groups.clone(),
+            ResourceKind::User => &job.users,
+            ResourceKind::Group => &job.groups,
         };
         let object_kind = if kind == ResourceKind::User { ObjectKind::User } else { ObjectKind::Group };
-        match self.find_match(kind, &objects, &values).await {
+        match self.find_match(kind, objects, &values).await {
             Err(outcome) => Ok(outcome),
             Ok(Some(existing)) => {
                 let target_id = existing.get("id").and_then(Value::as_str).unwrap_or("").to_string();
@@ -762,6 +903,11 @@ impl Engine {
                     format!("{kind} '{name}' will be created in the target ({kind} is active and assigned, but no matching {kind} was found)"),
                     Value::Null,
                 );
+                if kind == ResourceKind::User {
+                    if let Some(manager) = self.provisioned_manager(object)? {
+                        values.push(manager);
+                    }
+                }
                 let body = create_body(kind, &values);
                 match self.client.create(kind, &body).await {
                     Ok(created) => {
@@ -807,6 +953,22 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// The manager reference for a create body, when the manager already exists in the
+    /// target; otherwise it is linked by a later PATCH (§1.4.3).
+    fn provisioned_manager(&self, user: &Map<String, Value>) -> Result<Option<(String, Value)>, EngineError> {
+        let Some(mapping) = self.job.users.mappings.iter().find(|m| m.reference() == Some("manager")) else {
+            return Ok(None);
+        };
+        let manager = user.get("manager").and_then(Value::as_str).unwrap_or("");
+        if manager.is_empty() {
+            return Ok(None);
+        }
+        Ok(self
+            .state
+            .link(ObjectKind::User, manager)?
+            .map(|link| (mapping.target.clone(), Value::String(link.target_id))))
     }
 
     /// Out of scope: send the IsSoftDeleted-driven mappings (`active` → false), §5.4.
@@ -1057,51 +1219,6 @@ impl Engine {
                 Ok(Some(o))
             }
         }
-    }
-
-    /// Runs one user through the same code path as a cycle, recording every step (§5.10).
-    pub async fn provision_on_demand(&mut self, key: &str) -> Result<OnDemandTrace, EngineError> {
-        let dir = self.load_source().await?;
-        let user = dir.find_user(key).cloned().ok_or_else(|| {
-            EngineError::NotFound(format!(
-                "no user '{key}' (objectId, userPrincipalName or mail) in the source directory"
-            ))
-        })?;
-        self.cycle_id = format!("on-demand-{}", self.new_id());
-        self.client.take_exchanges();
-        let scope = self.scope_of_user(&dir, &user);
-        let view = SourceView { object: &user, soft_deleted: !scope.in_scope() };
-        let creating = self.state.link(ObjectKind::User, object_id(&user))?.is_none();
-        let (_, attributes, _) = self.evaluate(ResourceKind::User, &view, creating);
-        let outcome = self.process_user(&user, &scope, false).await?;
-        let (action, status) = (outcome.action, outcome.status);
-        let mut log = self.log(ObjectKind::User, &user, outcome)?;
-        if let Some(reference) = self.link_manager(&dir, &user).await? {
-            log.modified_properties.extend(reference.modified);
-        }
-        let fp = fingerprint(json!([user, scope.in_scope()]).to_string().as_bytes());
-        if status != Status::Failure {
-            self.state.set_watermark(ObjectKind::User, object_id(&user), &fp)?;
-        }
-        self.state.flush()?;
-        Ok(OnDemandTrace { result: status, action, scope, attributes, log, exchanges: self.client.take_exchanges() })
-    }
-
-    /// Drops the watermark (and with `clear_links`, every link): the next cycle is initial.
-    pub fn restart(&self, clear_links: bool) -> Result<(), EngineError> {
-        if clear_links {
-            self.state.clear_all()?;
-        } else {
-            self.state.clear_watermark()?;
-        }
-        Ok(())
-    }
-
-    /// Lets the next cycle execute disables/deletes held by the deletion threshold.
-    pub fn allow_deletions(&self) -> Result<(), EngineError> {
-        self.state.set_meta("allow_deletions", "true")?;
-        self.state.clear_watermark()?;
-        Ok(())
     }
 }
 

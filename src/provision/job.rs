@@ -188,6 +188,13 @@ pub struct Options {
     /// `DefaultDomain()`.
     #[serde(default = "default_domain")]
     pub default_domain: String,
+    /// Objects processed at once, so requests in flight towards the target never exceed it.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_concurrency() -> usize {
+    4
 }
 
 fn default_threshold() -> usize {
@@ -208,6 +215,7 @@ impl Default for Options {
             deletion_threshold: default_threshold(),
             interval_seconds: default_interval(),
             default_domain: default_domain(),
+            concurrency: default_concurrency(),
         }
     }
 }
