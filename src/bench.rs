@@ -217,6 +217,11 @@ pub async fn filter_bench(sizes: &[usize], requests: usize, concurrency: usize) 
 }
 
 pub fn print_filter_table(rows: &[FilterRow]) {
+    print_filter_rows(rows);
+    println!("\npeak RSS of this process (server and load generator): {} MB", peak_rss_mb().unwrap_or(0));
+}
+
+fn print_filter_rows(rows: &[FilterRow]) {
     println!("| users | query | requests | errors | req/s | p50 ms | p99 ms |");
     println!("|---:|---|---:|---:|---:|---:|---:|");
     for r in rows {

@@ -23,13 +23,20 @@ pub struct Application {
     service: Arc<ScimService>,
 }
 
+/// sled's page cache (its default is 1 GiB); hot indexes fit well within this.
+const SLED_CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
 /// Opens the sled database at `path`, or a temporary one.
 pub fn open_db(path: Option<&std::path::Path>) -> anyhow::Result<sled::Db> {
     match path {
-        Some(path) => sled::Config::new().path(path).open().with_context(|| {
+        Some(path) => sled::Config::new().path(path).cache_capacity(SLED_CACHE_BYTES).open().with_context(|| {
             format!("cannot open the data directory {} (is another scimlab using it?)", path.display())
         }),
-        None => sled::Config::new().temporary(true).open().context("cannot create a temporary database"),
+        None => sled::Config::new()
+            .temporary(true)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open()
+            .context("cannot create a temporary database"),
     }
 }
 

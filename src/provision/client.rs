@@ -14,6 +14,9 @@ use crate::scim::ResourceKind;
 
 pub const SCIM_MEDIA_TYPE: &str = "application/scim+json";
 
+/// Exchanges kept for traces and tests (the most recent ones).
+pub const EXCHANGE_LOG_CAPACITY: usize = 2_000;
+
 #[derive(Debug, Clone, Error, PartialEq)]
 pub enum ClientError {
     #[error("cannot connect to {url}: {message}")]
@@ -230,6 +233,10 @@ impl ScimClient {
             Err(_) => Value::String(text.chars().take(500).collect()),
         };
         if let Ok(mut ex) = self.exchanges.lock() {
+            if ex.len() >= EXCHANGE_LOG_CAPACITY {
+                // Bounded: a 100k-object cycle must not keep every body in memory.
+                ex.drain(..EXCHANGE_LOG_CAPACITY / 2);
+            }
             ex.push(Exchange {
                 method: method.to_string(),
                 url: shown_url.clone(),

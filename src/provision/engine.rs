@@ -19,7 +19,7 @@ use super::job::{CompiledObject, FlowType, Job, ScopeMode, Source, Target};
 use super::log::{Action, ErrorInformation, Identity, LogEntry, ModifiedProperty, Status, Step, StepType};
 use super::scoping::{in_scope, ClauseResult};
 use super::shape::{create_body, member_operations, patch_operations, to_json};
-use super::state::{fingerprint, JobState, Link, ObjectKind, StateError};
+use super::state::{object_fingerprint, JobState, Link, ObjectKind, StateError};
 use crate::clock::{rfc3339, Clock};
 use crate::filter::{parse_filter, FilterLimits};
 use crate::scim::{ResourceKind, ResourceType};
@@ -326,18 +326,18 @@ impl Engine {
         let assigned_members = self.members_of_assigned_groups(&dir);
         for user in &dir.users {
             let scope = self.scope_of_user(user, &assigned_members);
-            let fp = fingerprint(json!([user, scope.in_scope()]).to_string().as_bytes());
-            let link = self.state.link(ObjectKind::User, object_id(user))?;
+            let fp = object_fingerprint(user, scope.in_scope());
             let changed =
                 initial || self.state.watermark(ObjectKind::User, object_id(user))?.as_deref() != Some(fp.as_str());
             if changed {
+                let link = self.state.link(ObjectKind::User, object_id(user))?;
                 if link.as_ref().is_some_and(|l| !l.disabled)
                     && !scope.in_scope()
                     && !self.job.spec.options.skip_out_of_scope_deletions
                 {
                     removals += 1;
                 }
-                user_work.push((user.clone(), scope, fp));
+                user_work.push((user, scope, fp));
             }
         }
         // Managers before their reports, so most creates can carry the manager reference.
@@ -367,14 +367,14 @@ impl Engine {
         let mut users = stream::iter(user_work)
             .map(|(user, scope, fp)| async move {
                 let mut run = this.run();
-                let outcome = run.process_user(&user, &scope, hold_deletions).await;
+                let outcome = run.process_user(user, &scope, hold_deletions).await;
                 (user, scope, fp, run, outcome)
             })
             .buffer_unordered(concurrency);
         while let Some((user, scope, fp, mut run, outcome)) = users.next().await {
             let outcome = outcome?;
-            let id = object_id(&user).to_string();
-            progress.advance(&display_name(&user));
+            let id = object_id(user).to_string();
+            progress.advance(&display_name(user));
             report.processed += 1;
             report.count(outcome.action, outcome.status);
             if outcome.status != Status::Failure {
@@ -383,7 +383,7 @@ impl Engine {
             if scope.in_scope() {
                 reference_users.push(id);
             }
-            run.log(ObjectKind::User, &user, outcome)?;
+            run.log(ObjectKind::User, user, outcome)?;
         }
         drop(users);
 
@@ -428,7 +428,7 @@ impl Engine {
         // Groups: first the groups themselves, then memberships, so nested groups resolve.
         let mut groups = stream::iter(group_work.iter())
             .map(|(group, scope)| async move {
-                let fp = fingerprint(json!([group, scope.in_scope()]).to_string().as_bytes());
+                let fp = object_fingerprint(group, scope.in_scope());
                 let unchanged = !initial
                     && this.state.watermark(ObjectKind::Group, object_id(group))?.as_deref() == Some(fp.as_str());
                 let mut run = this.run();
@@ -493,6 +493,7 @@ impl Engine {
         self.state.set_meta("config_hash", &self.job.config_hash)?;
         report.duration_ms = started.elapsed().as_millis() as u64;
         self.state.set_meta("last_cycle", &serde_json::to_string(&report).unwrap_or_default())?;
+        self.state.prune_logs(super::state::LOG_RETENTION)?;
         self.state.flush()?;
         Ok(report)
     }
@@ -520,7 +521,7 @@ impl Engine {
             log.modified_properties.extend(reference.modified);
             log.provisioning_steps.extend(reference_run.steps);
         }
-        let fp = fingerprint(json!([user, scope.in_scope()]).to_string().as_bytes());
+        let fp = object_fingerprint(&user, scope.in_scope());
         if status != Status::Failure {
             self.state.set_watermark(ObjectKind::User, object_id(&user), &fp)?;
         }

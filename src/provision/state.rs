@@ -20,7 +20,21 @@ fn err(e: impl std::fmt::Display) -> StateError {
 
 /// A short content hash.
 pub fn fingerprint(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().take(12).map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
+}
+
+/// The watermark of a source object: its content and whether it was in scope, hashed as it
+/// serializes (no intermediate copy; a cycle fingerprints every object in the source).
+pub fn object_fingerprint(object: &Map<String, Value>, in_scope: bool) -> String {
+    let mut hasher = Sha256::new();
+    // Writing JSON into a hasher cannot fail: the map holds only JSON values.
+    let _ = serde_json::to_writer(&mut hasher, object);
+    hasher.update([u8::from(in_scope)]);
+    hex(&hasher.finalize())
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,17 +81,24 @@ pub struct JobState {
     logs: sled::Tree,
 }
 
+/// The engine's state is small per object; sled's default 1 GiB cache is far too much.
+const STATE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Provisioning log records kept (oldest dropped first), like Entra's retention window.
+pub const LOG_RETENTION: usize = 250_000;
+
 impl JobState {
     pub fn open(dir: &Path) -> Result<Self, StateError> {
         let db = sled::Config::new()
             .path(dir)
+            .cache_capacity(STATE_CACHE_BYTES)
             .open()
             .map_err(|e| StateError(format!("cannot open {} ({e}); is another engine using it?", dir.display())))?;
         Self::from_db(db)
     }
 
     pub fn temporary() -> Result<Self, StateError> {
-        Self::from_db(sled::Config::new().temporary(true).open().map_err(err)?)
+        Self::from_db(sled::Config::new().temporary(true).cache_capacity(STATE_CACHE_BYTES).open().map_err(err)?)
     }
 
     fn from_db(db: sled::Db) -> Result<Self, StateError> {
@@ -184,6 +205,17 @@ impl JobState {
         let id = self.db.generate_id().map_err(err)?;
         self.logs.insert(id.to_be_bytes(), serde_json::to_vec(entry).map_err(err)?).map_err(err)?;
         Ok(())
+    }
+
+    /// Drops the oldest records beyond `keep`.
+    pub fn prune_logs(&self, keep: usize) -> Result<usize, StateError> {
+        let excess = self.logs.len().saturating_sub(keep);
+        let mut removed = 0;
+        for key in self.logs.iter().keys().take(excess) {
+            self.logs.remove(key.map_err(err)?).map_err(err)?;
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     pub fn logs(&self) -> Result<Vec<LogEntry>, StateError> {
