@@ -15,7 +15,7 @@ use crate::provision::engine::summary;
 use crate::provision::import::{import_entra, ImportSettings};
 use crate::provision::job::Source;
 use crate::provision::log::{to_csv, Status};
-use crate::provision::{Engine, Job, JobState, Progress};
+use crate::provision::{Engine, EngineError, Job, JobState, Progress};
 use crate::startup::Application;
 
 /// A terminal progress bar for cycles: processed / total, rate, ETA.
@@ -74,21 +74,37 @@ pub async fn provision_run(
     progress: bool,
 ) -> anyhow::Result<()> {
     let mut engine = open_engine(job_path, state_dir, Arc::new(SystemClock))?;
-    let interval = Duration::from_secs(engine.job().spec.options.interval_seconds.max(1));
     let mut cycles = 0;
     loop {
         let bar = BarProgress::new(progress);
-        let report = engine.run_cycle(&bar).await?;
-        println!("{}", summary(&report));
+        match engine.run_cycle(&bar).await {
+            Ok(report) => println!("{}", summary(&report)),
+            // A watching run outlives one failed cycle; the next one retries.
+            Err(e) if watch && !matches!(e, EngineError::Disabled(_) | EngineError::Paused) => {
+                eprintln!("cycle failed: {e}")
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let status = engine.status()?;
+        if let Some(q) = &status.quarantine {
+            eprintln!("quarantine ({:?}): {}; next attempt at {}", q.reason, q.detail, q.next_attempt);
+        }
         cycles += 1;
         if !watch || max_cycles.is_some_and(|m| cycles >= m) {
             return Ok(());
         }
+        let wait = engine.next_delay()?.max(Duration::from_millis(100));
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }
+}
+
+/// `scimlab provision status`: the job's state as JSON.
+pub fn provision_status(job_path: &Path, state_dir: Option<&Path>) -> anyhow::Result<String> {
+    let engine = open_engine(job_path, state_dir, Arc::new(SystemClock))?;
+    Ok(serde_json::to_string_pretty(&engine.status()?)? + "\n")
 }
 
 /// `scimlab provision on-demand`: one user through the cycle's code path, every step shown.

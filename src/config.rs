@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SCIMLAB_WORKERS")]
     pub workers: Option<usize>,
+    /// Bearer token of the /admin API (fault injection, hosted jobs); off when absent.
+    #[arg(long, env = "SCIMLAB_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
     /// TOML configuration file.
     #[arg(long, env = "SCIMLAB_CONFIG")]
     pub config: Option<PathBuf>,
@@ -92,6 +95,9 @@ struct FileConfig {
     filter_max_depth: Option<usize>,
     public_url: Option<String>,
     workers: Option<usize>,
+    admin_token: Option<String>,
+    /// `[faults]` with `seed` and `[[faults.rules]]` (see `crate::faults`).
+    faults: Option<crate::faults::FaultPlan>,
 }
 
 #[derive(Debug, Error)]
@@ -120,6 +126,9 @@ pub struct Settings {
     pub filter_max_depth: usize,
     pub public_url: Option<String>,
     pub workers: Option<usize>,
+    pub admin_token: Option<String>,
+    /// Faults injected from the start (replaceable over /admin/faults).
+    pub faults: crate::faults::FaultPlan,
 }
 
 impl Default for Settings {
@@ -138,6 +147,8 @@ impl Default for Settings {
             filter_max_depth: 32,
             public_url: None,
             workers: None,
+            admin_token: None,
+            faults: Default::default(),
         }
     }
 }
@@ -178,7 +189,13 @@ impl Settings {
             filter_max_depth: args.filter_max_depth.or(file.filter_max_depth).unwrap_or(d.filter_max_depth),
             public_url: args.public_url.clone().or(file.public_url),
             workers: args.workers.or(file.workers),
+            admin_token: args.admin_token.clone().or(file.admin_token),
+            faults: file.faults.unwrap_or_default(),
         };
+        settings.faults.check().map_err(|message| ConfigError::Parse {
+            path: args.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            message: format!("faults: {message}"),
+        })?;
         if !settings.no_auth
             && settings.tokens.is_empty()
             && settings.jwt.secret.is_none()

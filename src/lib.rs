@@ -12,6 +12,7 @@ pub mod bench;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod faults;
 pub mod filter;
 pub mod http;
 pub mod provision;

@@ -118,7 +118,8 @@ enum ProvisionCommand {
         #[arg(long)]
         status: Option<String>,
     },
-    /// Forget the watermark so the next cycle is initial (--clear-state also drops links).
+    /// Restart: forget the watermark, escrows and quarantine so the next cycle is initial
+    /// (--clear-state also drops links, so every object is matched again).
     Restart {
         #[command(flatten)]
         job: JobArgs,
@@ -147,6 +148,21 @@ enum ProvisionCommand {
         /// Write the job here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Show the job's state: cycle counts, quarantine, escrows, steady state (JSON).
+    Status {
+        #[command(flatten)]
+        job: JobArgs,
+    },
+    /// Pause the job: no cycle runs until `resume`.
+    Pause {
+        #[command(flatten)]
+        job: JobArgs,
+    },
+    /// Resume a paused job.
+    Resume {
+        #[command(flatten)]
+        job: JobArgs,
     },
     /// Let the next cycle carry out disables/deletes held by the deletion threshold.
     AllowDeletions {
@@ -247,6 +263,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         let settings =
                             scimlab::provision::import::ImportSettings { name, url, token, directory, scope };
                         commands::provision_import_entra(&schema, &settings, out.as_deref())
+                    }
+                    ProvisionCommand::Status { job } => {
+                        print!("{}", commands::provision_status(&job.job, job.state.as_deref())?);
+                        Ok(())
+                    }
+                    ProvisionCommand::Pause { job } => {
+                        commands::open_engine(&job.job, job.state.as_deref(), Arc::new(SystemClock))?.pause()?;
+                        println!("paused: no cycle runs until `provision resume`");
+                        Ok(())
+                    }
+                    ProvisionCommand::Resume { job } => {
+                        commands::open_engine(&job.job, job.state.as_deref(), Arc::new(SystemClock))?.resume()?;
+                        println!("resumed");
+                        Ok(())
                     }
                     ProvisionCommand::AllowDeletions { job } => {
                         let engine = commands::open_engine(&job.job, job.state.as_deref(), Arc::new(SystemClock))?;

@@ -85,6 +85,8 @@ impl Application {
             limits: HttpLimits { max_payload_bytes: settings.max_payload_bytes },
             public_discovery: settings.public_discovery,
             public_url: settings.public_url.clone(),
+            faults: Arc::new(crate::faults::Faults::new(settings.faults.clone())),
+            admin_token: settings.admin_token.clone(),
         });
         let listener =
             TcpListener::bind(&settings.addr).with_context(|| format!("cannot listen on {}", settings.addr))?;

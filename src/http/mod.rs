@@ -13,6 +13,7 @@
 //! | Bulk                   | /Bulk                   | 501 (not supported yet)    |
 //! | Search                 | [prefix]/.search        | POST                       |
 
+mod admin;
 mod discovery;
 pub mod error;
 mod extract;
@@ -54,13 +55,22 @@ pub struct AppState {
     pub public_discovery: bool,
     /// Fixed external base URL (behind a proxy); otherwise taken from the request.
     pub public_url: Option<String>,
+    /// Injected faults on the SCIM API.
+    pub faults: Arc<crate::faults::Faults>,
+    /// Bearer token of the `/admin` API (off when absent).
+    pub admin_token: Option<String>,
 }
+
+/// Response header naming the fault that was injected into a response.
+pub const FAULT_HEADER: &str = "x-scimlab-fault";
 
 /// Mounts every route; used by the server and by in-process tests alike.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let not_allowed = || web::to(method_not_allowed);
+    cfg.configure(admin::configure);
     cfg.service(
         web::scope(SCIM_ROOT)
+            .wrap_fn(fault_injector)
             .service(
                 web::resource("/ServiceProviderConfig")
                     .route(web::get().to(discovery::service_provider_config))
@@ -106,6 +116,60 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ),
     )
     .default_service(web::to(not_found));
+}
+
+/// Applies the fault plan (see [`crate::faults`]) to SCIM requests: delay, hang, or answer
+/// with an error status before the handler runs.
+pub fn fault_injector<S, B>(
+    req: actix_web::dev::ServiceRequest,
+    srv: &S,
+) -> impl std::future::Future<
+    Output = Result<actix_web::dev::ServiceResponse<actix_web::body::EitherBody<B>>, actix_web::Error>,
+>
+where
+    S: Service<actix_web::dev::ServiceRequest, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+{
+    let fault = req.app_data::<web::Data<AppState>>().and_then(|state| {
+        let path = req.path().strip_prefix(SCIM_ROOT).unwrap_or(req.path());
+        state.faults.decide(req.method().as_str(), path)
+    });
+    let failing = fault.as_ref().is_some_and(|f| f.status.is_some() || f.hang.is_some());
+    let (kept, serve) = if failing { (Some(req), None) } else { (None, Some(srv.call(req))) };
+    async move {
+        let described = fault.as_ref().and_then(|f| HeaderValue::from_str(&f.describe()).ok());
+        if let Some(f) = &fault {
+            if let Some(delay) = f.delay {
+                actix_web::rt::time::sleep(delay).await;
+            }
+            if let Some(hang) = f.hang {
+                actix_web::rt::time::sleep(hang).await;
+            }
+        }
+        match (serve, kept, fault) {
+            (Some(fut), _, _) => {
+                let mut res = fut.await?.map_into_left_body();
+                if let Some(v) = described {
+                    res.headers_mut().insert(header::HeaderName::from_static(FAULT_HEADER), v);
+                }
+                Ok(res)
+            }
+            (None, Some(req), Some(fault)) => {
+                let status = fault.status.unwrap_or(503);
+                let error = ScimError::new(status, None, format!("injected fault ({})", fault.describe()));
+                let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                let mut response = scim_json(code, &error.to_body());
+                if let Some(v) = described {
+                    response.headers_mut().insert(header::HeaderName::from_static(FAULT_HEADER), v);
+                }
+                if let Some(seconds) = fault.retry_after {
+                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                }
+                Ok(req.into_response(response).map_into_right_body())
+            }
+            // `kept` is set exactly when `serve` is not, and only with a fault.
+            (None, _, _) => Err(actix_web::error::ErrorInternalServerError("fault injector lost the request")),
+        }
+    }
 }
 
 /// Logs one line per request inside a span carrying method, path and request id.

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use thiserror::Error;
 
@@ -24,7 +24,15 @@ pub enum ClientError {
     #[error("{method} {url} timed out")]
     Timeout { method: String, url: String },
     #[error("{method} {url} answered {status}{}: {detail}", scim_type.as_ref().map(|t| format!(" ({t})")).unwrap_or_default())]
-    Http { method: String, url: String, status: u16, scim_type: Option<String>, detail: String },
+    Http {
+        method: String,
+        url: String,
+        status: u16,
+        scim_type: Option<String>,
+        detail: String,
+        /// `Retry-After` of a 429 or 503.
+        retry_after: Option<Duration>,
+    },
     #[error("{method} {url}: the response is not SCIM: {message}")]
     NotScim { method: String, url: String, message: String },
     #[error("authentication: {0}")]
@@ -72,6 +80,104 @@ impl ClientError {
     }
 }
 
+/// How transient failures are retried within a cycle. 429 suspends every request of the
+/// job for `Retry-After` (capped); 5xx, timeouts and connection errors back off
+/// exponentially with jitter. Other 4xx are never retried: they are logged and the object
+/// is escrowed for the next cycle.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    #[serde(default = "default_base_delay")]
+    pub base_delay_ms: u64,
+    #[serde(default = "default_max_delay")]
+    pub max_delay_ms: u64,
+    /// A longer `Retry-After` is cut to this.
+    #[serde(default = "default_max_retry_after")]
+    pub max_retry_after_seconds: u64,
+}
+
+fn default_attempts() -> u32 {
+    4
+}
+fn default_base_delay() -> u64 {
+    200
+}
+fn default_max_delay() -> u64 {
+    10_000
+}
+fn default_max_retry_after() -> u64 {
+    300
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: default_attempts(),
+            base_delay_ms: default_base_delay(),
+            max_delay_ms: default_max_delay(),
+            max_retry_after_seconds: default_max_retry_after(),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Exponential backoff with "equal jitter": half fixed, half random, so concurrent
+    /// workers that failed together do not retry together.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.base_delay_ms.saturating_mul(1u64 << attempt.saturating_sub(1).min(20));
+        let capped = exp.min(self.max_delay_ms);
+        let half = capped / 2;
+        Duration::from_millis(half + rand::random::<u64>() % (half + 1))
+    }
+}
+
+/// `Retry-After` as delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+pub fn parse_retry_after(value: &str, now: time::OffsetDateTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    Some(Duration::try_from(at - now).unwrap_or(Duration::ZERO))
+}
+
+/// Pause/resume for a job: while paused, no request is sent; a paused cycle continues
+/// where it stopped once resumed.
+#[derive(Clone)]
+pub struct PauseGate {
+    paused: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Default for PauseGate {
+    fn default() -> Self {
+        PauseGate { paused: Arc::new(tokio::sync::watch::channel(false).0) }
+    }
+}
+
+impl PauseGate {
+    pub fn pause(&self) {
+        self.paused.send_replace(true);
+    }
+
+    pub fn resume(&self) {
+        self.paused.send_replace(false);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    /// Returns at once when running, or when resumed.
+    pub async fn wait_running(&self) {
+        let mut rx = self.paused.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let _ = rx.wait_for(|paused| !paused).await;
+    }
+}
+
 /// One request and its response, as sent and received.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Exchange {
@@ -91,6 +197,10 @@ pub struct ScimClient {
     target: Target,
     bearer: Arc<Mutex<Option<String>>>,
     exchanges: Arc<Mutex<Vec<Exchange>>>,
+    retry: RetryPolicy,
+    /// Set by a 429: no request of this job leaves before it.
+    hold_until: Arc<Mutex<Option<tokio::time::Instant>>>,
+    pub gate: PauseGate,
     /// `aadOptscim062020` given in the tenant URL.
     pub url_flag_compliant: bool,
 }
@@ -104,6 +214,10 @@ pub fn split_tenant_url(url: &str) -> (String, bool) {
 
 impl ScimClient {
     pub fn new(target: &Target) -> Result<Self, ClientError> {
+        Self::with_retry(target, RetryPolicy::default())
+    }
+
+    pub fn with_retry(target: &Target, retry: RetryPolicy) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(target.timeout_seconds.max(1)))
             .build()
@@ -115,12 +229,20 @@ impl ScimClient {
             target: target.clone(),
             bearer: Arc::new(Mutex::new(target.token.clone())),
             exchanges: Arc::new(Mutex::new(Vec::new())),
+            retry,
+            hold_until: Arc::new(Mutex::new(None)),
+            gate: PauseGate::default(),
             url_flag_compliant,
         })
     }
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// How many exchanges are recorded (bounded by [`EXCHANGE_LOG_CAPACITY`]).
+    pub fn exchange_count(&self) -> usize {
+        self.exchanges.lock().map(|e| e.len()).unwrap_or_default()
     }
 
     /// Exchanges recorded so far (and forgets them).
@@ -172,7 +294,19 @@ impl ScimClient {
         }
     }
 
-    /// Sends one request, retrying transient failures a few times (429 honours Retry-After).
+    /// Waits while the job is paused or held by a 429.
+    async fn wait_ready(&self) {
+        loop {
+            self.gate.wait_running().await;
+            let hold = self.hold_until.lock().ok().and_then(|h| *h);
+            match hold {
+                Some(until) if until > tokio::time::Instant::now() => tokio::time::sleep_until(until).await,
+                _ => return,
+            }
+        }
+    }
+
+    /// Sends one request under the retry policy.
     async fn send(
         &self,
         method: reqwest::Method,
@@ -182,15 +316,21 @@ impl ScimClient {
     ) -> Result<(u16, Value), ClientError> {
         let mut attempt = 0;
         loop {
+            self.wait_ready().await;
             attempt += 1;
             match self.send_once(method.clone(), url, query, body).await {
-                Err(e) if e.is_transient() && attempt < 3 => {
-                    let wait = match &e {
-                        ClientError::Http { status: 429, .. } => Duration::from_millis(500),
-                        _ => Duration::from_millis(100 * (1 << attempt)),
-                    };
-                    tokio::time::sleep(wait).await;
-                }
+                Err(e) if e.is_transient() && attempt < self.retry.max_attempts => match &e {
+                    ClientError::Http { status: 429, retry_after, .. } => {
+                        let cap = Duration::from_secs(self.retry.max_retry_after_seconds);
+                        let wait = retry_after.unwrap_or_else(|| self.retry.backoff(attempt)).min(cap);
+                        tracing::warn!(url, wait_ms = wait.as_millis() as u64, "429: the job holds all requests");
+                        if let Ok(mut hold) = self.hold_until.lock() {
+                            let until = tokio::time::Instant::now() + wait;
+                            *hold = Some(hold.map_or(until, |h| h.max(until)));
+                        }
+                    }
+                    _ => tokio::time::sleep(self.retry.backoff(attempt)).await,
+                },
                 other => return other,
             }
         }
@@ -224,6 +364,11 @@ impl ScimClient {
             }
         })?;
         let status = res.status().as_u16();
+        let retry_after = res
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, time::OffsetDateTime::now_utc()));
         let text =
             res.text().await.map_err(|e| ClientError::Connect { url: shown_url.clone(), message: e.to_string() })?;
         let parsed: Result<Value, _> =
@@ -253,7 +398,14 @@ impl ScimClient {
                     v => v.to_string(),
                 });
             let scim_type = response.get("scimType").and_then(Value::as_str).map(str::to_string);
-            return Err(ClientError::Http { method: method.to_string(), url: shown_url, status, scim_type, detail });
+            return Err(ClientError::Http {
+                method: method.to_string(),
+                url: shown_url,
+                status,
+                scim_type,
+                detail,
+                retry_after,
+            });
         }
         match parsed {
             Ok(v) => Ok((status, v)),

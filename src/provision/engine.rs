@@ -9,12 +9,13 @@ use std::time::Instant;
 use futures_util::stream::{self, StreamExt};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::client::{ClientError, Exchange, ScimClient};
 use super::directory::{display_name, object_id, Directory, DirectoryError};
 use super::expr::{EvalContext, SourceObject, Val};
+use super::health::{self, JobStatus, Quarantine, QuarantineReason, Transition};
 use super::job::{CompiledObject, FlowType, Job, ScopeMode, Source, Target};
 use super::log::{Action, ErrorInformation, Identity, LogEntry, ModifiedProperty, Status, Step, StepType};
 use super::scoping::{in_scope, ClauseResult};
@@ -34,14 +35,20 @@ pub enum EngineError {
     Client(#[from] ClientError),
     #[error("{0}")]
     NotFound(String),
+    #[error("the job is disabled: {0}; `provision restart` enables it again")]
+    Disabled(String),
+    #[error("the job is paused; `provision resume` continues it")]
+    Paused,
 }
 
 /// What one cycle did.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
 pub struct CycleReport {
     pub cycle_id: String,
     pub initial: bool,
+    pub started_at: String,
+    pub finished_at: String,
     pub processed: usize,
     pub created: usize,
     pub updated: usize,
@@ -51,12 +58,21 @@ pub struct CycleReport {
     pub failed: usize,
     /// Disables/deletes held back by the accidental-deletion threshold.
     pub held_deletions: usize,
+    /// Failures of manager and member updates (included in `failed`; quarantine
+    /// thresholds on objects leave them out, §5.6).
+    pub reference_failed: usize,
+    /// Failures by Entra error code.
+    pub failure_codes: BTreeMap<String, usize>,
     pub duration_ms: u64,
 }
 
 impl CycleReport {
-    fn count(&mut self, action: Action, status: Status) {
-        match (status, action) {
+    fn count(&mut self, outcome: &Outcome) {
+        if outcome.status == Status::Failure {
+            let code = outcome.error.as_ref().map_or("Unknown", |e| e.error_code.as_str());
+            *self.failure_codes.entry(code.to_string()).or_default() += 1;
+        }
+        match (outcome.status, outcome.action) {
             (_, Action::StagedDelete) => self.held_deletions += 1,
             (Status::Failure, _) => self.failed += 1,
             (Status::Skipped, _) => self.skipped += 1,
@@ -66,6 +82,13 @@ impl CycleReport {
             (_, Action::Delete) => self.deleted += 1,
             (_, Action::Other) => self.skipped += 1,
         }
+    }
+
+    fn count_reference(&mut self, outcome: &Outcome) {
+        if outcome.status == Status::Failure {
+            self.reference_failed += 1;
+        }
+        self.count(outcome);
     }
 }
 
@@ -189,7 +212,7 @@ fn random_id(rng: &Mutex<StdRng>) -> String {
 
 impl Engine {
     pub fn new(job: Job, state: JobState, clock: Arc<dyn Clock>, seed: u64) -> Result<Self, EngineError> {
-        let client = ScimClient::new(&job.spec.target)?;
+        let client = ScimClient::with_retry(&job.spec.target, job.spec.options.retry.clone())?;
         let compliant = job.spec.options.aad_opt_scim_062020 || client.url_flag_compliant;
         Ok(Engine {
             job,
@@ -309,7 +332,28 @@ impl Engine {
     /// Runs one cycle: initial if the job never completed one or its configuration changed,
     /// otherwise incremental (only objects whose source changed since the watermark).
     pub async fn run_cycle(&mut self, progress: &dyn Progress) -> Result<CycleReport, EngineError> {
+        if let Some(reason) = self.state.meta("disabled")? {
+            return Err(EngineError::Disabled(reason));
+        }
+        if self.state.meta("paused")?.as_deref() == Some("true") {
+            return Err(EngineError::Paused);
+        }
+        match self.cycle(progress).await {
+            Ok(report) => {
+                self.after_cycle(&report).await?;
+                Ok(report)
+            }
+            Err(e) => {
+                self.state.set_meta("last_error", &e.to_string())?;
+                self.notify("cycleFailed", json!({"error": e.to_string()})).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn cycle(&mut self, progress: &dyn Progress) -> Result<CycleReport, EngineError> {
         let started = Instant::now();
+        let started_at = rfc3339(self.clock.now());
         let dir = self.load_source().await?;
         let config_changed = self.state.meta("config_hash")?.as_deref() != Some(self.job.config_hash.as_str());
         if config_changed && self.state.meta("config_hash")?.is_some() {
@@ -318,7 +362,7 @@ impl Engine {
         }
         let initial = self.state.meta("initial_done")?.as_deref() != Some("true") || config_changed;
         self.cycle_id = self.new_id();
-        let mut report = CycleReport { cycle_id: self.cycle_id.clone(), initial, ..Default::default() };
+        let mut report = CycleReport { cycle_id: self.cycle_id.clone(), initial, started_at, ..Default::default() };
 
         // Plan: which objects changed, and how many disables/deletes that implies.
         let mut user_work = Vec::new();
@@ -376,7 +420,8 @@ impl Engine {
             let id = object_id(user).to_string();
             progress.advance(&display_name(user));
             report.processed += 1;
-            report.count(outcome.action, outcome.status);
+            report.count(&outcome);
+            this.escrow(ObjectKind::User, &id, &outcome)?;
             if outcome.status != Status::Failure {
                 this.state.set_watermark(ObjectKind::User, &id, &fp)?;
             }
@@ -399,7 +444,7 @@ impl Engine {
             let outcome = outcome?;
             progress.advance(&id);
             report.processed += 1;
-            report.count(outcome.action, outcome.status);
+            report.count(&outcome);
             if outcome.status != Status::Failure && outcome.action != Action::StagedDelete {
                 this.state.remove_watermark(ObjectKind::User, &id)?;
             }
@@ -419,7 +464,7 @@ impl Engine {
             .buffer_unordered(concurrency);
         while let Some((user, mut run, outcome)) = managers.next().await {
             if let Some(outcome) = outcome? {
-                report.count(outcome.action, outcome.status);
+                report.count_reference(&outcome);
                 run.log(ObjectKind::User, user, outcome)?;
             }
         }
@@ -441,7 +486,8 @@ impl Engine {
             progress.advance(&display_name(group));
             if let Some(outcome) = outcome {
                 report.processed += 1;
-                report.count(outcome.action, outcome.status);
+                report.count(&outcome);
+                this.escrow(ObjectKind::Group, object_id(group), &outcome)?;
                 if outcome.status != Status::Failure {
                     this.state.set_watermark(ObjectKind::Group, object_id(group), &fp)?;
                 }
@@ -458,7 +504,7 @@ impl Engine {
             .buffer_unordered(concurrency);
         while let Some((group, mut run, outcome)) = memberships.next().await {
             if let Some(outcome) = outcome? {
-                report.count(outcome.action, outcome.status);
+                report.count_reference(&outcome);
                 run.log(ObjectKind::Group, group, outcome)?;
             }
         }
@@ -477,7 +523,7 @@ impl Engine {
                 let mut run = this.run();
                 let outcome = run.process_deleted(ObjectKind::Group, &id, false).await?;
                 report.processed += 1;
-                report.count(outcome.action, outcome.status);
+                report.count(&outcome);
                 if outcome.status != Status::Failure {
                     self.state.remove_watermark(ObjectKind::Group, &id)?;
                 }
@@ -492,10 +538,137 @@ impl Engine {
         self.state.set_meta("initial_done", "true")?;
         self.state.set_meta("config_hash", &self.job.config_hash)?;
         report.duration_ms = started.elapsed().as_millis() as u64;
+        report.finished_at = rfc3339(self.clock.now());
         self.state.set_meta("last_cycle", &serde_json::to_string(&report).unwrap_or_default())?;
         self.state.prune_logs(super::state::LOG_RETENTION)?;
         self.state.flush()?;
         Ok(report)
+    }
+
+    fn escrow(&self, kind: ObjectKind, id: &str, outcome: &Outcome) -> Result<(), EngineError> {
+        match (&outcome.error, outcome.status) {
+            (Some(e), Status::Failure) => {
+                self.state.escrow(kind, id, &rfc3339(self.clock.now()), &e.error_code, &e.reason)?
+            }
+            _ => self.state.release_escrow(kind, id)?,
+        }
+        Ok(())
+    }
+
+    /// Quarantine bookkeeping and notifications after a completed cycle (§5.6, §5.8).
+    async fn after_cycle(&mut self, report: &CycleReport) -> Result<(), EngineError> {
+        let policy = &self.job.spec.options.quarantine;
+        let current: Option<Quarantine> = self.state.meta("quarantine")?.and_then(|q| serde_json::from_str(&q).ok());
+        let now = self.clock.now();
+        let transition = health::transition(policy, current, policy.evaluate(report), now);
+        let store = |q: &Quarantine| serde_json::to_string(q).unwrap_or_default();
+        match &transition {
+            Transition::Healthy => {}
+            Transition::Entered(q) | Transition::Continued(q) => self.state.set_meta("quarantine", &store(q))?,
+            Transition::Lifted(_) => self.state.remove_meta("quarantine")?,
+            Transition::Disabled(q) => {
+                self.state.set_meta("quarantine", &store(q))?;
+                self.state.set_meta("disabled", "still failing after 4 weeks in quarantine")?;
+            }
+        }
+        if report.failed == 0 {
+            self.state.remove_meta("last_error")?;
+        } else if let Some((code, n)) = report.failure_codes.iter().max_by_key(|(_, n)| **n) {
+            self.state.set_meta("last_error", &format!("{n} objects failed with {code}"))?;
+        }
+        self.state.flush()?;
+        let summary = serde_json::to_value(report).unwrap_or(Value::Null);
+        match transition {
+            Transition::Entered(q) => {
+                tracing::warn!(reason = ?q.reason, detail = %q.detail, "the job is in quarantine");
+                let event = if q.reason == QuarantineReason::TooManyDeletes {
+                    "deletionThresholdExceeded"
+                } else {
+                    "quarantine"
+                };
+                self.notify(event, json!({"quarantine": q, "cycle": summary})).await;
+            }
+            Transition::Lifted(q) => self.notify("quarantineLifted", json!({"quarantine": q, "cycle": summary})).await,
+            Transition::Disabled(q) => self.notify("disabled", json!({"quarantine": q, "cycle": summary})).await,
+            Transition::Continued(_) | Transition::Healthy => {}
+        }
+        Ok(())
+    }
+
+    /// Posts an event to the job's webhook, retrying a few times; never fails the cycle.
+    async fn notify(&self, event: &str, details: Value) {
+        let Some(url) = &self.job.spec.options.webhook_url else { return };
+        let body =
+            json!({"event": event, "job": self.job.spec.name, "at": rfc3339(self.clock.now()), "details": details});
+        let policy = &self.job.spec.options.retry;
+        let http = reqwest::Client::new();
+        for attempt in 1..=policy.max_attempts.max(1) {
+            match http.post(url).json(&body).timeout(std::time::Duration::from_secs(10)).send().await {
+                Ok(res) if res.status().is_success() => return,
+                Ok(res) => {
+                    tracing::warn!(url, status = res.status().as_u16(), event, "webhook refused the notification")
+                }
+                Err(e) => tracing::warn!(url, error = %e, event, "webhook unreachable"),
+            }
+            if attempt < policy.max_attempts {
+                tokio::time::sleep(policy.backoff(attempt)).await;
+            }
+        }
+    }
+
+    /// The status document (§6.5).
+    pub fn status(&self) -> Result<JobStatus, EngineError> {
+        let last_cycle: Option<CycleReport> =
+            self.state.meta("last_cycle")?.and_then(|c| serde_json::from_str(&c).ok());
+        let quarantine: Option<Quarantine> = self.state.meta("quarantine")?.and_then(|q| serde_json::from_str(&q).ok());
+        let initial_cycle_complete = self.state.meta("initial_done")?.as_deref() == Some("true");
+        let state = if self.state.meta("disabled")?.is_some() {
+            "Disabled"
+        } else if self.state.meta("paused")?.as_deref() == Some("true") || self.client.gate.is_paused() {
+            "Paused"
+        } else if quarantine.is_some() {
+            "Quarantine"
+        } else if last_cycle.is_none() {
+            "NotRun"
+        } else {
+            "Active"
+        };
+        Ok(JobStatus {
+            job: self.job.spec.name.clone(),
+            state: state.into(),
+            initial_cycle_complete,
+            steady_state: initial_cycle_complete && last_cycle.as_ref().is_some_and(|c| c.failed == 0),
+            last_cycle,
+            quarantine,
+            escrowed: self.state.escrows()?.len(),
+            last_error: self.state.meta("last_error")?,
+            users: self.state.count_links(ObjectKind::User),
+            groups: self.state.count_links(ObjectKind::Group),
+        })
+    }
+
+    /// Pauses the job: the running cycle stops sending requests, and no cycle starts.
+    pub fn pause(&self) -> Result<(), EngineError> {
+        self.client.gate.pause();
+        self.state.set_meta("paused", "true")?;
+        self.state.flush()?;
+        Ok(())
+    }
+
+    /// Resumes a paused job where it stopped.
+    pub fn resume(&self) -> Result<(), EngineError> {
+        self.state.remove_meta("paused")?;
+        self.state.flush()?;
+        self.client.gate.resume();
+        Ok(())
+    }
+
+    /// How long a scheduler should wait before the next cycle (interval, or the
+    /// quarantine schedule).
+    pub fn next_delay(&self) -> Result<std::time::Duration, EngineError> {
+        let quarantine: Option<Quarantine> = self.state.meta("quarantine")?.and_then(|q| serde_json::from_str(&q).ok());
+        let interval = std::time::Duration::from_secs(self.job.spec.options.interval_seconds);
+        Ok(health::next_delay(interval, quarantine.as_ref(), self.clock.now()))
     }
 
     /// Runs one user through the same code path as a cycle, recording every step (§5.10).
@@ -530,19 +703,29 @@ impl Engine {
     }
 
     /// Drops the watermark (and with `clear_links`, every link): the next cycle is initial.
+    /// Like the portal's "Restart provisioning": clears the watermark, escrows, quarantine
+    /// and a disabled state; links stay unless `clear_links`.
     pub fn restart(&self, clear_links: bool) -> Result<(), EngineError> {
         if clear_links {
             self.state.clear_all()?;
         } else {
             self.state.clear_watermark()?;
+            self.state.clear_escrows()?;
+            for key in ["quarantine", "disabled", "last_error"] {
+                self.state.remove_meta(key)?;
+            }
         }
+        self.state.flush()?;
         Ok(())
     }
 
     /// Lets the next cycle execute disables/deletes held by the deletion threshold.
+    /// Graph's `resetScope: ForceDeletes`: the next cycle, due at once, carries them out.
     pub fn allow_deletions(&self) -> Result<(), EngineError> {
         self.state.set_meta("allow_deletions", "true")?;
         self.state.clear_watermark()?;
+        self.state.remove_meta("quarantine")?;
+        self.state.flush()?;
         Ok(())
     }
 }
@@ -871,21 +1054,7 @@ impl ObjectRun<'_> {
         let object_kind = if kind == ResourceKind::User { ObjectKind::User } else { ObjectKind::Group };
         match self.find_match(kind, objects, &values).await {
             Err(outcome) => Ok(outcome),
-            Ok(Some(existing)) => {
-                let target_id = existing.get("id").and_then(Value::as_str).unwrap_or("").to_string();
-                let mut link = Link {
-                    kind: object_kind,
-                    target_id,
-                    display: name,
-                    exported: Map::new(),
-                    members: Vec::new(),
-                    disabled: false,
-                    created: false,
-                };
-                self.state.set_link(&id, &link)?;
-                let (update_values, _, _) = self.evaluate(kind, &view, false);
-                self.update(kind, &id, &mut link, &update_values, &existing).await
-            }
+            Ok(Some(existing)) => self.adopt(kind, object, &existing).await,
             Ok(None) => {
                 if !objects.add {
                     self.step(
@@ -949,11 +1118,41 @@ impl ObjectRun<'_> {
                             format!("Failed to create {kind} '{name}' in the target: {e}"),
                             Value::Null,
                         );
+                        if e.status() == Some(409) {
+                            // Created meanwhile (or by an earlier attempt whose answer was lost):
+                            // match again rather than ever creating a duplicate.
+                            if let Ok(Some(existing)) = self.find_match(kind, objects, &values).await {
+                                return self.adopt(kind, object, &existing).await;
+                            }
+                        }
                         Ok(Outcome::failed(Action::Create, "", &e))
                     }
                 }
             }
         }
+    }
+
+    /// Links a matched target object and brings it up to date.
+    async fn adopt(
+        &mut self,
+        kind: ResourceKind,
+        object: &Map<String, Value>,
+        existing: &Value,
+    ) -> Result<Outcome, EngineError> {
+        let id = object_id(object).to_string();
+        let mut link = Link {
+            kind: if kind == ResourceKind::User { ObjectKind::User } else { ObjectKind::Group },
+            target_id: existing.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
+            display: display_name(object),
+            exported: Map::new(),
+            members: Vec::new(),
+            disabled: false,
+            created: false,
+        };
+        self.state.set_link(&id, &link)?;
+        let view = SourceView { object, soft_deleted: false };
+        let (update_values, _, _) = self.evaluate(kind, &view, false);
+        self.update(kind, &id, &mut link, &update_values, existing).await
     }
 
     /// The manager reference for a create body, when the manager already exists in the

@@ -191,6 +191,16 @@ pub struct Options {
     /// Objects processed at once, so requests in flight towards the target never exceed it.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// Retries of transient failures within a cycle.
+    #[serde(default)]
+    pub retry: super::client::RetryPolicy,
+    /// Quarantine thresholds and schedule (Entra's by default).
+    #[serde(default)]
+    pub quarantine: super::health::QuarantinePolicy,
+    /// Called (POST, JSON) on quarantine, its lifting, disabling, deletion-threshold stops
+    /// and failed cycles.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
 }
 
 fn default_concurrency() -> usize {
@@ -216,6 +226,9 @@ impl Default for Options {
             interval_seconds: default_interval(),
             default_domain: default_domain(),
             concurrency: default_concurrency(),
+            retry: Default::default(),
+            quarantine: Default::default(),
+            webhook_url: None,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod client;
 pub mod directory;
 pub mod engine;
 pub mod expr;
+pub mod health;
 pub mod import;
 pub mod job;
 pub mod log;

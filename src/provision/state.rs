@@ -79,6 +79,17 @@ pub struct JobState {
     watermark: sled::Tree,
     meta: sled::Tree,
     logs: sled::Tree,
+    escrows: sled::Tree,
+}
+
+/// A failed object waiting for its retry on a later cycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Escrow {
+    pub first_failure: String,
+    pub attempts: u32,
+    pub error_code: String,
+    pub reason: String,
 }
 
 /// The engine's state is small per object; sled's default 1 GiB cache is far too much.
@@ -107,6 +118,7 @@ impl JobState {
             watermark: db.open_tree("watermark").map_err(err)?,
             meta: db.open_tree("meta").map_err(err)?,
             logs: db.open_tree("logs").map_err(err)?,
+            escrows: db.open_tree("escrows").map_err(err)?,
             db,
         })
     }
@@ -187,6 +199,11 @@ impl JobState {
 
     /// Forgets the watermark (next cycle is a full one); links are kept, as Entra's
     /// "Restart provisioning" does.
+    pub fn remove_meta(&self, key: &str) -> Result<(), StateError> {
+        self.meta.remove(key).map_err(err)?;
+        Ok(())
+    }
+
     pub fn clear_watermark(&self) -> Result<(), StateError> {
         self.watermark.clear().map_err(err)?;
         self.meta.remove("initial_done").map_err(err)?;
@@ -196,6 +213,7 @@ impl JobState {
     /// Forgets everything: links, watermark, counters (logs are kept).
     pub fn clear_all(&self) -> Result<(), StateError> {
         self.links.clear().map_err(err)?;
+        self.escrows.clear().map_err(err)?;
         self.clear_watermark()?;
         self.meta.clear().map_err(err)?;
         self.flush()
@@ -205,6 +223,50 @@ impl JobState {
         let id = self.db.generate_id().map_err(err)?;
         self.logs.insert(id.to_be_bytes(), serde_json::to_vec(entry).map_err(err)?).map_err(err)?;
         Ok(())
+    }
+
+    /// Records a failure of `source_id` (keeps the first failure time, counts attempts).
+    pub fn escrow(
+        &self,
+        kind: ObjectKind,
+        source_id: &str,
+        now: &str,
+        code: &str,
+        reason: &str,
+    ) -> Result<(), StateError> {
+        let key = Self::key(kind, source_id);
+        let previous: Option<Escrow> =
+            self.escrows.get(&key).map_err(err)?.and_then(|b| serde_json::from_slice(&b).ok());
+        let entry = Escrow {
+            first_failure: previous.as_ref().map_or_else(|| now.to_string(), |p| p.first_failure.clone()),
+            attempts: previous.map_or(1, |p| p.attempts + 1),
+            error_code: code.to_string(),
+            reason: reason.to_string(),
+        };
+        self.escrows.insert(key, serde_json::to_vec(&entry).map_err(err)?).map_err(err)?;
+        Ok(())
+    }
+
+    pub fn release_escrow(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError> {
+        self.escrows.remove(Self::key(kind, source_id)).map_err(err)?;
+        Ok(())
+    }
+
+    pub fn escrows(&self) -> Result<Vec<(String, Escrow)>, StateError> {
+        let mut out = Vec::new();
+        for entry in self.escrows.iter() {
+            let (k, v) = entry.map_err(err)?;
+            out.push((String::from_utf8_lossy(&k).to_string(), serde_json::from_slice(&v).map_err(err)?));
+        }
+        Ok(out)
+    }
+
+    pub fn clear_escrows(&self) -> Result<(), StateError> {
+        self.escrows.clear().map_err(err)
+    }
+
+    pub fn count_links(&self, kind: ObjectKind) -> usize {
+        self.links.scan_prefix(kind.prefix()).count()
     }
 
     /// Drops the oldest records beyond `keep`.

@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod discovery;
 mod entra;
+mod faults;
 mod filters;
 mod groups;
 mod helpers;

@@ -1,135 +1,17 @@
-//! The provisioning engine against a live scimlab server over HTTP: every assertion is on
-//! the target's state (read back through SCIM) or on the requests the engine recorded.
+//! Cycles: create, match, update, disable, delete, references, scoping, restart, on-demand.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use scimlab::clock::{FixedClock, SystemClock};
-use scimlab::provision::client::Exchange;
+use scimlab::clock::FixedClock;
 use scimlab::provision::job::{JobSpec, Options};
 use scimlab::provision::log::{Action, Status};
 use scimlab::provision::state::ObjectKind;
 use scimlab::provision::{Engine, Job, JobState, NoProgress};
 
-use crate::helpers::{id_of, spawn_app, user_body, TestApp, ENTERPRISE_URN, TOKEN};
-
-const ALICE: &str = "u-alice";
-const BOB: &str = "u-bob";
-const CAROL: &str = "u-carol";
-const DAVE: &str = "u-dave";
-const ENG: &str = "g-eng";
-
-fn person(id: &str, first: &str, last: &str, title: &str) -> Value {
-    let upn = format!("{}.{}@contoso.com", first.to_lowercase(), last.to_lowercase());
-    json!({
-        "objectId": id,
-        "userPrincipalName": upn,
-        "mailNickname": first.to_lowercase(),
-        "displayName": format!("{first} {last}"),
-        "givenName": first,
-        "surname": last,
-        "mail": upn,
-        "jobTitle": title,
-        "department": "Engineering",
-        "accountEnabled": true
-    })
-}
-
-/// Alice; Bob reports to Alice; Carol is disabled in the source; Dave is not assigned.
-/// The app is assigned the group Eng (Alice, Bob) and Carol directly.
-fn sample_directory() -> Value {
-    let mut bob = person(BOB, "Bob", "Builder", "Engineer");
-    bob["manager"] = json!(ALICE);
-    let mut carol = person(CAROL, "Carol", "Côté", "Designer");
-    carol["accountEnabled"] = json!(false);
-    json!({
-        "users": [person(ALICE, "Alice", "Ångström", "Lead"), bob, carol, person(DAVE, "Dave", "Doe", "Intern")],
-        "groups": [{"objectId": ENG, "displayName": "Eng", "members": [ALICE, BOB]}]
-    })
-}
-
-/// A server, a source directory on disk and an engine whose state survives across cycles.
-struct Lab {
-    app: TestApp,
-    dir: tempfile::TempDir,
-    spec: JobSpec,
-}
-
-impl Lab {
-    async fn new() -> Lab {
-        Lab::with(|_| {}).await
-    }
-
-    async fn with(configure: impl FnOnce(&mut JobSpec)) -> Lab {
-        let app = spawn_app().await;
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(dir.path().join("directory.json"), sample_directory().to_string()).expect("directory written");
-        let mut spec: JobSpec = serde_json::from_value(json!({
-            "name": "test-job",
-            "target": {"url": app.url(""), "token": TOKEN},
-            "source": {"directory": "directory.json"},
-            "scope": "assigned",
-            "assignments": {"groups": ["Eng"], "users": [CAROL]},
-        }))
-        .expect("job spec");
-        configure(&mut spec);
-        Lab { app, dir, spec }
-    }
-
-    fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    /// A fresh engine on the persistent state (as a new `scimlab provision run` would be).
-    fn engine(&self) -> Engine {
-        let job = Job::from_spec(self.spec.clone(), self.dir.path().to_path_buf()).expect("job compiles");
-        let state = JobState::open(&self.state_dir()).expect("state opens");
-        Engine::new(job, state, Arc::new(SystemClock), 7).expect("engine")
-    }
-
-    fn edit_directory(&self, edit: impl FnOnce(&mut Value)) {
-        let path = self.dir.path().join("directory.json");
-        let mut dir: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        edit(&mut dir);
-        std::fs::write(&path, dir.to_string()).unwrap();
-    }
-
-    async fn target_user(&self, user_name: &str) -> Option<Value> {
-        let res = self.app.list("/Users", &[("filter", &format!("userName eq \"{user_name}\""))]).await;
-        assert_eq!(res.status, 200, "{}", res.body);
-        res.body["Resources"].as_array().and_then(|r| r.first().cloned())
-    }
-
-    async fn target_group(&self, name: &str) -> Option<Value> {
-        let res = self.app.list("/Groups", &[("filter", &format!("displayName eq \"{name}\""))]).await;
-        res.body["Resources"].as_array().and_then(|r| r.first().cloned())
-    }
-
-    async fn total(&self, path: &str) -> u64 {
-        self.app.list(path, &[("count", "0")]).await.body["totalResults"].as_u64().unwrap()
-    }
-}
-
-fn user_of<'a>(dir: &'a mut Value, id: &str) -> &'a mut Value {
-    dir["users"].as_array_mut().unwrap().iter_mut().find(|u| u["objectId"] == id).unwrap()
-}
-
-fn writes(exchanges: &[Exchange]) -> Vec<String> {
-    exchanges
-        .iter()
-        .filter(|x| x.method != "GET")
-        .map(|x| format!("{} {}", x.method, x.url.rsplit("/scim/v2").next().unwrap_or("")))
-        .collect()
-}
-
-fn member_ids(group: &Value) -> Vec<String> {
-    let mut ids: Vec<String> =
-        group["members"].as_array().into_iter().flatten().map(|m| m["value"].as_str().unwrap().to_string()).collect();
-    ids.sort();
-    ids
-}
+use super::*;
+use crate::helpers::{id_of, spawn_app, user_body, ENTERPRISE_URN, TOKEN};
 
 #[actix_web::test]
 async fn initial_cycle_creates_assigned_users_groups_members_and_manager() {

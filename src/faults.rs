@@ -1,0 +1,228 @@
+//! Fault injection for the mock service provider: rules that make chosen SCIM requests
+//! slow, fail with a status (429 with `Retry-After`, 5xx, a forced 412) or hang, so a
+//! client's resilience can be tested. Decisions come from a seeded generator in request
+//! arrival order, so a run with the same seed and the same requests misbehaves the same way.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// One rule. Matching requests are affected with probability `rate`, after skipping the
+/// first `after` matches and for at most `times` firings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultRule {
+    /// HTTP method (any when absent).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Path prefix under the SCIM root, e.g. `/Users` or `/Groups/` (any when absent).
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default = "always")]
+    pub rate: f64,
+    #[serde(default)]
+    pub after: u32,
+    #[serde(default)]
+    pub times: Option<u32>,
+    /// Answer with this status and a SCIM error body instead of serving the request.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// `Retry-After` seconds sent with the status (429/503).
+    #[serde(default)]
+    pub retry_after_seconds: Option<u64>,
+    /// Delay before answering (the request is then served or failed as the rule says).
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    /// Hold the connection this long without answering, then fail with 503.
+    #[serde(default)]
+    pub hang_seconds: Option<u64>,
+}
+
+fn always() -> f64 {
+    1.0
+}
+
+/// A set of rules with the seed of their decisions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultPlan {
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub rules: Vec<FaultRule>,
+}
+
+impl FaultPlan {
+    /// Rejects rules that cannot do anything or cannot be sent.
+    pub fn check(&self) -> Result<(), String> {
+        for (i, r) in self.rules.iter().enumerate() {
+            let at = format!("rules[{i}]");
+            if !(0.0..=1.0).contains(&r.rate) {
+                return Err(format!("{at}.rate must be between 0 and 1, not {}", r.rate));
+            }
+            if let Some(s) = r.status {
+                if !(400..=599).contains(&s) {
+                    return Err(format!("{at}.status must be a 4xx or 5xx status, not {s}"));
+                }
+            }
+            if r.status.is_none() && r.latency_ms.is_none() && r.hang_seconds.is_none() {
+                return Err(format!("{at} needs one of status, latencyMs or hangSeconds"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What to do to one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub rule: usize,
+    pub delay: Option<Duration>,
+    pub hang: Option<Duration>,
+    pub status: Option<u16>,
+    pub retry_after: Option<u64>,
+}
+
+impl Fault {
+    /// `rule#2 status 500` — sent back in a response header so tests and users see it.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("rule#{}", self.rule)];
+        if let Some(d) = self.delay {
+            parts.push(format!("latency {}ms", d.as_millis()));
+        }
+        if let Some(h) = self.hang {
+            parts.push(format!("hang {}s", h.as_secs()));
+        }
+        if let Some(s) = self.status {
+            parts.push(format!("status {s}"));
+        }
+        parts.join(" ")
+    }
+}
+
+struct Live {
+    plan: FaultPlan,
+    rng: StdRng,
+    /// Per rule: matching requests seen, and firings.
+    seen: Vec<u32>,
+    fired: Vec<u32>,
+}
+
+/// The server's current fault plan.
+pub struct Faults {
+    live: Mutex<Live>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults::new(FaultPlan::default())
+    }
+}
+
+impl Faults {
+    pub fn new(plan: FaultPlan) -> Self {
+        let n = plan.rules.len();
+        Faults {
+            live: Mutex::new(Live { rng: StdRng::seed_from_u64(plan.seed), plan, seen: vec![0; n], fired: vec![0; n] }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Replaces the plan (and restarts its counters and generator).
+    pub fn set(&self, plan: FaultPlan) {
+        *self.lock() = Faults::new(plan).live.into_inner().unwrap_or_else(|p| p.into_inner());
+    }
+
+    pub fn plan(&self) -> FaultPlan {
+        self.lock().plan.clone()
+    }
+
+    /// The first rule that fires for this request, if any.
+    pub fn decide(&self, method: &str, path: &str) -> Option<Fault> {
+        let mut live = self.lock();
+        if live.plan.rules.is_empty() {
+            return None;
+        }
+        for i in 0..live.plan.rules.len() {
+            let rule = live.plan.rules[i].clone();
+            let method_ok = rule.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method));
+            let path_ok = rule.path.as_deref().is_none_or(|p| path.starts_with(p));
+            if !method_ok || !path_ok {
+                continue;
+            }
+            live.seen[i] += 1;
+            if live.seen[i] <= rule.after || rule.times.is_some_and(|t| live.fired[i] >= t) {
+                continue;
+            }
+            // Draw for every eligible request, so decisions depend only on the sequence.
+            let roll: f64 = live.rng.gen();
+            if roll >= rule.rate {
+                continue;
+            }
+            live.fired[i] += 1;
+            return Some(Fault {
+                rule: i,
+                delay: rule.latency_ms.map(Duration::from_millis),
+                hang: rule.hang_seconds.map(Duration::from_secs),
+                status: rule.status,
+                retry_after: rule.retry_after_seconds,
+            });
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(status: u16) -> FaultRule {
+        FaultRule {
+            method: Some("POST".into()),
+            path: Some("/Users".into()),
+            rate: 1.0,
+            after: 0,
+            times: None,
+            status: Some(status),
+            retry_after_seconds: None,
+            latency_ms: None,
+            hang_seconds: None,
+        }
+    }
+
+    #[test]
+    fn after_and_times_bound_the_firings() {
+        let faults =
+            Faults::new(FaultPlan { seed: 1, rules: vec![FaultRule { after: 1, times: Some(2), ..rule(500) }] });
+        let fired: Vec<bool> = (0..5).map(|_| faults.decide("POST", "/Users").is_some()).collect();
+        assert_eq!(fired, [false, true, true, false, false]);
+        assert!(faults.decide("GET", "/Users").is_none(), "method must match");
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_decisions() {
+        let plan = FaultPlan { seed: 42, rules: vec![FaultRule { rate: 0.3, ..rule(503) }] };
+        let run = || {
+            let f = Faults::new(plan.clone());
+            (0..200).map(|_| f.decide("POST", "/Users/x").is_some()).collect::<Vec<_>>()
+        };
+        let first = run();
+        assert_eq!(first, run());
+        let hits = first.iter().filter(|h| **h).count();
+        assert!((40..=80).contains(&hits), "about 30 % of 200: {hits}");
+    }
+
+    #[test]
+    fn useless_rules_are_rejected() {
+        let plan = FaultPlan { seed: 0, rules: vec![FaultRule { status: None, ..rule(500) }] };
+        assert!(plan.check().unwrap_err().contains("rules[0]"));
+        let plan = FaultPlan { seed: 0, rules: vec![FaultRule { rate: 2.0, ..rule(500) }] };
+        assert!(plan.check().unwrap_err().contains("rate"));
+    }
+}

@@ -1,0 +1,292 @@
+//! The engine when the target misbehaves (faults injected by the scimlab server itself):
+//! retries, 429 holds, timeouts, conflicts, escrow, quarantine, pause/resume, webhooks.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use serde_json::{json, Value};
+
+use scimlab::provision::health::QuarantineReason;
+use scimlab::provision::log::Status;
+use scimlab::provision::NoProgress;
+
+use super::*;
+use crate::helpers::user_body;
+
+/// Fast retries so the tests stay quick.
+fn fast_retries(spec: &mut JobSpec) {
+    spec.options.retry.base_delay_ms = 10;
+    spec.options.retry.max_delay_ms = 50;
+}
+
+/// Only Alice and Bob (the Eng group), no groups provisioned: two creates per cycle.
+fn two_users(spec: &mut JobSpec) {
+    fast_retries(spec);
+    spec.assignments.users.clear();
+    spec.groups = Some(scimlab::provision::job::ObjectMapping {
+        enabled: false,
+        ..scimlab::provision::job::default_group_mapping()
+    });
+}
+
+fn statuses_of(exchanges: &[Exchange], method: &str) -> Vec<u16> {
+    exchanges.iter().filter(|x| x.method == method).map(|x| x.status).collect()
+}
+
+/// A webhook receiver on 127.0.0.1:0 that keeps every JSON body it is sent.
+struct Sink {
+    url: String,
+    events: Arc<Mutex<Vec<Value>>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Sink {
+    fn start() -> Sink {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let store = events.clone();
+        let server = HttpServer::new(move || {
+            let store = store.clone();
+            App::new().route(
+                "/hook",
+                web::post().to(move |body: web::Json<Value>| {
+                    let store = store.clone();
+                    async move {
+                        store.lock().unwrap().push(body.into_inner());
+                        HttpResponse::NoContent().finish()
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let url = format!("http://{}/hook", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Sink { url, events, handle }
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.events.lock().unwrap().iter().map(|e| e["event"].as_str().unwrap_or("").to_string()).collect()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_web::rt::spawn(async move { handle.stop(false).await });
+    }
+}
+
+#[actix_web::test]
+async fn a_429_holds_the_job_for_retry_after_then_succeeds() {
+    let lab = Lab::with(two_users).await;
+    lab.faults(
+        json!({"rules": [{"method": "POST", "path": "/Users", "times": 1, "status": 429, "retryAfterSeconds": 1}]}),
+    )
+    .await;
+    let mut engine = lab.engine();
+    let started = Instant::now();
+    let report = engine.run_cycle(&NoProgress).await.unwrap();
+    assert_eq!((report.created, report.failed), (2, 0), "{report:?}");
+    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was honoured");
+    let posts = statuses_of(&engine.client().take_exchanges(), "POST");
+    assert_eq!(posts.iter().filter(|s| **s == 429).count(), 1, "{posts:?}");
+    assert_eq!(lab.total("/Users").await, 2, "no duplicate from the retried POST");
+}
+
+#[actix_web::test]
+async fn a_burst_of_5xx_is_retried_with_backoff_and_nothing_is_lost() {
+    let lab = Lab::with(two_users).await;
+    lab.faults(json!({"rules": [{"method": "POST", "path": "/Users", "times": 2, "status": 503}]})).await;
+    let mut engine = lab.engine();
+    let report = engine.run_cycle(&NoProgress).await.unwrap();
+    assert_eq!((report.created, report.failed), (2, 0), "{report:?}");
+    let posts = statuses_of(&engine.client().take_exchanges(), "POST");
+    assert_eq!(posts.iter().filter(|s| **s == 503).count(), 2, "{posts:?}");
+    assert_eq!(lab.total("/Users").await, 2);
+}
+
+#[actix_web::test]
+async fn a_400_is_not_retried_and_the_object_is_escrowed_with_the_scim_detail() {
+    let lab = Lab::with(two_users).await;
+    lab.faults(json!({"rules": [{"method": "POST", "path": "/Users", "times": 1, "status": 400}]})).await;
+    let mut engine = lab.engine();
+    let report = engine.run_cycle(&NoProgress).await.unwrap();
+    assert_eq!((report.created, report.failed), (1, 1), "{report:?}");
+    let posts = statuses_of(&engine.client().take_exchanges(), "POST");
+    assert_eq!(posts, [400, 201], "one attempt for the 400");
+    let failure = engine.state().logs().unwrap().into_iter().find(|l| l.status == Status::Failure).unwrap();
+    let info = failure.error_information.unwrap();
+    assert_eq!(info.error_code, "SystemForCrossDomainIdentityManagementBadRequest");
+    assert!(info.reason.contains("injected fault"), "the server's detail is kept: {}", info.reason);
+    assert_eq!(engine.status().unwrap().escrowed, 1);
+
+    // The next cycle retries the escrowed object (its watermark was never set).
+    let report = engine.run_cycle(&NoProgress).await.unwrap();
+    assert_eq!((report.processed, report.created, report.failed), (1, 1, 0), "{report:?}");
+    assert_eq!(engine.status().unwrap().escrowed, 0);
+    assert_eq!(lab.total("/Users").await, 2);
+}
+
+#[actix_web::test]
+async fn a_timed_out_create_is_retried_without_a_duplicate() {
+    let lab = Lab::with(|s| {
+        two_users(s);
+        s.target.timeout_seconds = 1;
+    })
+    .await;
+    // The first POST hangs past the client's timeout and is never served.
+    lab.faults(json!({"rules": [{"method": "POST", "path": "/Users", "times": 1, "hangSeconds": 3}]})).await;
+    let mut engine = lab.engine();
+    let report = engine.run_cycle(&NoProgress).await.unwrap();
+    assert_eq!((report.created, report.failed), (2, 0), "{report:?}");
+    assert_eq!(lab.total("/Users").await, 2);
+}
+
+#[actix_web::test]
+async fn a_409_on_create_leads_to_a_rematch_not_a_duplicate() {
+    let lab = Lab::with(|s| {
+        two_users(s);
+        s.assignments.groups.clear();
+        s.assignments.users = vec![ALICE.into()];
+    })
+    .await;
+    // Alice's create is held for 600 ms; meanwhile someone else creates her.
+    lab.faults(json!({"rules": [{"method": "POST", "path": "/Users", "times": 1, "latencyMs": 600}]})).await;
+    let mut engine = lab.engine();
+    let cycle = async { engine.run_cycle(&NoProgress).await.unwrap() };
+    let racer = async {
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        let res = lab.app.post("/Users", user_body("alice.ångström@contoso.com")).await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        res.body
+    };
+    let (report, existing) = tokio::join!(cycle, racer);
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(lab.total("/Users").await, 1, "never a duplicate");
+    let link = engine.state().link(scimlab::provision::state::ObjectKind::User, ALICE).unwrap().unwrap();
+    assert_eq!(link.target_id, existing["id"].as_str().unwrap(), "the engine adopted the existing user");
+    let alice = lab.target_user("alice.ångström@contoso.com").await.unwrap();
+    assert_eq!(alice["title"], json!("Lead"), "and brought it up to date");
+}
+
+#[actix_web::test]
+async fn unreachable_target_quarantines_and_notifies() {
+    let sink = Sink::start();
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let lab = Lab::with(|s| {
+        two_users(s);
+        s.options.retry.max_attempts = 2;
+        s.options.webhook_url = Some(sink.url.clone());
+        s.target.url = format!("http://127.0.0.1:{unused}/scim/v2");
+    })
+    .await;
+    let mut engine = lab.engine();
+    let report = engine.run_cycle(&NoProgress).await.unwrap();
+    assert_eq!(report.failed, 2, "{report:?}");
+    let status = engine.status().unwrap();
+    assert_eq!(status.state, "Quarantine");
+    let q = status.quarantine.unwrap();
+    assert_eq!(q.reason, QuarantineReason::EncounteredQuarantineException);
+    assert!(q.detail.contains("WebExceptionProtocolError"), "{}", q.detail);
+    assert_eq!(sink.names(), ["quarantine"]);
+    let delay = engine.next_delay().unwrap();
+    assert!(delay > Duration::from_secs(5 * 3600), "the next cycle waits for the 6 h schedule: {delay:?}");
+}
+
+#[actix_web::test]
+async fn failure_rate_quarantine_is_lifted_by_a_successful_cycle() {
+    let sink = Sink::start();
+    let lab = Lab::with(|s| {
+        two_users(s);
+        s.options.retry.max_attempts = 1;
+        s.options.webhook_url = Some(sink.url.clone());
+        s.options.quarantine.min_failures = 1;
+        s.options.quarantine.time_scale = 3600.0 * 6.0; // the 6 h step takes a second
+    })
+    .await;
+    lab.faults(json!({"rules": [{"method": "POST", "path": "/Users", "status": 500}]})).await;
+    let mut engine = lab.engine();
+    engine.run_cycle(&NoProgress).await.unwrap();
+    let status = engine.status().unwrap();
+    assert_eq!(status.state, "Quarantine");
+    assert_eq!(status.quarantine.as_ref().unwrap().reason, QuarantineReason::EncounteredEscrowProportionThreshold);
+    assert_eq!(status.escrowed, 2);
+    assert!(engine.next_delay().unwrap() <= Duration::from_secs(1));
+
+    lab.faults(json!({"rules": []})).await;
+    let report = engine.run_cycle(&NoProgress).await.unwrap();
+    assert_eq!((report.created, report.failed), (2, 0), "{report:?}");
+    let status = engine.status().unwrap();
+    assert_eq!((status.state.as_str(), status.escrowed, status.steady_state), ("Active", 0, true));
+    assert_eq!(sink.names(), ["quarantine", "quarantineLifted"]);
+}
+
+#[actix_web::test]
+async fn deletion_threshold_stop_is_a_quarantine_with_a_notification() {
+    let sink = Sink::start();
+    let lab = Lab::with(|s| {
+        two_users(s);
+        s.options.deletion_threshold = 1;
+        s.options.webhook_url = Some(sink.url.clone());
+    })
+    .await;
+    let mut engine = lab.engine();
+    engine.run_cycle(&NoProgress).await.unwrap();
+    lab.edit_directory(|d| d["groups"][0]["members"] = json!([]));
+    engine.run_cycle(&NoProgress).await.unwrap();
+    let status = engine.status().unwrap();
+    assert_eq!(status.quarantine.unwrap().reason, QuarantineReason::TooManyDeletes);
+    assert_eq!(sink.names(), ["deletionThresholdExceeded"]);
+    engine.allow_deletions().unwrap();
+    assert_eq!(engine.next_delay().unwrap(), Duration::from_secs(engine.job().spec.options.interval_seconds));
+    let report = engine.run_cycle(&NoProgress).await.unwrap();
+    assert_eq!(report.disabled, 2, "{report:?}");
+    assert_eq!(engine.status().unwrap().state, "Active");
+}
+
+#[actix_web::test]
+async fn pause_stops_all_requests_and_resume_continues_the_same_cycle() {
+    let lab = Lab::with(|s| {
+        two_users(s);
+        s.options.concurrency = 1;
+    })
+    .await;
+    // Every user request takes 150 ms: the cycle's four requests take about 600 ms.
+    lab.faults(json!({"rules": [{"path": "/Users", "latencyMs": 150}]})).await;
+    let mut engine = lab.engine();
+    let client = engine.client().clone();
+    let pauser = async {
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        client.gate.pause();
+        // Let the request in flight finish, then watch: nothing more may be sent.
+        actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+        let settled = client.exchange_count();
+        actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+        let later = client.exchange_count();
+        client.gate.resume();
+        (settled, later)
+    };
+    let cycle = async { engine.run_cycle(&NoProgress).await.unwrap() };
+    let (report, (settled, later)) = tokio::join!(cycle, pauser);
+    assert_eq!(settled, later, "no request while paused");
+    assert!(settled < 4, "paused before the cycle's last request ({settled} sent)");
+    assert_eq!((report.created, report.failed), (2, 0), "the same cycle finished after resume: {report:?}");
+    assert_eq!(client.exchange_count(), 4);
+}
+
+#[actix_web::test]
+async fn a_paused_job_runs_no_cycle_until_resumed() {
+    let lab = Lab::with(two_users).await;
+    let mut engine = lab.engine();
+    engine.pause().unwrap();
+    assert_eq!(engine.status().unwrap().state, "Paused");
+    let err = engine.run_cycle(&NoProgress).await.unwrap_err();
+    assert!(err.to_string().contains("paused"), "{err}");
+    assert_eq!(lab.total("/Users").await, 0);
+    engine.resume().unwrap();
+    assert_eq!(engine.run_cycle(&NoProgress).await.unwrap().created, 2);
+}
