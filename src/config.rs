@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// Bearer token of the /admin API (fault injection, hosted jobs); off when absent.
     #[arg(long, env = "SCIMLAB_ADMIN_TOKEN")]
     pub admin_token: Option<String>,
+    /// Provisioning job to host: cycles run in the background, controlled at /admin/jobs
+    /// (repeat for several).
+    #[arg(long = "job")]
+    pub jobs: Vec<PathBuf>,
     /// TOML configuration file.
     #[arg(long, env = "SCIMLAB_CONFIG")]
     pub config: Option<PathBuf>,
@@ -96,6 +100,7 @@ struct FileConfig {
     public_url: Option<String>,
     workers: Option<usize>,
     admin_token: Option<String>,
+    jobs: Option<Vec<PathBuf>>,
     /// `[faults]` with `seed` and `[[faults.rules]]` (see `crate::faults`).
     faults: Option<crate::faults::FaultPlan>,
 }
@@ -127,6 +132,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub workers: Option<usize>,
     pub admin_token: Option<String>,
+    /// Provisioning jobs hosted by the server.
+    pub jobs: Vec<PathBuf>,
     /// Faults injected from the start (replaceable over /admin/faults).
     pub faults: crate::faults::FaultPlan,
 }
@@ -148,6 +155,7 @@ impl Default for Settings {
             public_url: None,
             workers: None,
             admin_token: None,
+            jobs: Vec::new(),
             faults: Default::default(),
         }
     }
@@ -190,6 +198,7 @@ impl Settings {
             public_url: args.public_url.clone().or(file.public_url),
             workers: args.workers.or(file.workers),
             admin_token: args.admin_token.clone().or(file.admin_token),
+            jobs: if args.jobs.is_empty() { file.jobs.unwrap_or_default() } else { args.jobs.clone() },
             faults: file.faults.unwrap_or_default(),
         };
         settings.faults.check().map_err(|message| ConfigError::Parse {

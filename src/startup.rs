@@ -12,6 +12,7 @@ use crate::clock::{Clock, IdSource, SystemClock, UuidIds};
 use crate::config::Settings;
 use crate::filter::FilterLimits;
 use crate::http::{self, AppState, HttpLimits};
+use crate::provision::host::{JobHost, Supervisor};
 use crate::scim::discovery::Capabilities;
 use crate::service::{ScimService, ServiceConfig};
 use crate::store::SledStore;
@@ -21,6 +22,8 @@ pub struct Application {
     server: actix_web::dev::Server,
     db: sled::Db,
     service: Arc<ScimService>,
+    jobs: Arc<JobHost>,
+    supervisors: Vec<Supervisor>,
 }
 
 /// sled's page cache (its default is 1 GiB); hot indexes fit well within this.
@@ -48,6 +51,7 @@ impl Application {
     /// Like [`Application::build`], with the clock and id source given (tests fix them).
     pub fn build_with(settings: Settings, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> anyhow::Result<Self> {
         let db = open_db(settings.data.as_deref())?;
+        let clock_for_jobs = Arc::clone(&clock);
         let store = SledStore::open(&db, "default").context("cannot open the default tenant's storage")?;
         let filter_limits =
             FilterLimits { max_length: settings.filter_max_length, max_depth: settings.filter_max_depth };
@@ -78,6 +82,15 @@ impl Application {
             cursor_supported: false,
             jwt_enabled: auth.jwt_enabled(),
         };
+        let (jobs, supervisors) = JobHost::load(
+            &settings.jobs,
+            settings.data.as_ref().map(|d| d.join("jobs")).as_deref(),
+            Arc::clone(&clock_for_jobs),
+        )?;
+        if !jobs.is_empty() && settings.admin_token.is_none() {
+            tracing::warn!("hosted jobs run, but /admin/jobs is off until --admin-token is set");
+        }
+        let jobs = Arc::new(jobs);
         let state = web::Data::new(AppState {
             service: Arc::clone(&service),
             auth: Arc::new(auth),
@@ -87,6 +100,7 @@ impl Application {
             public_url: settings.public_url.clone(),
             faults: Arc::new(crate::faults::Faults::new(settings.faults.clone())),
             admin_token: settings.admin_token.clone(),
+            jobs: Arc::clone(&jobs),
         });
         let listener =
             TcpListener::bind(&settings.addr).with_context(|| format!("cannot listen on {}", settings.addr))?;
@@ -99,7 +113,7 @@ impl Application {
             server = server.workers(workers.max(1));
         }
         let server = server.listen(listener)?.run();
-        Ok(Application { port, server, db, service })
+        Ok(Application { port, server, db, service, jobs, supervisors })
     }
 
     pub fn port(&self) -> u16 {
@@ -118,7 +132,12 @@ impl Application {
 
     /// Serves until Ctrl-C/SIGTERM (or the handle stops it), then flushes storage.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let tasks: Vec<_> = self.supervisors.into_iter().map(|s| actix_web::rt::spawn(s.run())).collect();
         self.server.await?;
+        self.jobs.shutdown();
+        for task in tasks {
+            task.abort();
+        }
         self.db.flush_async().await.context("flushing storage on shutdown")?;
         tracing::info!("stopped; storage flushed");
         Ok(())

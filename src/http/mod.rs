@@ -59,6 +59,8 @@ pub struct AppState {
     pub faults: Arc<crate::faults::Faults>,
     /// Bearer token of the `/admin` API (off when absent).
     pub admin_token: Option<String>,
+    /// Provisioning jobs hosted by this server.
+    pub jobs: Arc<crate::provision::host::JobHost>,
 }
 
 /// Response header naming the fault that was injected into a response.

@@ -618,33 +618,7 @@ impl Engine {
 
     /// The status document (§6.5).
     pub fn status(&self) -> Result<JobStatus, EngineError> {
-        let last_cycle: Option<CycleReport> =
-            self.state.meta("last_cycle")?.and_then(|c| serde_json::from_str(&c).ok());
-        let quarantine: Option<Quarantine> = self.state.meta("quarantine")?.and_then(|q| serde_json::from_str(&q).ok());
-        let initial_cycle_complete = self.state.meta("initial_done")?.as_deref() == Some("true");
-        let state = if self.state.meta("disabled")?.is_some() {
-            "Disabled"
-        } else if self.state.meta("paused")?.as_deref() == Some("true") || self.client.gate.is_paused() {
-            "Paused"
-        } else if quarantine.is_some() {
-            "Quarantine"
-        } else if last_cycle.is_none() {
-            "NotRun"
-        } else {
-            "Active"
-        };
-        Ok(JobStatus {
-            job: self.job.spec.name.clone(),
-            state: state.into(),
-            initial_cycle_complete,
-            steady_state: initial_cycle_complete && last_cycle.as_ref().is_some_and(|c| c.failed == 0),
-            last_cycle,
-            quarantine,
-            escrowed: self.state.escrows()?.len(),
-            last_error: self.state.meta("last_error")?,
-            users: self.state.count_links(ObjectKind::User),
-            groups: self.state.count_links(ObjectKind::Group),
-        })
+        status_of(&self.job, &self.state, self.client.gate.is_paused())
     }
 
     /// Pauses the job: the running cycle stops sending requests, and no cycle starts.
@@ -1420,6 +1394,37 @@ impl ObjectRun<'_> {
             }
         }
     }
+}
+
+/// The status document of a job from its state (§6.5); `gate_paused` is a pause requested
+/// in this process that the state may not show yet.
+pub fn status_of(job: &Job, state: &JobState, gate_paused: bool) -> Result<JobStatus, EngineError> {
+    let last_cycle: Option<CycleReport> = state.meta("last_cycle")?.and_then(|c| serde_json::from_str(&c).ok());
+    let quarantine: Option<Quarantine> = state.meta("quarantine")?.and_then(|q| serde_json::from_str(&q).ok());
+    let initial_cycle_complete = state.meta("initial_done")?.as_deref() == Some("true");
+    let status = if state.meta("disabled")?.is_some() {
+        "Disabled"
+    } else if state.meta("paused")?.as_deref() == Some("true") || gate_paused {
+        "Paused"
+    } else if quarantine.is_some() {
+        "Quarantine"
+    } else if last_cycle.is_none() {
+        "NotRun"
+    } else {
+        "Active"
+    };
+    Ok(JobStatus {
+        job: job.spec.name.clone(),
+        state: status.into(),
+        initial_cycle_complete,
+        steady_state: initial_cycle_complete && last_cycle.as_ref().is_some_and(|c| c.failed == 0),
+        last_cycle,
+        quarantine,
+        escrowed: state.escrows()?.len(),
+        last_error: state.meta("last_error")?,
+        users: state.count_links(ObjectKind::User),
+        groups: state.count_links(ObjectKind::Group),
+    })
 }
 
 /// The soft-delete PATCH: `{"op":"Replace","path":"active","value":"False"}` in Entra's

@@ -7,6 +7,7 @@ pub mod directory;
 pub mod engine;
 pub mod expr;
 pub mod health;
+pub mod host;
 pub mod import;
 pub mod job;
 pub mod log;

@@ -73,6 +73,7 @@ pub struct Link {
     pub created: bool,
 }
 
+#[derive(Clone)]
 pub struct JobState {
     db: sled::Db,
     links: sled::Tree,

@@ -1,0 +1,177 @@
+//! Jobs hosted by the server (`scimlab serve --job job.json`): each runs its cycles in the
+//! background on its interval (or on the quarantine schedule), and is controlled over
+//! `/admin/jobs`. The engine stays a SCIM client: a hosted job reaches its target, even this
+//! very server, over HTTP.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::client::PauseGate;
+use super::engine::{status_of, Engine, EngineError, NoProgress};
+use super::health::JobStatus;
+use super::log::LogEntry;
+use super::{Job, JobState};
+use crate::clock::Clock;
+
+/// A request to a job's supervisor; handled between cycles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    RunNow,
+    Restart { clear_state: bool },
+    AllowDeletions,
+}
+
+struct Hosted {
+    job: Job,
+    state: JobState,
+    gate: PauseGate,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+/// The registry the admin API talks to.
+#[derive(Default)]
+pub struct JobHost {
+    jobs: BTreeMap<String, Hosted>,
+}
+
+/// Runs one job's cycles; spawned when the server starts.
+pub struct Supervisor {
+    engine: Engine,
+    commands: mpsc::UnboundedReceiver<Command>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("no hosted job named '{0}'")]
+    Unknown(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl JobHost {
+    /// Loads every job file; state lives under `state_root/<job name>` (or in memory).
+    pub fn load(
+        paths: &[PathBuf],
+        state_root: Option<&Path>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<(JobHost, Vec<Supervisor>)> {
+        let mut host = JobHost::default();
+        let mut supervisors = Vec::new();
+        for path in paths {
+            let job = Job::load(path)?;
+            let name = job.spec.name.clone();
+            if host.jobs.contains_key(&name) {
+                anyhow::bail!("{}: a hosted job named '{name}' is already loaded", path.display());
+            }
+            let state = match state_root {
+                Some(root) => JobState::open(&root.join(&name))?,
+                None => JobState::temporary()?,
+            };
+            let engine = Engine::new(job.clone(), state.clone(), Arc::clone(&clock), rand::random())?;
+            let (tx, rx) = mpsc::unbounded_channel();
+            let gate = engine.client().gate.clone();
+            if state.meta("paused")?.as_deref() == Some("true") {
+                gate.pause();
+            }
+            host.jobs.insert(name, Hosted { job, state, gate, commands: tx });
+            supervisors.push(Supervisor { engine, commands: rx });
+        }
+        Ok((host, supervisors))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
+    fn get(&self, name: &str) -> Result<&Hosted, HostError> {
+        self.jobs.get(name).ok_or_else(|| HostError::Unknown(name.to_string()))
+    }
+
+    pub fn statuses(&self) -> Result<Vec<JobStatus>, HostError> {
+        self.jobs.keys().map(|name| self.status(name)).collect()
+    }
+
+    pub fn status(&self, name: &str) -> Result<JobStatus, HostError> {
+        let h = self.get(name)?;
+        Ok(status_of(&h.job, &h.state, h.gate.is_paused())?)
+    }
+
+    /// Stops every request of the job at once (a cycle in progress waits where it is).
+    pub fn pause(&self, name: &str) -> Result<(), HostError> {
+        let h = self.get(name)?;
+        h.gate.pause();
+        h.state.set_meta("paused", "true").map_err(EngineError::from)?;
+        Ok(())
+    }
+
+    /// Continues a paused job where it stopped.
+    pub fn resume(&self, name: &str) -> Result<(), HostError> {
+        let h = self.get(name)?;
+        h.state.remove_meta("paused").map_err(EngineError::from)?;
+        h.gate.resume();
+        let _ = h.commands.send(Command::RunNow);
+        Ok(())
+    }
+
+    /// Graph's `start`: resumes, lifts a quarantine, and runs a cycle now.
+    pub fn start(&self, name: &str) -> Result<(), HostError> {
+        let h = self.get(name)?;
+        h.state.remove_meta("quarantine").map_err(EngineError::from)?;
+        self.resume(name)
+    }
+
+    pub fn send(&self, name: &str, command: Command) -> Result<(), HostError> {
+        let _ = self.get(name)?.commands.send(command);
+        Ok(())
+    }
+
+    pub fn logs(&self, name: &str) -> Result<Vec<LogEntry>, HostError> {
+        Ok(self.get(name)?.state.logs().map_err(EngineError::from)?)
+    }
+
+    /// Graceful shutdown: no further request leaves, and every job's state is on disk.
+    pub fn shutdown(&self) {
+        for (name, h) in &self.jobs {
+            h.gate.pause();
+            if let Err(e) = h.state.flush() {
+                tracing::error!(job = %name, error = %e, "could not flush the job state");
+            }
+        }
+    }
+}
+
+impl Supervisor {
+    /// Cycles until the host goes away: one at start, then on the interval or quarantine
+    /// schedule, or when a command asks.
+    pub async fn run(mut self) {
+        let name = self.engine.job().spec.name.clone();
+        loop {
+            match self.engine.run_cycle(&NoProgress).await {
+                Ok(report) => tracing::info!(job = %name, "{}", super::engine::summary(&report)),
+                Err(EngineError::Paused) => tracing::info!(job = %name, "paused; waiting for resume"),
+                Err(e) => tracing::warn!(job = %name, error = %e, "cycle failed"),
+            }
+            let delay = self
+                .engine
+                .next_delay()
+                .unwrap_or_else(|_| std::time::Duration::from_secs(self.engine.job().spec.options.interval_seconds));
+            tokio::select! {
+                command = self.commands.recv() => {
+                    let result = match command {
+                        None => return,
+                        Some(Command::RunNow) => Ok(()),
+                        Some(Command::Restart { clear_state }) => self.engine.restart(clear_state),
+                        Some(Command::AllowDeletions) => self.engine.allow_deletions(),
+                    };
+                    if let Err(e) = result {
+                        tracing::error!(job = %name, error = %e, "command failed");
+                    }
+                }
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+}

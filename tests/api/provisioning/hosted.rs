@@ -1,0 +1,88 @@
+//! Jobs hosted by a running server (`serve --job`), controlled over /admin/jobs.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::helpers::spawn_app;
+
+async fn admin(app: &TestApp, method: reqwest::Method, path: &str) -> (u16, Value) {
+    let res =
+        app.client.request(method, format!("{}{path}", app.address)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Polls the job's status until `done` holds (the supervisor runs in the background).
+async fn wait_for(app: &TestApp, job: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..200 {
+        let (_, status) = admin(app, reqwest::Method::GET, &format!("/admin/jobs/{job}")).await;
+        if done(&status) {
+            return status;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {job} never reached the expected state");
+}
+
+#[actix_web::test]
+async fn a_hosted_job_cycles_in_the_background_and_obeys_the_admin_api() {
+    let target = spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let directory = work.path().join("directory.json");
+    std::fs::write(&directory, sample_directory().to_string()).unwrap();
+    let job = work.path().join("job.json");
+    std::fs::write(
+        &job,
+        json!({
+            "name": "hosted",
+            "target": {"url": target.url(""), "token": TOKEN},
+            "source": {"directory": directory},
+            "assignments": {"groups": ["Eng"]},
+            "options": {"intervalSeconds": 3600}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let host = spawn_app_with(|s| {
+        s.admin_token = Some(ADMIN_TOKEN.into());
+        s.jobs = vec![job.clone()];
+    })
+    .await;
+
+    // The first cycle runs at start.
+    let status = wait_for(&host, "hosted", |s| s["lastCycle"]["created"] == 3).await;
+    assert_eq!(status["state"], "Active");
+    assert_eq!(status["initialCycleComplete"], true);
+    assert_eq!(status["users"], 2);
+    let (code, list) = admin(&host, reqwest::Method::GET, "/admin/jobs").await;
+    assert_eq!((code, list["jobs"].as_array().unwrap().len()), (200, 1));
+
+    // Paused: a source change is not picked up; resumed: it is, at once.
+    let (code, paused) = admin(&host, reqwest::Method::POST, "/admin/jobs/hosted/pause").await;
+    assert_eq!((code, paused["state"].as_str()), (202, Some("Paused")));
+    let mut dir: Value = serde_json::from_str(&std::fs::read_to_string(&directory).unwrap()).unwrap();
+    dir["users"][1]["jobTitle"] = json!("Principal");
+    std::fs::write(&directory, dir.to_string()).unwrap();
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let bob = target.list("/Users", &[("filter", "userName eq \"bob.builder@contoso.com\"")]).await;
+    assert_eq!(bob.body["Resources"][0]["title"], "Engineer");
+    admin(&host, reqwest::Method::POST, "/admin/jobs/hosted/resume").await;
+    wait_for(&host, "hosted", |s| s["lastCycle"]["updated"] == 1 && s["state"] == "Active").await;
+    let bob = target.list("/Users", &[("filter", "userName eq \"bob.builder@contoso.com\"")]).await;
+    assert_eq!(bob.body["Resources"][0]["title"], "Principal");
+
+    // Restart with cleared state: the next cycle is initial and matches, never duplicates.
+    admin(&host, reqwest::Method::POST, "/admin/jobs/hosted/restart?clearState=true").await;
+    let status = wait_for(&host, "hosted", |s| s["lastCycle"]["initial"] == true && s["users"] == 2).await;
+    assert_eq!(status["lastCycle"]["created"], 0);
+    assert_eq!(target.list("/Users", &[("count", "0")]).await.body["totalResults"], 2);
+
+    let (code, logs) = admin(&host, reqwest::Method::GET, "/admin/jobs/hosted/logs?status=failure").await;
+    assert_eq!((code, logs["logs"].as_array().unwrap().len()), (200, 0));
+    assert_eq!(admin(&host, reqwest::Method::GET, "/admin/jobs/nope").await.0, 404);
+    assert_eq!(admin(&host, reqwest::Method::POST, "/admin/jobs/hosted/explode").await.0, 404);
+    let anonymous = host.client.get(format!("{}/admin/jobs", host.address)).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+}
