@@ -103,6 +103,11 @@ pub struct BenchServer {
 
 impl BenchServer {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with_faults(crate::faults::FaultPlan::default()).await
+    }
+
+    /// A bench server that misbehaves as `faults` says.
+    pub async fn start_with_faults(faults: crate::faults::FaultPlan) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("temp dir")?;
         let token = "bench-token".to_string();
         let settings = Settings {
@@ -110,6 +115,7 @@ impl BenchServer {
             data: Some(dir.path().join("data")),
             tokens: vec![token.clone()],
             max_results: 1000,
+            faults,
             ..Settings::default()
         };
         let app = Application::build_with(settings, Arc::new(SystemClock), Arc::new(UuidIds))?;
@@ -302,11 +308,24 @@ pub fn bench_directory(n: usize) -> serde_json::Value {
 
 /// `scimlab bench provision`: an initial cycle of `n` generated users into a local scimlab
 /// (durable writes on), then an incremental cycle with `changes` changed users.
-pub async fn provision_bench(sizes: &[usize], changes: usize, concurrency: usize) -> anyhow::Result<Vec<CycleRow>> {
+/// With `fault_rate` > 0, that share of SCIM requests is answered 503 (seeded), and the
+/// engine's retries and escrows absorb them.
+pub async fn provision_bench(
+    sizes: &[usize],
+    changes: usize,
+    concurrency: usize,
+    fault_rate: f64,
+) -> anyhow::Result<Vec<CycleRow>> {
     use crate::provision::{Engine, Job, JobState, NoProgress};
     let mut rows = Vec::new();
     for &n in sizes {
-        let server = BenchServer::start().await?;
+        let faults: crate::faults::FaultPlan = serde_json::from_value(if fault_rate > 0.0 {
+            json!({"seed": 1, "rules": [{"rate": fault_rate, "status": 503}]})
+        } else {
+            json!({})
+        })?;
+        faults.check().map_err(|e| anyhow::anyhow!("--fault-rate: {e}"))?;
+        let server = BenchServer::start_with_faults(faults).await?;
         let work = tempfile::tempdir().context("temp dir")?;
         let directory_path = work.path().join("directory.json");
         let mut directory = bench_directory(n);
@@ -316,7 +335,7 @@ pub async fn provision_bench(sizes: &[usize], changes: usize, concurrency: usize
             "target": {"url": server.base, "token": server.token},
             "source": {"directory": directory_path},
             "scope": "all",
-            "options": {"concurrency": concurrency, "deletionThreshold": 0}
+            "options": {"concurrency": concurrency, "deletionThreshold": 0, "retry": {"baseDelayMs": 20, "maxDelayMs": 500}}
         }))?;
         let job = Job::from_spec(spec, work.path().to_path_buf())?;
         let state = JobState::open(&work.path().join("state"))?;

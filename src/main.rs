@@ -190,6 +190,9 @@ enum BenchKind {
         /// The job's concurrency towards the target.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Share of SCIM requests the server answers with 503 (e.g. 0.1).
+        #[arg(long, default_value_t = 0.0)]
+        fault_rate: f64,
     },
     /// Filter latency and throughput at growing user counts.
     Filters {
@@ -294,13 +297,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { which } => {
             telemetry::init(cli.log_format, "warn");
             match which {
-                BenchKind::Provision { sizes, changes, concurrency } => {
-                    actix_web::rt::System::new().block_on(async move {
-                        let rows = scimlab::bench::provision_bench(&sizes, changes, concurrency).await?;
+                BenchKind::Provision { sizes, changes, concurrency, fault_rate } => actix_web::rt::System::new()
+                    .block_on(async move {
+                        let rows = scimlab::bench::provision_bench(&sizes, changes, concurrency, fault_rate).await?;
                         scimlab::bench::print_cycle_table(&rows);
                         Ok(())
-                    })
-                }
+                    }),
                 BenchKind::Filters { sizes, requests, concurrency } => {
                     actix_web::rt::System::new().block_on(async move {
                         let rows = scimlab::bench::filter_bench(&sizes, requests, concurrency).await?;

@@ -182,3 +182,92 @@ async fn demo_provisions_the_fixtures_end_to_end() {
         "the incremental cycle shows the changes: {text}"
     );
 }
+
+/// The target as a comparable snapshot: users by userName with the provisioned attributes
+/// and their manager's userName, groups with their members' userNames.
+async fn snapshot(app: &crate::helpers::TestApp) -> Value {
+    let users = app.list("/Users", &[("count", "1000")]).await.body["Resources"].as_array().unwrap().clone();
+    let name_of = |id: &str| {
+        users.iter().find(|u| u["id"] == id).map(|u| u["userName"].as_str().unwrap().to_string()).unwrap_or_default()
+    };
+    let mut out_users: Vec<Value> = users
+        .iter()
+        .map(|u| {
+            let manager = u["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"]
+                .as_str()
+                .map(&name_of);
+            json!([u["userName"], u["active"], u["title"], u["displayName"], u["externalId"], manager])
+        })
+        .collect();
+    out_users.sort_by_key(|u| u[0].as_str().unwrap().to_lowercase());
+    let groups = app.list("/Groups", &[("count", "1000")]).await.body["Resources"].as_array().unwrap().clone();
+    let mut out_groups: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            let mut members: Vec<String> =
+                g["members"].as_array().into_iter().flatten().map(|m| name_of(m["value"].as_str().unwrap())).collect();
+            members.sort();
+            json!([g["displayName"], members])
+        })
+        .collect();
+    out_groups.sort_by_key(|g| g[0].as_str().unwrap().to_string());
+    json!({"users": out_users, "groups": out_groups})
+}
+
+fn demo_job(work: &Path, target: &str) -> PathBuf {
+    let mut spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_path("fixtures/jobs/demo.json")).unwrap()).unwrap();
+    spec["target"] = json!({"url": target, "token": TOKEN});
+    spec["source"] = json!({"directory": repo_path("fixtures/directory/directory.json")});
+    let job = work.join(format!("job-{}.json", target.len() + work.as_os_str().len()));
+    std::fs::write(&job, spec.to_string()).unwrap();
+    job
+}
+
+#[actix_web::test]
+async fn an_engine_killed_mid_cycle_resumes_to_the_same_target_state() {
+    // Reference: one uninterrupted run.
+    let reference = spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let job = demo_job(work.path(), &reference.url(""));
+    let state = work.path().join("reference-state");
+    let run =
+        scimlab(&["provision", "run", "--job", job.to_str().unwrap(), "--state", state.to_str().unwrap(), "--quiet"])
+            .await;
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    // Interrupted: slow creates, SIGKILL a second in, then run again to completion.
+    let target = crate::helpers::spawn_app_with(|s| {
+        s.faults = serde_json::from_value(json!({"rules": [{"method": "POST", "latencyMs": 40}]})).unwrap()
+    })
+    .await;
+    let job = demo_job(work.path(), &target.url(""));
+    let state = work.path().join("killed-state");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"))
+        .args(["provision", "run", "--job", job.to_str().unwrap(), "--state", state.to_str().unwrap(), "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill once a good part of the users exist (at ~100 creates/s this is well mid-cycle).
+    for _ in 0..400 {
+        let created = target.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap();
+        if created >= 30 || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(child.try_wait().unwrap().is_none(), "the run must still be going when it is killed");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let partial = target.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap();
+    let expected = reference.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap();
+    assert!(partial > 0 && partial < expected, "killed mid-cycle: {partial} of {expected} users");
+
+    let rerun =
+        scimlab(&["provision", "run", "--job", job.to_str().unwrap(), "--state", state.to_str().unwrap(), "--quiet"])
+            .await;
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    assert!(stdout(&rerun).contains("0 failed"), "{}", stdout(&rerun));
+    assert_eq!(snapshot(&target).await, snapshot(&reference).await, "same users, attributes, managers and members");
+}

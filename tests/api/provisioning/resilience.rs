@@ -290,3 +290,78 @@ async fn a_paused_job_runs_no_cycle_until_resumed() {
     engine.resume().unwrap();
     assert_eq!(engine.run_cycle(&NoProgress).await.unwrap().created, 2);
 }
+
+/// A bare SCIM target that answers lookups with nothing and creates with a new id, each
+/// after 40 ms, and records the most requests it ever had in flight at once.
+struct CountingTarget {
+    url: String,
+    max_in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl CountingTarget {
+    fn start() -> CountingTarget {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let max_in_flight = Arc::new(AtomicUsize::new(0));
+        let (now, max) = (in_flight.clone(), max_in_flight.clone());
+        let server = HttpServer::new(move || {
+            let (now, max) = (now.clone(), max.clone());
+            App::new().default_service(web::to(move |req: actix_web::HttpRequest| {
+                let (now, max) = (now.clone(), max.clone());
+                async move {
+                    let current = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    max.fetch_max(current, Ordering::SeqCst);
+                    actix_web::rt::time::sleep(Duration::from_millis(40)).await;
+                    now.fetch_sub(1, Ordering::SeqCst);
+                    if req.method() == actix_web::http::Method::POST {
+                        HttpResponse::Created().json(json!({"id": uuid::Uuid::new_v4().to_string()}))
+                    } else {
+                        HttpResponse::Ok().json(json!({"totalResults": 0, "Resources": []}))
+                    }
+                }
+            }))
+        })
+        .workers(2)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let url = format!("http://{}/scim/v2", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        CountingTarget { url, max_in_flight, handle }
+    }
+}
+
+impl Drop for CountingTarget {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_web::rt::spawn(async move { handle.stop(false).await });
+    }
+}
+
+#[actix_web::test]
+async fn requests_in_flight_never_exceed_the_configured_concurrency() {
+    let target = CountingTarget::start();
+    let dir = tempfile::tempdir().unwrap();
+    let users: Vec<Value> =
+        (0..12).map(|i| person(&format!("u-{i}"), &format!("User{i}"), "Load", "Engineer")).collect();
+    std::fs::write(dir.path().join("directory.json"), json!({"users": users, "groups": []}).to_string()).unwrap();
+    for concurrency in [1usize, 3] {
+        let spec: JobSpec = serde_json::from_value(json!({
+            "name": format!("bounded-{concurrency}"),
+            "target": {"url": target.url, "token": "t"},
+            "source": {"directory": "directory.json"},
+            "scope": "all",
+            "options": {"concurrency": concurrency}
+        }))
+        .unwrap();
+        target.max_in_flight.store(0, std::sync::atomic::Ordering::SeqCst);
+        let job = Job::from_spec(spec, dir.path().to_path_buf()).unwrap();
+        let mut engine = Engine::new(job, JobState::temporary().unwrap(), Arc::new(SystemClock), 1).unwrap();
+        let report = engine.run_cycle(&NoProgress).await.unwrap();
+        assert_eq!(report.created, 12, "{report:?}");
+        let max = target.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(max, concurrency, "at most {concurrency} requests in flight, and the bound is used");
+    }
+}
