@@ -11,4 +11,5 @@ mod groups;
 mod helpers;
 mod patch;
 mod provisioning;
+mod reliability;
 mod users;

@@ -1,0 +1,187 @@
+//! Loses nothing: concurrent writers, input limits, and a server killed with SIGKILL.
+
+use std::collections::BTreeMap;
+
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+
+use crate::helpers::{id_of, spawn_app, spawn_app_with, user_body, GROUP_URN, TOKEN};
+
+#[actix_web::test]
+async fn fifty_concurrent_creates_of_one_user_name_give_exactly_one_201() {
+    let app = spawn_app().await;
+    let attempts = (0..50).map(|i| {
+        // Case varies: userName is unique case-insensitively.
+        let name = if i % 2 == 0 { "Race@Example.com" } else { "race@example.com" };
+        app.post("/Users", user_body(name))
+    });
+    let statuses: Vec<u16> = join_all(attempts).await.into_iter().map(|r| r.status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 49, "{statuses:?}");
+    assert_eq!(app.list("/Users", &[("count", "0")]).await.body["totalResults"], 1);
+}
+
+#[actix_web::test]
+async fn fifty_concurrent_member_adds_to_one_group_keep_all_fifty() {
+    let app = spawn_app().await;
+    let mut users = Vec::new();
+    for i in 0..50 {
+        users.push(id_of(&app.create_user(&format!("m{i}@example.com")).await));
+    }
+    let group = id_of(&app.create_group("Crowd", &[]).await);
+    let path = format!("/Groups/{group}");
+    let adds = users.iter().map(|id| {
+        let path = path.clone();
+        let app = &app;
+        async move { app.patch_ops(&path, json!([{"op": "add", "path": "members", "value": [{"value": id}]}])).await }
+    });
+    let statuses: Vec<u16> = join_all(adds).await.into_iter().map(|r| r.status).collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let full = app.get(&format!("/Groups/{group}")).await.body;
+    assert_eq!(full["members"].as_array().unwrap().len(), 50, "no member lost");
+}
+
+#[actix_web::test]
+async fn concurrent_patches_with_the_same_if_match_have_exactly_one_winner() {
+    let app = spawn_app().await;
+    let user = app.create_user("cas@example.com").await;
+    let id = id_of(&user);
+    let etag = app.get(&format!("/Users/{id}")).await.header("etag").unwrap();
+    let path = format!("/Users/{id}");
+    let patches = (0..20).map(|i| {
+        let (app, path, etag) = (&app, &path, &etag);
+        async move {
+            let body = json!({"schemas": [crate::helpers::PATCH_URN],
+                              "Operations": [{"op": "replace", "path": "title", "value": format!("writer {i}")}]});
+            app.send(reqwest::Method::PATCH, path, Some(&body), &[("if-match", etag.as_str())]).await
+        }
+    });
+    let results = join_all(patches).await;
+    let winners: Vec<&Value> = results.iter().filter(|r| r.status == 200).map(|r| &r.body).collect();
+    assert_eq!(winners.len(), 1, "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert!(results.iter().filter(|r| r.status != 200).all(|r| r.status == 412));
+    let now = app.get(&format!("/Users/{id}")).await.body;
+    assert_eq!(now["title"], winners[0]["title"], "the winner's write is the one stored");
+}
+
+#[actix_web::test]
+async fn oversized_and_deeply_nested_input_is_refused_cleanly() {
+    let app = spawn_app_with(|s| s.max_payload_bytes = 16 * 1024).await;
+    let mut big = user_body("big@example.com");
+    big["displayName"] = json!("x".repeat(20 * 1024));
+    app.post("/Users", big).await.assert_error(413, None);
+
+    let nested = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+    let res = app
+        .client
+        .post(app.url("/Users"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/scim+json")
+        .body(nested)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400, "JSON nesting beyond the parser's depth is a 400, not a crash");
+
+    let long_filter = format!("userName eq \"{}\"", "a".repeat(5000));
+    app.list("/Users", &[("filter", &long_filter)]).await.assert_error(400, Some("invalidFilter"));
+    let deep_filter = format!("{}userName pr{}", "(".repeat(40), ")".repeat(40));
+    app.list("/Users", &[("filter", &deep_filter)]).await.assert_error(400, Some("invalidFilter"));
+
+    let roomy = spawn_app_with(|s| s.max_payload_bytes = 1024 * 1024).await;
+    let mut long_value = user_body("long@example.com");
+    long_value["title"] = json!("t".repeat(70 * 1024));
+    let res = roomy.post("/Users", long_value).await;
+    res.assert_error(400, Some("invalidValue"));
+    assert!(res.detail().contains("title"), "{}", res.detail());
+    assert_eq!(app.get("/ServiceProviderConfig").await.status, 200, "the server is still up");
+}
+
+#[actix_web::test]
+async fn every_acknowledged_create_survives_a_sigkill() {
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"))
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--token", TOKEN])
+            .arg("--data")
+            .arg(data.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/scim/v2");
+    let wait_up = || async {
+        for _ in 0..200 {
+            if client.get(format!("{base}/ServiceProviderConfig")).bearer_auth(TOKEN).send().await.is_ok() {
+                return;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("server did not come up");
+    };
+
+    let mut server = start();
+    wait_up().await;
+    // Writers create users until the server dies under them; keep every 201.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::new()));
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (client, base, acknowledged) = (client.clone(), base.clone(), acknowledged.clone());
+            actix_web::rt::spawn(async move {
+                for i in 0.. {
+                    let name = format!("w{w}-{i}@crash.example");
+                    let sent =
+                        client.post(format!("{base}/Users")).bearer_auth(TOKEN).json(&user_body(&name)).send().await;
+                    match sent {
+                        Ok(res) if res.status().as_u16() == 201 => {
+                            let body: Value = res.json().await.unwrap_or(Value::Null);
+                            acknowledged.lock().unwrap().insert(name, body);
+                        }
+                        Ok(_) => {}
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    for _ in 0..400 {
+        if acknowledged.lock().unwrap().len() >= 150 {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    server.kill().unwrap(); // SIGKILL, mid-load
+    server.wait().unwrap();
+    for w in writers {
+        let _ = w.await;
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() >= 150, "load ran: {}", acknowledged.len());
+
+    let mut server = start();
+    wait_up().await;
+    for (name, created) in &acknowledged {
+        let id = created["id"].as_str().unwrap();
+        let res = client.get(format!("{base}/Users/{id}")).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{name} was acknowledged but is gone");
+        let stored: Value = res.json().await.unwrap();
+        assert_eq!(stored["userName"], json!(name));
+        assert_eq!(stored["emails"], created["emails"], "intact");
+    }
+    let total: Value =
+        client.get(format!("{base}/Users?count=0")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    assert!(total["totalResults"].as_u64().unwrap() >= acknowledged.len() as u64);
+    let group = client
+        .post(format!("{base}/Groups"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"schemas": [GROUP_URN], "displayName": "after-crash"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(group.status().as_u16(), 201, "the restarted store takes writes");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
