@@ -1,0 +1,37 @@
+# syntax=docker/dockerfile:1
+# scimlab: SCIM 2.0 server, provisioning engine and validator in one binary.
+#
+#   docker build -t scimlab .
+#   docker run -p 8080:8080 -e SCIMLAB_TOKEN=change-me -v scimlab-data:/data scimlab
+#
+# Build stage: compile a release binary (dependencies cached in their own layer).
+FROM rust:1.95-slim-bookworm AS builder
+WORKDIR /build
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY grammar ./grammar
+RUN cargo build --release --locked && strip target/release/scimlab
+
+# Runtime stage: a slim Debian with the binary, the fixtures (for `scimlab demo`) and curl
+# for the health check, running as an unprivileged user.
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin scimlab \
+    && mkdir -p /data && chown scimlab /data
+COPY --from=builder /build/target/release/scimlab /usr/local/bin/scimlab
+COPY fixtures /opt/scimlab/fixtures
+WORKDIR /opt/scimlab
+USER scimlab
+VOLUME ["/data"]
+EXPOSE 8080
+ENV SCIMLAB_ADDR=0.0.0.0:8080 \
+    SCIMLAB_DATA=/data \
+    SCIMLAB_LOG_FORMAT=json
+# Discovery is public so the health check needs no credentials; every resource endpoint
+# still requires SCIMLAB_TOKEN (or JWT settings).
+HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
+    CMD curl -fsS http://127.0.0.1:8080/scim/v2/ServiceProviderConfig > /dev/null || exit 1
+ENTRYPOINT ["scimlab"]
+CMD ["serve", "--public-discovery"]
