@@ -91,6 +91,20 @@ enum ProvisionCommand {
         #[arg(long)]
         quiet: bool,
     },
+    /// Resume a paused job, lift its quarantine, and run (as `run` does).
+    Start {
+        #[command(flatten)]
+        job: JobArgs,
+        /// Keep cycling on the job's interval until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
+        /// Stop after this many cycles (with --watch).
+        #[arg(long)]
+        cycles: Option<usize>,
+        /// Hide the progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Provision one user now and show every step.
     OnDemand {
         #[command(flatten)]
@@ -236,6 +250,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(async move {
                 match action {
                     ProvisionCommand::Run { job, watch, cycles, quiet } => {
+                        commands::provision_run(&job.job, job.state.as_deref(), watch, cycles, !quiet).await
+                    }
+                    ProvisionCommand::Start { job, watch, cycles, quiet } => {
+                        commands::open_engine(&job.job, job.state.as_deref(), Arc::new(SystemClock))?.start()?;
                         commands::provision_run(&job.job, job.state.as_deref(), watch, cycles, !quiet).await
                     }
                     ProvisionCommand::OnDemand { job, user, json } => {

@@ -20,17 +20,17 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let service = scimlab::bench::temp_service().expect("service");
         let opts = ReadOptions::default();
-        let user = service
-            .create(ResourceKind::User, &scimlab::bench::bench_user(1), &opts)
-            .expect("user")
-            .resource["id"]
+        let user = service.create(ResourceKind::User, &scimlab::bench::bench_user(1), &opts).expect("user").resource
+            ["id"]
             .as_str()
             .unwrap()
             .to_string();
         let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "fuzz",
                           "members": [{"value": user}]});
-        let group =
-            service.create(ResourceKind::Group, &body, &opts).expect("group").resource["id"].as_str().unwrap().to_string();
+        let group = service.create(ResourceKind::Group, &body, &opts).expect("group").resource["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         Fixture { service, user, group }
     })
 }

@@ -195,7 +195,8 @@ pub struct ScimClient {
     http: reqwest::Client,
     base: String,
     target: Target,
-    bearer: Arc<Mutex<Option<String>>>,
+    /// The bearer token; an async lock so concurrent requests fetch an OAuth token once.
+    bearer: Arc<tokio::sync::Mutex<Option<String>>>,
     exchanges: Arc<Mutex<Vec<Exchange>>>,
     retry: RetryPolicy,
     /// Set by a 429: no request of this job leaves before it.
@@ -227,7 +228,7 @@ impl ScimClient {
             http,
             base,
             target: target.clone(),
-            bearer: Arc::new(Mutex::new(target.token.clone())),
+            bearer: Arc::new(tokio::sync::Mutex::new(target.token.clone())),
             exchanges: Arc::new(Mutex::new(Vec::new())),
             retry,
             hold_until: Arc::new(Mutex::new(None)),
@@ -251,8 +252,9 @@ impl ScimClient {
     }
 
     async fn token(&self) -> Result<String, ClientError> {
-        if let Some(t) = self.bearer.lock().ok().and_then(|b| b.clone()) {
-            return Ok(t);
+        let mut bearer = self.bearer.lock().await;
+        if let Some(t) = bearer.as_ref() {
+            return Ok(t.clone());
         }
         let Some(oauth) = &self.target.oauth else {
             return Err(ClientError::Auth("no token configured".into()));
@@ -281,9 +283,7 @@ impl ScimClient {
             .get("access_token")
             .and_then(Value::as_str)
             .ok_or_else(|| ClientError::Auth(format!("token endpoint answered {status} without access_token")))?;
-        if let Ok(mut b) = self.bearer.lock() {
-            *b = Some(token.to_string());
-        }
+        *bearer = Some(token.to_string());
         Ok(token.to_string())
     }
 
@@ -319,6 +319,10 @@ impl ScimClient {
             self.wait_ready().await;
             attempt += 1;
             match self.send_once(method.clone(), url, query, body).await {
+                // An expired OAuth token: fetch a fresh one once.
+                Err(ClientError::Http { status: 401, .. }) if self.target.oauth.is_some() && attempt == 1 => {
+                    *self.bearer.lock().await = None;
+                }
                 Err(e) if e.is_transient() && attempt < self.retry.max_attempts => match &e {
                     ClientError::Http { status: 429, retry_after, .. } => {
                         let cap = Duration::from_secs(self.retry.max_retry_after_seconds);

@@ -629,6 +629,12 @@ impl Engine {
         Ok(())
     }
 
+    /// Graph's `start`: resumes a paused job and lifts a quarantine, so a cycle may run now.
+    pub fn start(&self) -> Result<(), EngineError> {
+        self.state.remove_meta("quarantine")?;
+        self.resume()
+    }
+
     /// Resumes a paused job where it stopped.
     pub fn resume(&self) -> Result<(), EngineError> {
         self.state.remove_meta("paused")?;

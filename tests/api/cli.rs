@@ -271,3 +271,43 @@ async fn an_engine_killed_mid_cycle_resumes_to_the_same_target_state() {
     assert!(stdout(&rerun).contains("0 failed"), "{}", stdout(&rerun));
     assert_eq!(snapshot(&target).await, snapshot(&reference).await, "same users, attributes, managers and members");
 }
+
+#[actix_web::test]
+async fn watch_runs_cycles_on_the_interval_and_pause_start_status_work_from_the_cli() {
+    let app = spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let job = work.path().join("job.json");
+    let spec = json!({
+        "name": "watched",
+        "target": {"url": app.url(""), "token": TOKEN},
+        "source": {"directory": repo_path("fixtures/directory/csv")},
+        "assignments": {"groups": ["Engineering Team"]},
+        "options": {"intervalSeconds": 1}
+    });
+    std::fs::write(&job, spec.to_string()).unwrap();
+    let (job, state) = (job.to_str().unwrap().to_string(), work.path().join("state").to_str().unwrap().to_string());
+    let base = ["provision", "run", "--job", &job, "--state", &state, "--quiet"];
+    let started = std::time::Instant::now();
+    let watched = scimlab(&[&base[..], &["--watch", "--cycles", "2"]].concat()).await;
+    assert!(watched.status.success(), "{}", stderr(&watched));
+    let out = stdout(&watched);
+    assert!(out.contains("initial cycle") && out.contains("incremental cycle"), "{out}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "the second cycle waited for the interval");
+
+    let paused = scimlab(&["provision", "pause", "--job", &job, "--state", &state]).await;
+    assert!(paused.status.success(), "{}", stderr(&paused));
+    let refused = scimlab(&base).await;
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("paused"), "{}", stderr(&refused));
+    let status: Value =
+        serde_json::from_str(&stdout(&scimlab(&["provision", "status", "--job", &job, "--state", &state]).await))
+            .unwrap();
+    assert_eq!(status["state"], "Paused");
+    assert_eq!(status["users"], 2);
+    let start = scimlab(&["provision", "start", "--job", &job, "--state", &state, "--quiet"]).await;
+    assert!(start.status.success(), "{}", stderr(&start));
+    let status: Value =
+        serde_json::from_str(&stdout(&scimlab(&["provision", "status", "--job", &job, "--state", &state]).await))
+            .unwrap();
+    assert_eq!((status["state"].as_str(), status["steadyState"].as_bool()), (Some("Active"), Some(true)));
+}

@@ -365,3 +365,56 @@ async fn requests_in_flight_never_exceed_the_configured_concurrency() {
         assert_eq!(max, concurrency, "at most {concurrency} requests in flight, and the bound is used");
     }
 }
+
+#[actix_web::test]
+async fn oauth_client_credentials_fetch_the_bearer_token() {
+    // A token endpoint that checks the grant and hands out the SCIM server's token.
+    let grants = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = grants.clone();
+    let server = HttpServer::new(move || {
+        let seen = seen.clone();
+        App::new().route(
+            "/token",
+            web::post().to(move |form: web::Form<std::collections::HashMap<String, String>>| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock().unwrap().push(format!("{}:{}", form["grant_type"], form["client_id"]));
+                    if form.get("client_secret").map(String::as_str) != Some("s3cret") {
+                        return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
+                    }
+                    HttpResponse::Ok().json(
+                        json!({"access_token": crate::helpers::TOKEN, "token_type": "Bearer", "expires_in": 3600}),
+                    )
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let token_url = format!("http://{}/token", server.addrs()[0]);
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+
+    let lab = Lab::with(|s| {
+        two_users(s);
+        s.target.token = None;
+        s.target.oauth = Some(
+            serde_json::from_value(json!({"tokenUrl": token_url, "clientId": "scimlab", "clientSecret": "s3cret"}))
+                .unwrap(),
+        );
+    })
+    .await;
+    let report = lab.engine().run_cycle(&NoProgress).await.unwrap();
+    assert_eq!((report.created, report.failed), (2, 0), "{report:?}");
+    assert_eq!(grants.lock().unwrap().as_slice(), ["client_credentials:scimlab"], "one token request, then reused");
+
+    let mut wrong = lab.spec.clone();
+    wrong.target.oauth.as_mut().unwrap().client_secret = "nope".into();
+    let job = Job::from_spec(wrong, lab.dir.path().to_path_buf()).unwrap();
+    let mut engine = Engine::new(job, JobState::temporary().unwrap(), Arc::new(SystemClock), 1).unwrap();
+    let err = engine.test_connection().await.unwrap_err().to_string();
+    assert!(err.contains("access_token"), "{err}");
+    handle.stop(false).await;
+}
