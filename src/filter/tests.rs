@@ -353,3 +353,16 @@ fn validation_rejects_unknown_attributes_and_type_mismatches_by_name() {
     assert!(lenient.coerced_boolean_strings);
     assert!(lenient.matches(&json!({"active": true})));
 }
+
+/// Found by `cargo fuzz run filter`: an integer literal beyond f64's exact range printed a
+/// value that parsed back to a different float (serde_json's fast float parser is not
+/// correctly rounded without `float_roundtrip`).
+#[test]
+fn fuzz_regression_huge_number_literals_round_trip() {
+    let digits = format!("9{}", "7".repeat(121));
+    let printed = round_trip(&format!(" vW  \tSw\t{digits}"));
+    assert!(printed.starts_with("vW sw 9.7777"), "{printed}");
+    round_trip("a gt 1e308");
+    round_trip("a gt 0.1");
+    round_trip("a gt -123456789012345678901234567890");
+}
