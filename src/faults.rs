@@ -39,6 +39,24 @@ pub struct FaultRule {
     /// Hold the connection this long without answering, then fail with 503.
     #[serde(default)]
     pub hang_seconds: Option<u64>,
+    /// Serve the request, but the way a non-compliant server would.
+    #[serde(default)]
+    pub misbehave: Option<Misbehaviour>,
+}
+
+/// Ways real SCIM servers get the protocol wrong (scim-peers.md), to test clients and the
+/// validator against them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Misbehaviour {
+    /// Drop the `filter` parameter: lists answer with everything.
+    IgnoreFilter,
+    /// Answer a successful PATCH with 204 and no body.
+    PatchNoContent,
+    /// Report a `totalResults` that is not the number of matches.
+    WrongTotal,
+    /// Send no `ETag` header.
+    DropEtag,
 }
 
 fn always() -> f64 {
@@ -68,8 +86,8 @@ impl FaultPlan {
                     return Err(format!("{at}.status must be a 4xx or 5xx status, not {s}"));
                 }
             }
-            if r.status.is_none() && r.latency_ms.is_none() && r.hang_seconds.is_none() {
-                return Err(format!("{at} needs one of status, latencyMs or hangSeconds"));
+            if r.status.is_none() && r.latency_ms.is_none() && r.hang_seconds.is_none() && r.misbehave.is_none() {
+                return Err(format!("{at} needs one of status, latencyMs, hangSeconds or misbehave"));
             }
         }
         Ok(())
@@ -84,6 +102,7 @@ pub struct Fault {
     pub hang: Option<Duration>,
     pub status: Option<u16>,
     pub retry_after: Option<u64>,
+    pub misbehave: Option<Misbehaviour>,
 }
 
 impl Fault {
@@ -98,6 +117,9 @@ impl Fault {
         }
         if let Some(s) = self.status {
             parts.push(format!("status {s}"));
+        }
+        if let Some(m) = self.misbehave {
+            parts.push(format!("misbehave {m:?}"));
         }
         parts.join(" ")
     }
@@ -172,6 +194,7 @@ impl Faults {
                 hang: rule.hang_seconds.map(Duration::from_secs),
                 status: rule.status,
                 retry_after: rule.retry_after_seconds,
+                misbehave: rule.misbehave,
             });
         }
         None
@@ -193,6 +216,7 @@ mod tests {
             retry_after_seconds: None,
             latency_ms: None,
             hang_seconds: None,
+            misbehave: None,
         }
     }
 

@@ -58,6 +58,33 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Check a SCIM endpoint for compliance (RFC 7643/7644 and Entra interop); exit 1 when a
+    /// required check fails.
+    Validate {
+        /// The SCIM base URL, e.g. https://app.example.com/scim/v2
+        url: String,
+        /// Bearer token for the endpoint.
+        #[arg(long, env = "SCIMLAB_VALIDATE_TOKEN")]
+        token: Option<String>,
+        /// Interoperability expectations on top of the RFCs.
+        #[arg(long, value_enum, default_value = "entra")]
+        profile: scimlab::validate::ValidateProfile,
+        /// Only these check groups (discovery, auth, users, patch, groups, filters, paging, etag, errors, entra-flow).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// text, json or junit.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+        /// Write the report here (standard output otherwise).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Leave the test objects in place for inspection.
+        #[arg(long)]
+        keep: bool,
+        /// Per-request timeout in seconds.
+        #[arg(long, default_value_t = 15)]
+        timeout: u64,
+    },
     /// Measure performance over loopback HTTP and print a markdown table.
     Bench {
         #[command(subcommand)]
@@ -186,6 +213,13 @@ enum ProvisionCommand {
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ReportFormat {
+    Text,
+    Json,
+    Junit,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum ImportScope {
     Assigned,
     All,
@@ -307,6 +341,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             })
+        }
+        Command::Validate { url, token, profile, only, format, out, keep, timeout } => {
+            telemetry::init(cli.log_format, "error");
+            let options = scimlab::validate::ValidateOptions {
+                base: url,
+                token,
+                profile,
+                only,
+                keep,
+                timeout: std::time::Duration::from_secs(timeout.max(1)),
+            };
+            let report = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(scimlab::validate::validate(options))?;
+            use std::io::IsTerminal;
+            let text = match format {
+                ReportFormat::Text => report.to_text(out.is_none() && std::io::stdout().is_terminal()),
+                ReportFormat::Json => report.to_json(),
+                ReportFormat::Junit => report.to_junit(),
+            };
+            match &out {
+                Some(path) => {
+                    std::fs::write(path, &text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                    eprintln!("{} — report written to {}", report.summary_line(), path.display());
+                }
+                None => print!("{text}"),
+            }
+            if report.success() {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("required checks failed ({})", report.summary_line()))
+            }
         }
         Command::Demo { job, quiet } => {
             telemetry::init(cli.log_format, "warn");

@@ -120,21 +120,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .default_service(web::to(not_found));
 }
 
-/// Applies the fault plan (see [`crate::faults`]) to SCIM requests: delay, hang, or answer
-/// with an error status before the handler runs.
+/// Applies the fault plan (see [`crate::faults`]) to SCIM requests: delay, hang, answer
+/// with an error status before the handler runs, or serve the request the way a
+/// non-compliant server would.
 pub fn fault_injector<S, B>(
-    req: actix_web::dev::ServiceRequest,
+    mut req: actix_web::dev::ServiceRequest,
     srv: &S,
 ) -> impl std::future::Future<
     Output = Result<actix_web::dev::ServiceResponse<actix_web::body::EitherBody<B>>, actix_web::Error>,
 >
 where
     S: Service<actix_web::dev::ServiceRequest, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    B: actix_web::body::MessageBody + 'static,
 {
+    use crate::faults::Misbehaviour;
     let fault = req.app_data::<web::Data<AppState>>().and_then(|state| {
         let path = req.path().strip_prefix(SCIM_ROOT).unwrap_or(req.path());
         state.faults.decide(req.method().as_str(), path)
     });
+    if fault.as_ref().and_then(|f| f.misbehave) == Some(Misbehaviour::IgnoreFilter) {
+        drop_filter_parameter(&mut req);
+    }
     let failing = fault.as_ref().is_some_and(|f| f.status.is_some() || f.hang.is_some());
     let (kept, serve) = if failing { (Some(req), None) } else { (None, Some(srv.call(req))) };
     async move {
@@ -148,8 +154,12 @@ where
             }
         }
         match (serve, kept, fault) {
-            (Some(fut), _, _) => {
-                let mut res = fut.await?.map_into_left_body();
+            (Some(fut), _, fault) => {
+                let res = fut.await?;
+                let mut res = match fault.and_then(|f| f.misbehave) {
+                    Some(m) => misbehave(res, m).await?,
+                    None => res.map_into_left_body(),
+                };
                 if let Some(v) = described {
                     res.headers_mut().insert(header::HeaderName::from_static(FAULT_HEADER), v);
                 }
@@ -170,6 +180,57 @@ where
             }
             // `kept` is set exactly when `serve` is not, and only with a fault.
             (None, _, _) => Err(actix_web::error::ErrorInternalServerError("fault injector lost the request")),
+        }
+    }
+}
+
+fn drop_filter_parameter(req: &mut actix_web::dev::ServiceRequest) {
+    let query: Vec<(String, String)> = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("filter"))
+        .collect();
+    let encoded = serde_urlencoded::to_string(&query).unwrap_or_default();
+    let path_and_query = if encoded.is_empty() { req.path().to_string() } else { format!("{}?{encoded}", req.path()) };
+    if let Ok(uri) = path_and_query.parse::<actix_web::http::Uri>() {
+        req.head_mut().uri = uri;
+    }
+}
+
+/// Rewrites a served response the way a non-compliant server would answer.
+async fn misbehave<B: actix_web::body::MessageBody + 'static>(
+    res: actix_web::dev::ServiceResponse<B>,
+    how: crate::faults::Misbehaviour,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::EitherBody<B>>, actix_web::Error> {
+    use crate::faults::Misbehaviour;
+    match how {
+        Misbehaviour::IgnoreFilter => Ok(res.map_into_left_body()),
+        Misbehaviour::DropEtag => {
+            let mut res = res.map_into_left_body();
+            res.headers_mut().remove(header::ETAG);
+            Ok(res)
+        }
+        Misbehaviour::PatchNoContent if res.status() == StatusCode::OK => {
+            let (req, _) = res.into_parts();
+            Ok(actix_web::dev::ServiceResponse::new(req, HttpResponse::NoContent().finish()).map_into_right_body())
+        }
+        Misbehaviour::PatchNoContent => Ok(res.map_into_left_body()),
+        Misbehaviour::WrongTotal => {
+            let status = res.status();
+            let headers = res.headers().clone();
+            let (req, response) = res.into_parts();
+            let bytes = actix_web::body::to_bytes(response.into_body())
+                .await
+                .map_err(|_| actix_web::error::ErrorInternalServerError("could not read the response to rewrite it"))?;
+            let mut body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            if let Some(total) = body.get("totalResults").and_then(Value::as_u64) {
+                body["totalResults"] = Value::from(total + 7);
+            }
+            let mut rewritten = scim_json(status, &body);
+            for (k, v) in headers.iter().filter(|(k, _)| *k != header::CONTENT_LENGTH) {
+                rewritten.headers_mut().insert(k.clone(), v.clone());
+            }
+            Ok(actix_web::dev::ServiceResponse::new(req, rewritten).map_into_right_body())
         }
     }
 }

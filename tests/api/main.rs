@@ -13,3 +13,4 @@ mod patch;
 mod provisioning;
 mod reliability;
 mod users;
+mod validate;

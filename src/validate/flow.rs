@@ -1,0 +1,219 @@
+//! The Entra provisioning flow as one scenario, driven by scimlab's own provisioning engine
+//! against the endpoint: test connection → create → update → disable → group and members →
+//! delete. Each step is a check; whatever the engine created is deleted afterwards.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::report::{Outcome, Severity};
+use super::{CheckMeta, Ctx};
+use crate::clock::SystemClock;
+use crate::provision::state::ObjectKind;
+use crate::provision::{CycleReport, Engine, Job, JobState, NoProgress};
+use crate::scim::ResourceKind;
+
+fn step(id: &'static str, title: &'static str, source: &'static str) -> CheckMeta {
+    CheckMeta { id, group: "entra-flow", title, source, severity: Severity::EntraInterop }
+}
+
+struct Flow {
+    engine: Engine,
+    directory: std::path::PathBuf,
+    source: Value,
+    _dir: tempfile::TempDir,
+}
+
+impl Flow {
+    fn new(ctx: &Ctx) -> anyhow::Result<Flow> {
+        let dir = tempfile::tempdir()?;
+        let person = |label: &str, title: &str| {
+            json!({
+                "objectId": format!("{}-{label}", ctx.run_id),
+                "userPrincipalName": ctx.user_name(&format!("flow-{label}")),
+                "mailNickname": format!("{}-flow-{label}", ctx.run_id),
+                "displayName": format!("Flow {label}"),
+                "givenName": "Flow",
+                "surname": label,
+                "mail": ctx.user_name(&format!("flow-{label}")),
+                "jobTitle": title,
+                "accountEnabled": true
+            })
+        };
+        let mut report = person("report", "Engineer");
+        report["manager"] = json!(format!("{}-lead", ctx.run_id));
+        let source = json!({
+            "users": [person("lead", "Lead"), report],
+            "groups": [{
+                "objectId": format!("{}-group", ctx.run_id),
+                "displayName": format!("scimlab-validate-{}-flow", ctx.run_id),
+                "members": [format!("{}-lead", ctx.run_id), format!("{}-report", ctx.run_id)]
+            }]
+        });
+        let directory = dir.path().join("directory.json");
+        std::fs::write(&directory, source.to_string())?;
+        let spec = serde_json::from_value(json!({
+            "name": format!("validate-{}", ctx.run_id),
+            "target": {"url": ctx.opts.base, "token": ctx.opts.token.clone().unwrap_or_else(|| "none".into()),
+                       "timeoutSeconds": ctx.opts.timeout.as_secs().max(1)},
+            "source": {"directory": directory},
+            "scope": "all",
+            "options": {"deletionThreshold": 0, "retry": {"maxAttempts": 2, "baseDelayMs": 100}}
+        }))?;
+        let job = Job::from_spec(spec, dir.path().to_path_buf())?;
+        let engine = Engine::new(job, JobState::temporary()?, Arc::new(SystemClock), rand::random())?;
+        Ok(Flow { engine, directory, source, _dir: dir })
+    }
+
+    async fn cycle(&mut self, edit: impl FnOnce(&mut Value)) -> Result<CycleReport, String> {
+        edit(&mut self.source);
+        std::fs::write(&self.directory, self.source.to_string()).map_err(|e| e.to_string())?;
+        self.engine.run_cycle(&NoProgress).await.map_err(|e| e.to_string())
+    }
+
+    fn target_id(&self, kind: ObjectKind, source_id: &str) -> Option<String> {
+        self.engine.state().link(kind, source_id).ok().flatten().map(|l| l.target_id)
+    }
+}
+
+fn verdict(report: &Result<CycleReport, String>, want: impl Fn(&CycleReport) -> bool, expected: &str) -> Outcome {
+    match report {
+        Ok(r) if r.failed == 0 && want(r) => Outcome::Pass,
+        Ok(r) => Outcome::Fail {
+            expected: expected.into(),
+            actual: format!(
+                "created {}, updated {}, disabled {}, deleted {}, failed {} ({:?})",
+                r.created, r.updated, r.disabled, r.deleted, r.failed, r.failure_codes
+            ),
+        },
+        Err(e) => Outcome::Fail { expected: expected.into(), actual: format!("the cycle failed: {e}") },
+    }
+}
+
+pub async fn entra_flow(ctx: &Ctx) {
+    let first = step("flow.test-connection", "Test Connection (a filter for a random userName)", "Entra §1.3");
+    if let Some(reason) = ctx.wanted(&first) {
+        ctx.record(&first, Instant::now(), Outcome::Skip { reason });
+        return;
+    }
+    let mut flow = match Flow::new(ctx) {
+        Ok(f) => f,
+        Err(e) => {
+            let outcome = Outcome::Fail { expected: "a provisioning job".into(), actual: e.to_string() };
+            ctx.record(&first, Instant::now(), outcome);
+            return;
+        }
+    };
+    let (lead, report_user, group) =
+        (format!("{}-lead", ctx.run_id), format!("{}-report", ctx.run_id), format!("{}-group", ctx.run_id));
+
+    let t = Instant::now();
+    let outcome = match flow.engine.test_connection().await {
+        Ok(_) => Outcome::Pass,
+        Err(e) => Outcome::Fail { expected: "200 with an empty ListResponse".into(), actual: e.to_string() },
+    };
+    let connected = outcome == Outcome::Pass;
+    ctx.record(&first, t, outcome);
+    if connected {
+        let t = Instant::now();
+        let r = flow.cycle(|_| {}).await;
+        let outcome = verdict(&r, |r| r.created == 3, "2 users and 1 group created, after a lookup each");
+        ctx.record(
+            &step(
+                "flow.create",
+                "Initial cycle: lookup, create users and group, link manager",
+                "Entra §1.4.1–1.4.5, §1.5",
+            ),
+            t,
+            outcome,
+        );
+
+        let t = Instant::now();
+        let r = flow.cycle(|s| s["users"][1]["jobTitle"] = json!("Senior Engineer")).await;
+        let mut outcome = verdict(&r, |r| r.updated >= 1, "the changed title sent as a PATCH");
+        if outcome == Outcome::Pass {
+            if let Some(id) = flow.target_id(ObjectKind::User, &report_user) {
+                let u = ctx.get(&format!("/Users/{id}"), &[]).await;
+                if u.body["title"] != "Senior Engineer" {
+                    outcome = Outcome::Fail {
+                        expected: "title \"Senior Engineer\"".into(),
+                        actual: u.body["title"].to_string(),
+                    };
+                }
+            }
+        }
+        ctx.record(&step("flow.update", "Incremental cycle: PATCH of a changed attribute", "Entra §1.4.4"), t, outcome);
+
+        let t = Instant::now();
+        let r = flow.cycle(|s| s["users"][1]["accountEnabled"] = json!(false)).await;
+        let mut outcome = verdict(&r, |r| r.disabled == 1, "the disabled user sent active=false");
+        if outcome == Outcome::Pass {
+            if let Some(id) = flow.target_id(ObjectKind::User, &report_user) {
+                let filter = format!("id eq \"{id}\"");
+                let u = ctx.get("/Users", &[("filter", &filter)]).await;
+                if u.resources().first().map(|x| x["active"].clone()) != Some(json!(false)) {
+                    outcome = Outcome::Fail {
+                        expected: "the disabled user still found by filter, with active false".into(),
+                        actual: u.body.to_string(),
+                    };
+                }
+            }
+        }
+        ctx.record(&step("flow.disable", "Disable: active false, still retrievable", "Entra §1.4.6"), t, outcome);
+
+        let t = Instant::now();
+        let r = flow.cycle(|s| s["groups"][0]["members"] = json!([lead.clone()])).await;
+        let mut outcome = verdict(&r, |_| true, "the membership change sent as a PATCH");
+        if outcome == Outcome::Pass {
+            if let Some(id) = flow.target_id(ObjectKind::Group, &group) {
+                let g = ctx.get(&format!("/Groups/{id}"), &[]).await;
+                let n = g.body["members"].as_array().map(Vec::len).unwrap_or(0);
+                if n != 1 {
+                    outcome = Outcome::Fail {
+                        expected: "1 member left in the group".into(),
+                        actual: format!("{n}: {}", g.body["members"]),
+                    };
+                }
+            }
+        }
+        ctx.record(&step("flow.members", "Group membership add and remove", "Entra §1.5"), t, outcome);
+
+        let t = Instant::now();
+        let ids: Vec<(ResourceKind, Option<String>)> = vec![
+            (ResourceKind::User, flow.target_id(ObjectKind::User, &lead)),
+            (ResourceKind::Group, flow.target_id(ObjectKind::Group, &group)),
+        ];
+        let r = flow
+            .cycle(|s| {
+                s["users"] = json!([]);
+                s["groups"] = json!([]);
+            })
+            .await;
+        let mut outcome = verdict(&r, |r| r.deleted >= 2, "users and group deleted in the target");
+        if outcome == Outcome::Pass {
+            for (kind, id) in ids.iter() {
+                if let Some(id) = id {
+                    let g = ctx.get(&format!("/{}/{id}", kind.endpoint()), &[]).await;
+                    if g.status != 404 {
+                        outcome = Outcome::Fail {
+                            expected: format!("404 for the deleted {kind}"),
+                            actual: format!("HTTP {}", g.status),
+                        };
+                    }
+                }
+            }
+        }
+        ctx.record(&step("flow.delete", "Delete: DELETE, then 404", "Entra §1.4.7"), t, outcome);
+    }
+
+    // Whatever the engine still has linked was created by this run: remove it.
+    if !ctx.opts.keep {
+        for kind in [ObjectKind::Group, ObjectKind::User] {
+            for (_, link) in flow.engine.state().links(kind).unwrap_or_default() {
+                let endpoint = if kind == ObjectKind::User { "Users" } else { "Groups" };
+                let _ = ctx.send(reqwest::Method::DELETE, &format!("/{endpoint}/{}", link.target_id), None).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The validator's findings and their three renderings: text for people, JSON for tools,
+//! JUnit XML for CI.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// The RFCs require it; a failure fails the run.
+    Required,
+    /// Good practice most clients rely on.
+    Recommended,
+    /// What Microsoft Entra ID sends or expects (entra-provisioning-client.md).
+    EntraInterop,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "result")]
+pub enum Outcome {
+    Pass,
+    Fail { expected: String, actual: String },
+    Skip { reason: String },
+}
+
+/// A request the validator sent and what came back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Exchange {
+    pub method: String,
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Value>,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub response: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckResult {
+    pub id: String,
+    pub group: String,
+    pub title: String,
+    /// Where the expectation comes from, e.g. "RFC 7644 §3.4.2.4".
+    pub source: String,
+    pub severity: Severity,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// The exchange behind a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<Exchange>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub target: String,
+    pub profile: String,
+    pub checks: Vec<CheckResult>,
+}
+
+impl Report {
+    pub fn passed(&self) -> usize {
+        self.checks.iter().filter(|c| c.outcome == Outcome::Pass).count()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.checks.iter().filter(|c| matches!(c.outcome, Outcome::Fail { .. })).count()
+    }
+
+    pub fn skipped(&self) -> usize {
+        self.checks.iter().filter(|c| matches!(c.outcome, Outcome::Skip { .. })).count()
+    }
+
+    /// The run succeeds when no required check failed.
+    pub fn success(&self) -> bool {
+        !self.checks.iter().any(|c| c.severity == Severity::Required && matches!(c.outcome, Outcome::Fail { .. }))
+    }
+
+    pub fn find(&self, id: &str) -> Option<&CheckResult> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
+    pub fn summary_line(&self) -> String {
+        format!("{} passed, {} failed, {} skipped", self.passed(), self.failed(), self.skipped())
+    }
+
+    /// One line per check, grouped, with the failing exchange under each failure.
+    pub fn to_text(&self, color: bool) -> String {
+        let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() };
+        let mut out = format!("scimlab validate {} (profile {})\n", self.target, self.profile);
+        let mut group = "";
+        for c in &self.checks {
+            if c.group != group {
+                group = &c.group;
+                let _ = writeln!(out, "\n{}", paint("1", group));
+            }
+            let (mark, detail) = match &c.outcome {
+                Outcome::Pass => (paint("32", "PASS"), String::new()),
+                Outcome::Skip { reason } => (paint("33", "SKIP"), format!(" — {reason}")),
+                Outcome::Fail { .. } if c.severity != Severity::Required => (paint("35", "WARN"), String::new()),
+                Outcome::Fail { .. } => (paint("31", "FAIL"), String::new()),
+            };
+            let _ = writeln!(out, "  {mark} {:<34} {}{detail}  [{} · {:?}]", c.id, c.title, c.source, c.severity);
+            if let Outcome::Fail { expected, actual } = &c.outcome {
+                let _ = writeln!(out, "       expected: {expected}");
+                let _ = writeln!(out, "       actual:   {actual}");
+                if let Some(x) = &c.exchange {
+                    let _ = writeln!(out, "       request:  {} {}", x.method, x.url);
+                    if let Some(body) = &x.request {
+                        let _ = writeln!(out, "                 {}", truncate(&body.to_string(), 300));
+                    }
+                    let _ = writeln!(out, "       response: {} {}", x.status, truncate(&x.response.to_string(), 300));
+                }
+            }
+        }
+        let _ = writeln!(out, "\n{}", self.summary_line());
+        out
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        v["summary"] = serde_json::json!({
+            "passed": self.passed(), "failed": self.failed(), "skipped": self.skipped(), "success": self.success()
+        });
+        serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+    }
+
+    /// JUnit XML: one testsuite per group; failed recommended checks are failures too (CI
+    /// tools show them), the exit code only counts required ones.
+    pub fn to_junit(&self) -> String {
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let _ = writeln!(
+            out,
+            "<testsuites name=\"scimlab validate\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
+            self.checks.len(),
+            self.failed(),
+            self.skipped()
+        );
+        let mut groups: Vec<&str> = Vec::new();
+        for c in &self.checks {
+            if !groups.contains(&c.group.as_str()) {
+                groups.push(&c.group);
+            }
+        }
+        for g in groups {
+            let checks: Vec<&CheckResult> = self.checks.iter().filter(|c| c.group == g).collect();
+            let failures = checks.iter().filter(|c| matches!(c.outcome, Outcome::Fail { .. })).count();
+            let skipped = checks.iter().filter(|c| matches!(c.outcome, Outcome::Skip { .. })).count();
+            let _ = writeln!(
+                out,
+                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">",
+                xml(g),
+                checks.len()
+            );
+            for c in checks {
+                let _ = write!(
+                    out,
+                    "    <testcase classname=\"{}\" name=\"{} {}\" time=\"{:.3}\">",
+                    xml(&format!("scimlab.validate.{g}")),
+                    xml(&c.id),
+                    xml(&c.title),
+                    c.duration_ms as f64 / 1000.0
+                );
+                match &c.outcome {
+                    Outcome::Pass => {}
+                    Outcome::Skip { reason } => {
+                        let _ = write!(out, "<skipped message=\"{}\"/>", xml(reason));
+                    }
+                    Outcome::Fail { expected, actual } => {
+                        let mut text =
+                            format!("{} ({:?})\nexpected: {expected}\nactual: {actual}\n", c.source, c.severity);
+                        if let Some(x) = &c.exchange {
+                            let _ = write!(
+                                text,
+                                "request: {} {}\nresponse: {} {}\n",
+                                x.method, x.url, x.status, x.response
+                            );
+                        }
+                        let _ = write!(
+                            out,
+                            "<failure message=\"{}\" type=\"{:?}\">{}</failure>",
+                            xml(&format!("expected {expected}, got {actual}")),
+                            c.severity,
+                            xml(&text)
+                        );
+                    }
+                }
+                out.push_str("</testcase>\n");
+            }
+            out.push_str("  </testsuite>\n");
+        }
+        out.push_str("</testsuites>\n");
+        out
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars().take(max).collect::<String>() + "…"
+    }
+}
+
+/// Escapes text for XML attributes and content (control characters are dropped).
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' | '\t' => out.push(ch),
+            c if (c as u32) < 0x20 => {}
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,170 @@
+//! `scimlab validate` against scimlab itself: clean in both profiles, and each deliberate
+//! misbehaviour (injected by the server's fault plan) caught by a named check.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use scimlab::service::profile::Profile;
+use scimlab::validate::{validate, Outcome, Report, Severity, ValidateOptions, ValidateProfile};
+
+use crate::helpers::{spawn_app_with, TestApp, TOKEN};
+
+const ADMIN: &str = "validate-admin";
+
+async fn server(profile: Profile) -> TestApp {
+    spawn_app_with(|s| {
+        s.profile = profile;
+        s.admin_token = Some(ADMIN.into());
+    })
+    .await
+}
+
+async fn run(app: &TestApp, profile: ValidateProfile, only: &[&str]) -> Report {
+    validate(ValidateOptions {
+        base: app.url(""),
+        token: Some(TOKEN.into()),
+        profile,
+        only: only.iter().map(|s| s.to_string()).collect(),
+        keep: false,
+        timeout: Duration::from_secs(10),
+    })
+    .await
+    .expect("the validator runs")
+}
+
+async fn misbehave(app: &TestApp, rules: Value) {
+    let res = app
+        .client
+        .put(format!("{}/admin/faults", app.address))
+        .bearer_auth(ADMIN)
+        .json(&json!({"rules": rules}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+}
+
+fn failed(report: &Report, id: &str) -> bool {
+    matches!(report.find(id).unwrap_or_else(|| panic!("no check {id}")).outcome, Outcome::Fail { .. })
+}
+
+#[actix_web::test]
+async fn scimlab_passes_every_check_in_the_entra_profile_and_leaves_nothing_behind() {
+    let app = server(Profile::Entra).await;
+    let report = run(&app, ValidateProfile::Entra, &[]).await;
+    let failures: Vec<&str> =
+        report.checks.iter().filter(|c| matches!(c.outcome, Outcome::Fail { .. })).map(|c| c.id.as_str()).collect();
+    assert!(failures.is_empty(), "{}", report.to_text(false));
+    assert!(report.success());
+    assert!(report.checks.len() >= 50, "the full set ran: {}", report.checks.len());
+    assert!(report.checks.iter().any(|c| c.id == "flow.delete" && c.outcome == Outcome::Pass));
+    for endpoint in ["/Users", "/Groups"] {
+        let left = app.list(endpoint, &[("count", "0")]).await.body["totalResults"].clone();
+        assert_eq!(left, 0, "the validator deleted everything it created under {endpoint}");
+    }
+}
+
+#[actix_web::test]
+async fn a_strict_server_passes_the_rfc_profile_and_fails_only_entra_checks() {
+    let app = server(Profile::Strict).await;
+    let rfc = run(&app, ValidateProfile::Rfc, &[]).await;
+    assert!(rfc.checks.iter().all(|c| !matches!(c.outcome, Outcome::Fail { .. })), "{}", rfc.to_text(false));
+    assert!(rfc.skipped() > 0, "Entra checks are skipped in the rfc profile");
+
+    let entra = run(&app, ValidateProfile::Entra, &["patch"]).await;
+    assert!(failed(&entra, "patch.entra-legacy"), "a strict server refuses Entra's legacy PATCH");
+    assert!(entra.success(), "Entra-interop failures do not fail the run");
+    let failure = entra.find("patch.entra-legacy").unwrap();
+    assert_eq!(failure.severity, Severity::EntraInterop);
+    let exchange = failure.exchange.as_ref().expect("the failing exchange is shown");
+    assert_eq!(exchange.status, 400);
+    assert!(exchange.response["detail"].as_str().unwrap().contains("entra"), "{}", exchange.response);
+}
+
+#[actix_web::test]
+async fn each_misbehaviour_is_caught_by_a_named_check() {
+    let cases: [(&str, Value, &[&str], &str, bool); 5] = [
+        (
+            "ignores filters",
+            json!([{"method": "GET", "path": "/Users", "misbehave": "ignore-filter"}]),
+            &["filters"],
+            "filters.eq",
+            true,
+        ),
+        (
+            "answers PATCH with 204",
+            json!([{"method": "PATCH", "misbehave": "patch-no-content"}]),
+            &["patch"],
+            "patch.returns-resource",
+            false,
+        ),
+        (
+            "miscounts totalResults",
+            json!([{"method": "GET", "path": "/Users", "misbehave": "wrong-total"}]),
+            &["paging"],
+            "paging.total-before-slice",
+            true,
+        ),
+        ("drops ETags", json!([{"method": "GET", "misbehave": "drop-etag"}]), &["etag"], "etag.conditional", false),
+        (
+            "fails PATCH with 500",
+            json!([{"method": "PATCH", "path": "/Users/", "status": 500}]),
+            &["patch"],
+            "patch.replace-path",
+            true,
+        ),
+    ];
+    for (what, rules, only, check, breaks_the_run) in cases {
+        let app = server(Profile::Entra).await;
+        misbehave(&app, rules).await;
+        let report = run(&app, ValidateProfile::Entra, only).await;
+        assert!(failed(&report, check), "a server that {what} must fail {check}:\n{}", report.to_text(false));
+        assert_eq!(!report.success(), breaks_the_run, "{what}: exit status");
+    }
+}
+
+#[actix_web::test]
+async fn the_cli_writes_junit_that_ci_tools_can_read_and_exits_by_required_checks() {
+    let app = server(Profile::Entra).await;
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("report.xml");
+    let url = app.url("");
+    let args: Vec<String> = [
+        "validate",
+        &url,
+        "--token",
+        TOKEN,
+        "--format",
+        "junit",
+        "--out",
+        out.to_str().unwrap(),
+        "--only",
+        "users,errors",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let run_cli = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_scimlab")).args(&args).output().unwrap()
+        })
+    };
+    let result = run_cli(args.clone()).await.unwrap();
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let xml = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+    assert!(cases.iter().any(|c| c.attribute("name").unwrap().starts_with("users.create")));
+    assert!(cases.iter().any(|c| c.children().any(|k| k.has_tag_name("skipped"))), "unselected groups are skipped");
+
+    misbehave(&app, json!([{"method": "DELETE", "status": 500}])).await;
+    let result = run_cli(args).await.unwrap();
+    assert!(!result.status.success(), "a required failure exits non-zero");
+    let xml = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML with failures");
+    let failure = doc.descendants().find(|n| n.has_tag_name("failure")).expect("a failure element");
+    assert!(failure.text().unwrap().contains("DELETE"), "the failing request is in the report");
+}
