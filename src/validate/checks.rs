@@ -741,6 +741,27 @@ async fn filters(ctx: &Ctx) {
             1,
             Recommended,
         ),
+        (
+            "filters.ne",
+            "ne operator",
+            format!("userName sw \"scimlab-validate-{}-filt\" and userName ne \"{}-nobody\"", ctx.run_id, ctx.run_id),
+            1,
+            Recommended,
+        ),
+        (
+            "filters.gt-date",
+            "gt on a dateTime (meta.lastModified)",
+            format!("userName eq \"{user_name}\" and meta.lastModified gt \"2000-01-01T00:00:00Z\""),
+            1,
+            Recommended,
+        ),
+        (
+            "filters.lt-date",
+            "lt on a dateTime (meta.lastModified)",
+            format!("userName eq \"{user_name}\" and meta.lastModified lt \"2000-01-01T00:00:00Z\""),
+            0,
+            Recommended,
+        ),
         ("filters.pr", "pr operator", format!("userName eq \"{user_name}\" and title pr"), 0, Recommended),
         (
             "filters.value-path",
