@@ -39,7 +39,7 @@ const fn meta(
     CheckMeta { id, group, title, source, severity }
 }
 
-use Severity::{EntraInterop, Recommended, Required};
+use Severity::{EntraInterop, OktaInterop, Recommended, Required};
 
 /// Runs one check unless the profile or `--only` leaves it out.
 async fn check<F, Fut>(ctx: &Ctx, meta: CheckMeta, body: F) -> bool
@@ -122,6 +122,7 @@ pub async fn run_all(ctx: &Ctx) {
     paging(ctx).await;
     etags(ctx).await;
     errors(ctx).await;
+    okta(ctx).await;
     super::flow::entra_flow(ctx).await;
 }
 
@@ -997,6 +998,92 @@ async fn errors(ctx: &Ctx) {
             expect_status(&r, 400)?;
             error_body_ok(&r)?;
             Ok(())
+        },
+    )
+    .await;
+}
+
+/// Okta answers within 600 ms in its own spec tests (scim-peers.md §6.2).
+fn quick(started: Instant, what: &str) -> Result<(), Failure> {
+    let ms = started.elapsed().as_millis();
+    if ms < 600 {
+        Ok(())
+    } else {
+        Err(fail(format!("{what} within 600 ms (Okta's spec tests)"), format!("{ms} ms")))
+    }
+}
+
+async fn okta(ctx: &Ctx) {
+    check(
+        ctx,
+        meta(
+            "okta.connection",
+            "okta",
+            "Okta's connection test: GET /Users?startIndex=1&count=2",
+            "Okta §6.2",
+            OktaInterop,
+        ),
+        || async {
+            let t = Instant::now();
+            let r = ctx.get("/Users", &[("startIndex", "1"), ("count", "2")]).await;
+            expect_status(&r, 200)?;
+            quick(t, "the list")?;
+            if r.resources().len() <= 2 && r.total().is_some() {
+                Ok(())
+            } else {
+                Err(fail("a ListResponse with totalResults and at most 2 resources", r.body.to_string()).into())
+            }
+        },
+    )
+    .await;
+    check(
+        ctx,
+        meta(
+            "okta.deactivate",
+            "okta",
+            "Okta's deactivation: path-less replace {\"active\": false}",
+            "Okta §6.2",
+            OktaInterop,
+        ),
+        || async {
+            let r = ctx.create(ResourceKind::User, &user_body(ctx, "okta")).await;
+            expect_status(&r, 201)?;
+            let t = Instant::now();
+            let p =
+                ctx.patch(ResourceKind::User, &r.id(), json!([{"op": "replace", "value": {"active": false}}])).await;
+            if p.status != 204 {
+                expect_status(&p, 200)?;
+            }
+            quick(t, "the PATCH")?;
+            let u = read(ctx, ResourceKind::User, &r.id()).await?;
+            if u["active"] == false {
+                Ok(())
+            } else {
+                Err(fail("active false (a no-op here is a classic bug)", u["active"].to_string()).into())
+            }
+        },
+    )
+    .await;
+    check(
+        ctx,
+        meta("okta.put-keeps-active", "okta", "PUT with active true keeps the user active", "Okta §6.2", OktaInterop),
+        || async {
+            let r = ctx.create(ResourceKind::User, &user_body(ctx, "okta-put")).await;
+            expect_status(&r, 201)?;
+            let mut body = user_body(ctx, "okta-put");
+            body["title"] = json!("Put By Okta");
+            let p = ctx.send(Method::PUT, &path_of(ResourceKind::User, &r.id()), Some(&body)).await;
+            expect_status(&p, 200)?;
+            let u = read(ctx, ResourceKind::User, &r.id()).await?;
+            if u["active"] == true && u["title"] == "Put By Okta" {
+                Ok(())
+            } else {
+                Err(fail(
+                    "active true and title \"Put By Okta\"",
+                    format!("active {}, title {}", u["active"], u["title"]),
+                )
+                .into())
+            }
         },
     )
     .await;

@@ -274,6 +274,9 @@ impl Ctx {
         if meta.severity == Severity::EntraInterop && self.opts.profile != ValidateProfile::Entra {
             return Some("Entra interoperability check (run with --profile entra)".into());
         }
+        if meta.severity == Severity::OktaInterop && self.opts.profile != ValidateProfile::Okta {
+            return Some("Okta interoperability check (run with --profile okta)".into());
+        }
         None
     }
 

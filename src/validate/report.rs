@@ -15,6 +15,8 @@ pub enum Severity {
     Recommended,
     /// What Microsoft Entra ID sends or expects (entra-provisioning-client.md).
     EntraInterop,
+    /// What Okta sends or expects (scim-peers.md §6.2).
+    OktaInterop,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -83,6 +83,16 @@ async fn a_strict_server_passes_the_rfc_profile_and_fails_only_entra_checks() {
 }
 
 #[actix_web::test]
+async fn the_okta_profile_runs_okta_checks() {
+    let app = server(Profile::Okta).await;
+    let report = run(&app, ValidateProfile::Okta, &["okta"]).await;
+    for id in ["okta.connection", "okta.deactivate", "okta.put-keeps-active"] {
+        assert_eq!(report.find(id).unwrap().outcome, Outcome::Pass, "{}", report.to_text(false));
+    }
+    assert!(matches!(report.find("patch.entra-legacy").unwrap().outcome, Outcome::Skip { .. }));
+}
+
+#[actix_web::test]
 async fn each_misbehaviour_is_caught_by_a_named_check() {
     let cases: [(&str, Value, &[&str], &str, bool); 5] = [
         (
