@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SCIMLAB_WORKERS")]
     pub workers: Option<usize>,
+    /// Most operations in one /Bulk request (ServiceProviderConfig bulk.maxOperations).
+    #[arg(long, env = "SCIMLAB_BULK_MAX_OPERATIONS")]
+    pub bulk_max_operations: Option<usize>,
     /// Bearer token of the /admin API (fault injection, hosted jobs); off when absent.
     #[arg(long, env = "SCIMLAB_ADMIN_TOKEN")]
     pub admin_token: Option<String>,
@@ -100,6 +103,7 @@ struct FileConfig {
     public_url: Option<String>,
     workers: Option<usize>,
     admin_token: Option<String>,
+    bulk_max_operations: Option<usize>,
     jobs: Option<Vec<PathBuf>>,
     /// `[faults]` with `seed` and `[[faults.rules]]` (see `crate::faults`).
     faults: Option<crate::faults::FaultPlan>,
@@ -132,6 +136,7 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub workers: Option<usize>,
     pub admin_token: Option<String>,
+    pub bulk_max_operations: usize,
     /// Provisioning jobs hosted by the server.
     pub jobs: Vec<PathBuf>,
     /// Faults injected from the start (replaceable over /admin/faults).
@@ -155,6 +160,7 @@ impl Default for Settings {
             public_url: None,
             workers: None,
             admin_token: None,
+            bulk_max_operations: 1000,
             jobs: Vec::new(),
             faults: Default::default(),
         }
@@ -198,6 +204,11 @@ impl Settings {
             public_url: args.public_url.clone().or(file.public_url),
             workers: args.workers.or(file.workers),
             admin_token: args.admin_token.clone().or(file.admin_token),
+            bulk_max_operations: args
+                .bulk_max_operations
+                .or(file.bulk_max_operations)
+                .unwrap_or(d.bulk_max_operations)
+                .max(1),
             jobs: if args.jobs.is_empty() { file.jobs.unwrap_or_default() } else { args.jobs.clone() },
             faults: file.faults.unwrap_or_default(),
         };

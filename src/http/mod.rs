@@ -10,7 +10,7 @@
 //! | Service provider config| /ServiceProviderConfig  | GET                        |
 //! | Resource type          | /ResourceTypes          | GET                        |
 //! | Schema                 | /Schemas                | GET                        |
-//! | Bulk                   | /Bulk                   | 501 (not supported yet)    |
+//! | Bulk                   | /Bulk                   | POST                       |
 //! | Search                 | [prefix]/.search        | POST                       |
 
 mod admin;
@@ -95,7 +95,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/.search").route(web::post().to(resources::search_root)).default_service(not_allowed()),
             )
-            .service(web::resource("/Bulk").to(not_implemented))
+            .service(web::resource("/Bulk").route(web::post().to(resources::bulk)).default_service(not_allowed()))
             .service(web::resource("/Me").to(not_implemented))
             .service(
                 web::resource("/{endpoint}")

@@ -125,6 +125,16 @@ pub async fn search(
     run_list(&req, vec![kind], query).await
 }
 
+/// `POST /Bulk` (RFC 7644 §3.7).
+pub async fn bulk(req: HttpRequest, _auth: Authenticated, body: ScimBody) -> Result<HttpResponse, ApiError> {
+    let state = state(&req)?;
+    let opts = ReadOptions { base: base_url(&req, SCIM_ROOT), ..Default::default() };
+    let max_operations = state.capabilities.bulk_max_operations;
+    let service = state.service.clone();
+    let response = web::block(move || service.bulk(&body.0, max_operations, &opts)).await??;
+    Ok(scim_json(StatusCode::OK, &response))
+}
+
 pub async fn search_root(req: HttpRequest, _auth: Authenticated, body: ScimBody) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::from_search_body(&body.0)?;
     run_list(&req, ResourceKind::ALL.to_vec(), query).await

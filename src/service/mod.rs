@@ -1,6 +1,7 @@
 //! SCIM meaning: create, read, replace, patch, delete and query Users and Groups on top of
 //! a [`Store`]. No HTTP types here; the http layer makes one call per request.
 
+mod bulk;
 pub mod input;
 pub mod patch;
 pub mod profile;

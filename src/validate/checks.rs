@@ -121,6 +121,7 @@ pub async fn run_all(ctx: &Ctx) {
     filters(ctx).await;
     paging(ctx).await;
     etags(ctx).await;
+    bulk(ctx).await;
     errors(ctx).await;
     okta(ctx).await;
     super::flow::entra_flow(ctx).await;
@@ -969,6 +970,52 @@ async fn etags(ctx: &Ctx) {
             let stale = ctx.send_as(false, Method::PATCH, &path, &[], Some(&body), &[("if-match", &etag)]).await;
             expect_status(&stale, 412)?;
             Ok(())
+        },
+    )
+    .await;
+}
+
+async fn bulk(ctx: &Ctx) {
+    check(
+        ctx,
+        meta(
+            "bulk.bulk-id",
+            "bulk",
+            "/Bulk creates a user and a group that references it by bulkId",
+            "RFC 7644 §3.7",
+            Recommended,
+        ),
+        || async {
+            if !ctx.supports("bulk") {
+                return Err(skip("ServiceProviderConfig says bulk is not supported"));
+            }
+            let body = json!({"schemas": [urn::BULK_REQUEST], "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "u", "data": user_body(ctx, "bulk")},
+                {"method": "POST", "path": "/Groups", "bulkId": "g", "data": {
+                    "schemas": [urn::GROUP], "displayName": format!("scimlab-validate-{}-bulk", ctx.run_id),
+                    "members": [{"value": "bulkId:u"}]}}
+            ]});
+            let r = ctx.send(Method::POST, "/Bulk", Some(&body)).await;
+            expect_status(&r, 200)?;
+            let ops = r.body["Operations"].as_array().cloned().unwrap_or_default();
+            let mut ids = Vec::new();
+            for (op, kind) in ops.iter().zip([ResourceKind::User, ResourceKind::Group]) {
+                let id = op["location"].as_str().and_then(|l| l.rsplit('/').next()).unwrap_or("").to_string();
+                if !id.is_empty() {
+                    ctx.remember(kind, &id);
+                    ids.push(id);
+                }
+            }
+            let statuses: Vec<&str> = ops.iter().filter_map(|o| o["status"].as_str()).collect();
+            if statuses != ["201", "201"] {
+                return Err(fail("two operations with status \"201\"", r.body.to_string()).into());
+            }
+            let group = read(ctx, ResourceKind::Group, &ids[1]).await?;
+            if group["members"][0]["value"] == ids[0].as_str() {
+                Ok(())
+            } else {
+                Err(fail(format!("the group's member is the new user {}", ids[0]), group["members"].to_string()).into())
+            }
         },
     )
     .await;

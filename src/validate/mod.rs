@@ -239,6 +239,13 @@ impl Ctx {
         format!("scimlab-validate-{}-{label}@example.com", self.run_id)
     }
 
+    /// Remembers an object created some other way (e.g. through /Bulk) for cleanup.
+    pub fn remember(&self, kind: ResourceKind, id: &str) {
+        if let Ok(mut c) = self.created.lock() {
+            c.push((kind, id.to_string()));
+        }
+    }
+
     pub fn forget(&self, id: &str) {
         if let Ok(mut c) = self.created.lock() {
             c.retain(|(_, i)| i != id);

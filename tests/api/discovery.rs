@@ -14,10 +14,12 @@ async fn service_provider_config_tells_the_truth() {
     assert_eq!(spc["filter"]["supported"], true);
     assert_eq!(spc["sort"]["supported"], true);
     assert_eq!(spc["etag"]["supported"], true);
-    assert_eq!(spc["bulk"]["supported"], false, "Bulk answers 501 today");
+    assert_eq!(spc["bulk"]["supported"], true);
+    assert_eq!(spc["bulk"]["maxOperations"], 1000);
+    assert_eq!(spc["bulk"]["maxPayloadSize"], 1024 * 1024);
     assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
-    let bulk = app.post("/Bulk", json!({})).await;
-    bulk.assert_error(501, None);
+    let me = app.get("/Me").await;
+    me.assert_error(501, None);
 }
 
 #[actix_web::test]
