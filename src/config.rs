@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SCIMLAB_WORKERS")]
     pub workers: Option<usize>,
+    /// Requests kept by the request recorder (0 turns recording off).
+    #[arg(long, env = "SCIMLAB_RECORD_CAPACITY")]
+    pub record_capacity: Option<usize>,
     /// Most operations in one /Bulk request (ServiceProviderConfig bulk.maxOperations).
     #[arg(long, env = "SCIMLAB_BULK_MAX_OPERATIONS")]
     pub bulk_max_operations: Option<usize>,
@@ -104,6 +107,7 @@ struct FileConfig {
     workers: Option<usize>,
     admin_token: Option<String>,
     bulk_max_operations: Option<usize>,
+    record_capacity: Option<usize>,
     jobs: Option<Vec<PathBuf>>,
     /// `[faults]` with `seed` and `[[faults.rules]]` (see `crate::faults`).
     faults: Option<crate::faults::FaultPlan>,
@@ -137,6 +141,8 @@ pub struct Settings {
     pub workers: Option<usize>,
     pub admin_token: Option<String>,
     pub bulk_max_operations: usize,
+    /// Requests kept by the recorder (0: off).
+    pub record_capacity: usize,
     /// Provisioning jobs hosted by the server.
     pub jobs: Vec<PathBuf>,
     /// Faults injected from the start (replaceable over /admin/faults).
@@ -161,6 +167,7 @@ impl Default for Settings {
             workers: None,
             admin_token: None,
             bulk_max_operations: 1000,
+            record_capacity: 10_000,
             jobs: Vec::new(),
             faults: Default::default(),
         }
@@ -209,6 +216,7 @@ impl Settings {
                 .or(file.bulk_max_operations)
                 .unwrap_or(d.bulk_max_operations)
                 .max(1),
+            record_capacity: args.record_capacity.or(file.record_capacity).unwrap_or(d.record_capacity),
             jobs: if args.jobs.is_empty() { file.jobs.unwrap_or_default() } else { args.jobs.clone() },
             faults: file.faults.unwrap_or_default(),
         };

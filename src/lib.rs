@@ -16,6 +16,7 @@ pub mod faults;
 pub mod filter;
 pub mod http;
 pub mod provision;
+pub mod recording;
 pub mod scim;
 pub mod service;
 pub mod startup;

@@ -101,6 +101,10 @@ impl Application {
             faults: Arc::new(crate::faults::Faults::new(settings.faults.clone())),
             admin_token: settings.admin_token.clone(),
             jobs: Arc::clone(&jobs),
+            recorder: Arc::new(
+                crate::recording::Recorder::open(&db, settings.record_capacity)
+                    .context("cannot open the request recording")?,
+            ),
         });
         let listener =
             TcpListener::bind(&settings.addr).with_context(|| format!("cannot listen on {}", settings.addr))?;

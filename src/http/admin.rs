@@ -10,6 +10,7 @@ use super::{scim_json, AppState};
 use crate::faults::FaultPlan;
 use crate::provision::host::{Command, HostError};
 use crate::provision::log::Status;
+use crate::recording::{to_har, RecordQuery};
 use crate::scim::ScimError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -19,10 +20,62 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(put_faults))
             .route(web::delete().to(delete_faults)),
     )
+    .service(web::resource("/admin/requests").route(web::get().to(requests)).route(web::delete().to(clear_requests)))
+    .service(web::resource("/admin/requests.jsonl").route(web::get().to(requests_jsonl)))
+    .service(web::resource("/admin/requests.har").route(web::get().to(requests_har)))
     .service(web::resource("/admin/jobs").route(web::get().to(list_jobs)))
     .service(web::resource("/admin/jobs/{name}").route(web::get().to(job_status)))
     .service(web::resource("/admin/jobs/{name}/logs").route(web::get().to(job_logs)))
     .service(web::resource("/admin/jobs/{name}/{action}").route(web::post().to(job_action)));
+}
+
+async fn recorded(
+    req: &HttpRequest,
+    state: &AppState,
+    query: RecordQuery,
+) -> Result<Vec<crate::recording::RequestRecord>, ApiError> {
+    authorize(req, state)?;
+    let recorder = std::sync::Arc::clone(&state.recorder);
+    web::block(move || recorder.query(&query)).await.map_err(|e| ApiError(ScimError::internal(e.to_string())))
+}
+
+/// `GET /admin/requests?since=&status=4xx&method=&path=&limit=`.
+async fn requests(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<RecordQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let records = recorded(&req, &state, q.into_inner()).await?;
+    Ok(scim_json(StatusCode::OK, &json!({"enabled": state.recorder.enabled(), "requests": records})))
+}
+
+async fn requests_jsonl(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<RecordQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let records = recorded(&req, &state, q.into_inner()).await?;
+    let body: String = records.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
+    Ok(HttpResponse::Ok().content_type("application/x-ndjson").body(body))
+}
+
+async fn requests_har(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<RecordQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let records = recorded(&req, &state, q.into_inner()).await?;
+    let base = format!("{}://{}", req.connection_info().scheme(), req.connection_info().host());
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("content-disposition", "attachment; filename=\"scimlab-requests.har\""))
+        .body(to_har(&records, &base).to_string()))
+}
+
+async fn clear_requests(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    state.recorder.clear();
+    Ok(HttpResponse::NoContent().finish())
 }
 
 fn host_error(e: HostError) -> ApiError {

@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::Value;
 
@@ -44,6 +44,10 @@ pub(crate) fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
 /// A JSON request body, read up to the configured size limit.
 pub struct ScimBody(pub Value);
 
+/// The raw request body, as read by [`ScimBody`].
+#[derive(Clone)]
+pub struct RawBody(pub web::Bytes);
+
 impl FromRequest for ScimBody {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
@@ -56,6 +60,7 @@ impl FromRequest for ScimBody {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
+        let request = req.clone();
         Box::pin(async move {
             if declared.is_some_and(|n| n > limit) {
                 return Err(too_large(limit));
@@ -70,6 +75,8 @@ impl FromRequest for ScimBody {
                 }
                 body.extend_from_slice(&chunk);
             }
+            // Kept for request recording, which runs after the handler.
+            request.extensions_mut().insert(RawBody(body.clone().freeze()));
             if body.is_empty() {
                 return Err(ApiError(ScimError::invalid_syntax("the request body is empty; send a JSON object")));
             }

@@ -25,7 +25,7 @@ use std::time::Instant;
 use actix_web::dev::Service;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -61,6 +61,8 @@ pub struct AppState {
     pub admin_token: Option<String>,
     /// Provisioning jobs hosted by this server.
     pub jobs: Arc<crate::provision::host::JobHost>,
+    /// Recorded SCIM requests and responses.
+    pub recorder: Arc<crate::recording::Recorder>,
 }
 
 /// Response header naming the fault that was injected into a response.
@@ -73,6 +75,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(SCIM_ROOT)
             .wrap_fn(fault_injector)
+            .wrap_fn(request_recorder)
             .service(
                 web::resource("/ServiceProviderConfig")
                     .route(web::get().to(discovery::service_provider_config))
@@ -181,6 +184,66 @@ where
             // `kept` is set exactly when `serve` is not, and only with a fault.
             (None, _, _) => Err(actix_web::error::ErrorInternalServerError("fault injector lost the request")),
         }
+    }
+}
+
+/// Records the SCIM exchange (see [`crate::recording`]); outermost, so injected faults and
+/// the quirks a request needed are in the record.
+pub fn request_recorder<S, B>(
+    req: actix_web::dev::ServiceRequest,
+    srv: &S,
+) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error>>
+where
+    S: Service<actix_web::dev::ServiceRequest, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    B: actix_web::body::MessageBody + 'static,
+{
+    use crate::recording::{recorded_body, redact_header, RequestRecord};
+    let recorder = req.app_data::<web::Data<AppState>>().map(|s| Arc::clone(&s.recorder)).filter(|r| r.enabled());
+    let started = Instant::now();
+    let at = crate::clock::rfc3339(time::OffsetDateTime::now_utc());
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let query = req.query_string().to_string();
+    let request_headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), redact_header(k.as_str(), v.to_str().unwrap_or("[binary]"))))
+        .collect();
+    let fut = srv.call(req);
+    async move {
+        let res = fut.await?;
+        let Some(recorder) = recorder else { return Ok(res.map_into_boxed_body()) };
+        let raw_request = res.request().extensions().get::<extract::RawBody>().map(|b| b.0.clone());
+        let (http_req, response) = res.into_parts();
+        let (head, body) = response.into_parts();
+        let bytes = actix_web::body::to_bytes(body)
+            .await
+            .map_err(|_| actix_web::error::ErrorInternalServerError("could not read the response to record it"))?;
+        let header = |name: &str| head.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let record = RequestRecord {
+            seq: 0,
+            at,
+            tenant: "default".into(),
+            method,
+            path,
+            query,
+            request_headers,
+            request_body: raw_request.as_deref().and_then(recorded_body),
+            status: head.status().as_u16(),
+            response_headers: head
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), redact_header(k.as_str(), v.to_str().unwrap_or("[binary]"))))
+                .collect(),
+            response_body: recorded_body(&bytes),
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            quirks: header(QUIRKS_HEADER).map(|q| q.split(", ").map(str::to_string).collect()).unwrap_or_default(),
+            fault: header(FAULT_HEADER),
+        };
+        // The sled write is small and unflushed; off the async thread all the same.
+        let _ = web::block(move || recorder.record(record)).await;
+        let response = head.set_body(actix_web::body::BoxBody::new(bytes));
+        Ok(actix_web::dev::ServiceResponse::new(http_req, response))
     }
 }
 

@@ -12,6 +12,7 @@ mod groups;
 mod helpers;
 mod patch;
 mod provisioning;
+mod recording;
 mod reliability;
 mod users;
 mod validate;
