@@ -76,6 +76,11 @@ impl Recorder {
     pub fn open(db: &sled::Db, capacity: usize) -> Result<Recorder, sled::Error> {
         let tree = db.open_tree("recorded_requests")?;
         let last = tree.last()?.and_then(|(k, _)| k.as_ref().try_into().ok().map(u64::from_be_bytes)).unwrap_or(0);
+        // A smaller capacity than last time: trim once here, not per request.
+        let keep_from = (last + 1).saturating_sub(capacity as u64);
+        for key in tree.range(..keep_from.to_be_bytes()).keys().flatten() {
+            tree.remove(key)?;
+        }
         Ok(Recorder { tree, capacity, next: AtomicU64::new(last + 1) })
     }
 
@@ -94,9 +99,10 @@ impl Recorder {
             tracing::warn!(error = %e, "could not record a request");
             return;
         }
-        let excess = self.tree.len().saturating_sub(self.capacity);
-        for key in self.tree.iter().keys().take(excess).flatten() {
-            let _ = self.tree.remove(key);
+        // Sequence numbers are contiguous, so the record that falls out of the ring is
+        // exactly `capacity` behind (a length count would scan the whole tree).
+        if let Some(old) = record.seq.checked_sub(self.capacity as u64) {
+            let _ = self.tree.remove(old.to_be_bytes());
         }
     }
 
