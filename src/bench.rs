@@ -403,3 +403,200 @@ pub fn peak_rss_mb() -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024)
 }
+
+/// One row of the HTTP benchmark.
+pub struct HttpRow {
+    pub users: usize,
+    pub operation: String,
+    pub stats: Stats,
+}
+
+/// A plain actix-web handler returning a user-sized JSON body: the ceiling scimlab's
+/// GET /Users/{id} is measured against, in the same process and run.
+async fn start_baseline() -> anyhow::Result<(String, actix_web::dev::ServerHandle)> {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    let body = serde_json::to_string(&bench_user(42))?;
+    let server = HttpServer::new(move || {
+        let body = body.clone();
+        App::new().route(
+            "/baseline",
+            web::get().to(move || {
+                let body = body.clone();
+                async move { HttpResponse::Ok().content_type("application/scim+json").body(body) }
+            }),
+        )
+    })
+    .bind("127.0.0.1:0")?;
+    let url = format!("http://{}/baseline", server.addrs()[0]);
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    Ok((url, handle))
+}
+
+/// Creates a group with `members` of the seeded users through the service.
+fn seed_group(service: &ScimService, name: &str, member_ids: &[String]) -> anyhow::Result<String> {
+    let members: Vec<serde_json::Value> = member_ids.iter().map(|id| json!({"value": id})).collect();
+    let body =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members});
+    let created = service
+        .create(ResourceKind::Group, &body, &ReadOptions::default())
+        .map_err(|e| anyhow::anyhow!("seeding group {name}: {e}"))?;
+    Ok(created.resource["id"].as_str().unwrap_or_default().to_string())
+}
+
+/// `scimlab bench http`: throughput and latency of the main SCIM operations as the user
+/// count grows, with a plain actix-web baseline measured in the same run.
+pub async fn http_bench(sizes: &[usize], requests: usize, concurrency: usize) -> anyhow::Result<Vec<HttpRow>> {
+    let server = BenchServer::start().await?;
+    let (baseline_url, baseline) = start_baseline().await?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let mut rows = Vec::new();
+    let mut seeded = 0;
+    let budget = Duration::from_secs(30);
+    for &n in sizes {
+        eprintln!("seeding to {n} users…");
+        seed_users(&server.service, seeded, n - seeded).await?;
+        seeded = n;
+        // Ids of the seeded users, for GET and PATCH by id.
+        let ids: Vec<String> = {
+            let service = Arc::clone(&server.service);
+            tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+                let q = crate::service::ListQuery { count: Some(1000), ..Default::default() };
+                let (page, _) = service
+                    .list(&[ResourceKind::User], &q, &ReadOptions::default())
+                    .map_err(|e| anyhow::anyhow!("listing: {e}"))?;
+                Ok(page["Resources"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| u["id"].as_str().map(str::to_string))
+                    .collect())
+            })
+            .await??
+        };
+        let (base, token) = (server.base.clone(), server.token.clone());
+        let mut run = |operation: String, stats: Stats| rows.push(HttpRow { users: n, operation, stats });
+
+        let c = client.clone();
+        let url = baseline_url.clone();
+        run(
+            "baseline: plain actix-web JSON handler".into(),
+            drive(requests, concurrency, budget, move |_| c.get(&url)).await,
+        );
+
+        let (c, b, t, i) = (client.clone(), base.clone(), token.clone(), ids.clone());
+        run(
+            "GET /Users/{id}".into(),
+            drive(requests, concurrency, budget, move |k| {
+                c.get(format!("{b}/Users/{}", i[k % i.len()])).bearer_auth(&t)
+            })
+            .await,
+        );
+        let (c, b, t) = (client.clone(), base.clone(), token.clone());
+        run(
+            "GET /Users?filter=userName eq".into(),
+            drive(requests, concurrency, budget, move |k| {
+                c.get(format!("{b}/Users"))
+                    .bearer_auth(&t)
+                    .query(&[("filter", format!("userName eq \"user{:07}@bench.example\"", (k * 7919) % n))])
+            })
+            .await,
+        );
+        let (c, b, t) = (client.clone(), base.clone(), token.clone());
+        let offset = 10_000_000 + n * 10;
+        run(
+            "POST /Users".into(),
+            drive(requests / 2, concurrency, budget, move |k| {
+                c.post(format!("{b}/Users")).bearer_auth(&t).json(&bench_user(offset + k))
+            })
+            .await,
+        );
+        let (c, b, t, i) = (client.clone(), base.clone(), token.clone(), ids.clone());
+        run(
+            "PATCH replace title".into(),
+            drive(requests / 2, concurrency, budget, move |k| {
+                c.patch(format!("{b}/Users/{}", i[k % i.len()])).bearer_auth(&t).json(&json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "title", "value": format!("T{k}")}]}))
+            })
+            .await,
+        );
+        let (c, b, t) = (client.clone(), base.clone(), token.clone());
+        run(
+            "GET /Users?startIndex&count=100 (paging)".into(),
+            drive(requests / 4, concurrency, budget, move |k| {
+                c.get(format!("{b}/Users"))
+                    .bearer_auth(&t)
+                    .query(&[("startIndex", ((k * 100) % n.max(1) + 1).to_string()), ("count", "100".to_string())])
+            })
+            .await,
+        );
+        // Member adds: a 10k-member group against an empty one.
+        if n >= 10_000 {
+            let service = Arc::clone(&server.service);
+            let members: Vec<String> = {
+                let service = Arc::clone(&service);
+                tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+                    let mut out = Vec::new();
+                    for page in 0..10 {
+                        let q = crate::service::ListQuery {
+                            start_index: Some(page * 1000 + 1),
+                            count: Some(1000),
+                            ..Default::default()
+                        };
+                        let (list, _) = service
+                            .list(&[ResourceKind::User], &q, &ReadOptions::default())
+                            .map_err(|e| anyhow::anyhow!("listing: {e}"))?;
+                        out.extend(
+                            list["Resources"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|u| u["id"].as_str().map(str::to_string)),
+                        );
+                    }
+                    Ok(out)
+                })
+                .await??
+            };
+            let big = seed_group(&service, &format!("Big {n}"), &members)?;
+            let empty = seed_group(&service, &format!("Empty {n}"), &[])?;
+            for (label, group) in
+                [("PATCH add member, 10k-member group", big), ("PATCH add member, empty group", empty)]
+            {
+                let (c, b, t, i) = (client.clone(), base.clone(), token.clone(), ids.clone());
+                run(
+                    label.into(),
+                    drive(requests / 4, concurrency, budget, move |k| {
+                        c.patch(format!("{b}/Groups/{group}")).bearer_auth(&t).json(&json!({
+                            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "add", "path": "members", "value": [{"value": i[k % i.len()]}]}]}))
+                    })
+                    .await,
+                );
+            }
+        }
+    }
+    baseline.stop(true).await;
+    server.stop().await;
+    Ok(rows)
+}
+
+pub fn print_http_table(rows: &[HttpRow]) {
+    println!("| users | operation | requests | errors | req/s | p50 ms | p99 ms |");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} |",
+            r.users,
+            r.operation,
+            r.stats.requests,
+            r.stats.errors,
+            r.stats.per_second(),
+            r.stats.p50.as_secs_f64() * 1000.0,
+            r.stats.p99.as_secs_f64() * 1000.0
+        );
+    }
+    println!("\npeak RSS of this process (server, baseline and load generator): {} MB", peak_rss_mb().unwrap_or(0));
+}

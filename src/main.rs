@@ -227,6 +227,18 @@ enum ImportScope {
 
 #[derive(Subcommand, Debug)]
 enum BenchKind {
+    /// Main SCIM operations over HTTP (req/s, p50/p99) with a plain actix-web baseline.
+    Http {
+        /// User counts to measure at, in increasing order.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        sizes: Vec<usize>,
+        /// Requests per read operation (writes get half, paging and member adds a quarter).
+        #[arg(long, default_value_t = 4000)]
+        requests: usize,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
     /// Provisioning engine: initial and incremental cycles into a local scimlab.
     Provision {
         /// Generated user counts.
@@ -382,6 +394,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { which } => {
             telemetry::init(cli.log_format, "warn");
             match which {
+                BenchKind::Http { sizes, requests, concurrency } => actix_web::rt::System::new().block_on(async move {
+                    let rows = scimlab::bench::http_bench(&sizes, requests, concurrency).await?;
+                    scimlab::bench::print_http_table(&rows);
+                    Ok(())
+                }),
                 BenchKind::Provision { sizes, changes, concurrency, fault_rate } => actix_web::rt::System::new()
                     .block_on(async move {
                         let rows = scimlab::bench::provision_bench(&sizes, changes, concurrency, fault_rate).await?;
