@@ -79,7 +79,7 @@ impl Application {
             bulk_max_operations: settings.bulk_max_operations,
             bulk_max_payload: settings.max_payload_bytes,
             etag_supported: true,
-            cursor_supported: false,
+            cursor_supported: true,
             jwt_enabled: auth.jwt_enabled(),
         };
         let (jobs, supervisors) = JobHost::load(

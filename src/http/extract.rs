@@ -131,6 +131,7 @@ impl QueryParams {
             sort_order: self.get("sortOrder").map(str::to_string),
             start_index: self.int("startIndex")?,
             count: self.int("count")?,
+            cursor: self.get("cursor").map(str::to_string),
             attributes: self.list("attributes"),
             excluded: self.list("excludedAttributes"),
         })

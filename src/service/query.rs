@@ -25,6 +25,8 @@ pub struct ListQuery {
     pub sort_order: Option<String>,
     pub start_index: Option<i64>,
     pub count: Option<i64>,
+    /// RFC 9865 cursor paging: `Some("")` asks for the first page, otherwise a `nextCursor`.
+    pub cursor: Option<String>,
     pub attributes: Vec<String>,
     pub excluded: Vec<String>,
 }
@@ -73,6 +75,7 @@ impl ListQuery {
             sort_order: string("sortOrder")?,
             start_index: int("startIndex")?,
             count: int("count")?,
+            cursor: string("cursor")?,
             attributes: list("attributes")?,
             excluded: list("excludedAttributes")?,
         })
@@ -122,9 +125,21 @@ impl ScimService {
         for kind in kinds {
             projections.push(Projection::parse(self.resource_type(*kind), &query.attributes, &query.excluded)?);
         }
+        let cursor = match &query.cursor {
+            None => None,
+            Some(_) if query.start_index.is_some() => {
+                return Err(ScimError::invalid_value("use either cursor or startIndex, not both (RFC 9865 §3)"))
+            }
+            Some(_) if query.sort_by.is_some() => {
+                return Err(ScimError::invalid_value(
+                    "sortBy cannot be combined with cursor paging here; cursors walk resources in id order",
+                ))
+            }
+            Some(text) => Some(Cursor::decode(text, kinds, query.filter.as_deref())?),
+        };
 
         // Unfiltered, unsorted, one kind: count and skip without decoding every record.
-        if parsed.is_none() && query.sort_by.is_none() && kinds.len() == 1 {
+        if parsed.is_none() && query.sort_by.is_none() && kinds.len() == 1 && cursor.is_none() {
             let kind = kinds[0];
             let total = self.store.count(kind).map_err(|e| store_error(e, kind, ""))?;
             let mut page = Vec::new();
@@ -177,6 +192,30 @@ impl ScimService {
             self.sort(&mut matches, sort_by, descending)?;
         }
         let total = matches.len();
+        if let Some(cursor) = cursor {
+            // Keyset paging in (resource type, id) order: resources created or deleted
+            // meanwhile never make a page repeat or skip one that stayed.
+            let position = |r: &StoredResource| (kinds.iter().position(|k| *k == r.kind).unwrap_or(0), r.id.clone());
+            let mut rest =
+                matches.into_iter().filter(|r| cursor.after.as_ref().is_none_or(|after| position(r) > *after));
+            let page: Vec<StoredResource> = rest.by_ref().take(count).collect();
+            let more = rest.next().is_some();
+            let next = match (more, page.last()) {
+                (true, Some(last)) => {
+                    Some(Cursor { after: Some(position(last)) }.encode(kinds, query.filter.as_deref()))
+                }
+                _ => None,
+            };
+            let rendered = self.render_page(&page, kinds, &projections, opts)?;
+            let mut body = list_response(total, 1, rendered);
+            if let Some(obj) = body.as_object_mut() {
+                obj.remove("startIndex");
+                if let Some(n) = next {
+                    obj.insert("nextCursor".into(), Value::String(n));
+                }
+            }
+            return Ok((body, quirks.into_fired()));
+        }
         let page: Vec<StoredResource> = matches.into_iter().skip(start_index - 1).take(count).collect();
         let rendered = self.render_page(&page, kinds, &projections, opts)?;
         Ok((list_response(total, start_index, rendered), quirks.into_fired()))
@@ -370,6 +409,50 @@ fn with_id(record: &StoredResource) -> Value {
         );
     }
     doc
+}
+
+/// An RFC 9865 cursor: the last position returned, bound to the query it came from.
+struct Cursor {
+    /// (index of the resource type in the query's kinds, id); `None` before the first page.
+    after: Option<(usize, String)>,
+}
+
+impl Cursor {
+    fn binding(kinds: &[ResourceKind], filter: Option<&str>) -> String {
+        let names: Vec<&str> = kinds.iter().map(|k| k.endpoint()).collect();
+        crate::provision::state::fingerprint(format!("{}|{}", names.join(","), filter.unwrap_or("")).as_bytes())
+    }
+
+    fn encode(&self, kinds: &[ResourceKind], filter: Option<&str>) -> String {
+        use base64::Engine;
+        let (kind, id) = self.after.clone().unwrap_or_default();
+        let raw = serde_json::json!({"k": kind, "id": id, "q": Self::binding(kinds, filter)}).to_string();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    fn decode(text: &str, kinds: &[ResourceKind], filter: Option<&str>) -> Result<Cursor, ScimError> {
+        use base64::Engine;
+        if text.is_empty() {
+            return Ok(Cursor { after: None });
+        }
+        let invalid = |why: &str| {
+            ScimError::bad_request(
+                ScimType::InvalidCursor,
+                format!("cursor \"{text}\" {why}; start again with cursor= (empty) and follow nextCursor"),
+            )
+        };
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| invalid("was not issued by this server"))?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|_| invalid("was not issued by this server"))?;
+        if v["q"].as_str() != Some(Self::binding(kinds, filter).as_str()) {
+            return Err(invalid("belongs to a different endpoint or filter"));
+        }
+        match (v["k"].as_u64(), v["id"].as_str()) {
+            (Some(k), Some(id)) => Ok(Cursor { after: Some((k as usize, id.to_string())) }),
+            _ => Err(invalid("was not issued by this server")),
+        }
+    }
 }
 
 fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {

@@ -349,3 +349,60 @@ async fn data_survives_a_restart_on_the_same_directory() {
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.body["userName"], "durable@example.com");
 }
+
+#[actix_web::test]
+async fn cursor_paging_walks_everything_once_even_under_concurrent_writes() {
+    let app = spawn_app().await;
+    let spc = app.get("/ServiceProviderConfig").await.body;
+    assert_eq!(spc["pagination"]["cursor"], true, "RFC 9865 support is advertised");
+    let mut before = Vec::new();
+    for i in 0..7 {
+        before.push(id_of(&app.create_user(&format!("cur{i}@example.com")).await));
+    }
+    let filter = "userName sw \"cur\"";
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    let mut pages = 0;
+    let mut deleted = None;
+    loop {
+        let res = app.list("/Users", &[("filter", filter), ("count", "3"), ("cursor", &cursor)]).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert!(res.body.get("startIndex").is_none(), "cursor pages carry no startIndex");
+        seen.extend(res.body["Resources"].as_array().unwrap().iter().map(id_of));
+        pages += 1;
+        if pages == 1 {
+            // Writes between pages: a new user, and one not yet seen is deleted.
+            app.create_user("cur-new@example.com").await;
+            let victim = before.iter().find(|id| !seen.contains(id)).unwrap().clone();
+            assert_eq!(app.delete(&format!("/Users/{victim}")).await.status, 204);
+            deleted = Some(victim);
+        }
+        match res.body["nextCursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no user twice: {seen:?}");
+    let deleted = deleted.unwrap();
+    assert!(!seen.contains(&deleted), "a deleted user is not returned");
+    for id in before.iter().filter(|id| **id != deleted) {
+        assert!(seen.contains(id), "every user that stayed is returned");
+    }
+
+    let bad = app.list("/Users", &[("cursor", "not-a-cursor")]).await;
+    bad.assert_error(400, Some("invalidCursor"));
+    let first = app.list("/Users", &[("filter", filter), ("count", "2"), ("cursor", "")]).await;
+    let next = first.body["nextCursor"].as_str().unwrap().to_string();
+    let other_filter = app.list("/Users", &[("filter", "userName pr"), ("cursor", &next)]).await;
+    other_filter.assert_error(400, Some("invalidCursor"));
+    assert!(other_filter.detail().contains("different"), "{}", other_filter.detail());
+    app.list("/Users", &[("cursor", ""), ("startIndex", "2")]).await.assert_error(400, Some("invalidValue"));
+    let searched = app
+        .post("/Users/.search", json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": filter, "count": 2, "cursor": ""}))
+        .await;
+    assert_eq!(searched.status, 200, "{}", searched.body);
+    assert!(searched.body["nextCursor"].is_string());
+}
