@@ -15,6 +15,7 @@ pub mod config;
 pub mod faults;
 pub mod filter;
 pub mod http;
+pub mod metrics;
 pub mod provision;
 pub mod recording;
 pub mod scim;

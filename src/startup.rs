@@ -82,10 +82,12 @@ impl Application {
             cursor_supported: true,
             jwt_enabled: auth.jwt_enabled(),
         };
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let (jobs, supervisors) = JobHost::load(
             &settings.jobs,
             settings.data.as_ref().map(|d| d.join("jobs")).as_deref(),
             Arc::clone(&clock_for_jobs),
+            Arc::clone(&metrics),
         )?;
         if !jobs.is_empty() && settings.admin_token.is_none() {
             tracing::warn!("hosted jobs run, but /admin/jobs is off until --admin-token is set");
@@ -105,6 +107,7 @@ impl Application {
                 crate::recording::Recorder::open(&db, settings.record_capacity)
                     .context("cannot open the request recording")?,
             ),
+            metrics,
         });
         let listener =
             TcpListener::bind(&settings.addr).with_context(|| format!("cannot listen on {}", settings.addr))?;

@@ -78,6 +78,23 @@ async fn clear_requests(req: HttpRequest, state: web::Data<AppState>) -> Result<
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// `GET /metrics` in the Prometheus text format; needs the admin token when one is set.
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.admin_token.is_some() {
+        authorize(&req, &state)?;
+    }
+    let service = std::sync::Arc::clone(&state.service);
+    let counts = web::block(move || {
+        crate::scim::ResourceKind::ALL
+            .into_iter()
+            .map(|kind| ("default".to_string(), kind.name(), service.store().count(kind).unwrap_or(0)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError(ScimError::internal(e.to_string())))?;
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(&counts)))
+}
+
 fn host_error(e: HostError) -> ApiError {
     match e {
         HostError::Unknown(_) => ApiError(ScimError::not_found(e.to_string())),

@@ -63,6 +63,7 @@ pub struct AppState {
     pub jobs: Arc<crate::provision::host::JobHost>,
     /// Recorded SCIM requests and responses.
     pub recorder: Arc<crate::recording::Recorder>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Response header naming the fault that was injected into a response.
@@ -72,6 +73,7 @@ pub const FAULT_HEADER: &str = "x-scimlab-fault";
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let not_allowed = || web::to(method_not_allowed);
     cfg.configure(admin::configure);
+    cfg.service(web::resource("/metrics").route(web::get().to(admin::metrics)));
     cfg.service(
         web::scope(SCIM_ROOT)
             .wrap_fn(fault_injector)
@@ -187,7 +189,8 @@ where
     }
 }
 
-/// Records the SCIM exchange (see [`crate::recording`]); outermost, so injected faults and
+/// Counts the request for `/metrics` and records the SCIM exchange (see
+/// [`crate::recording`]); outermost, so injected faults and
 /// the quirks a request needed are in the record.
 pub fn request_recorder<S, B>(
     req: actix_web::dev::ServiceRequest,
@@ -198,7 +201,9 @@ where
     B: actix_web::body::MessageBody + 'static,
 {
     use crate::recording::{recorded_body, redact_header, RequestRecord};
-    let recorder = req.app_data::<web::Data<AppState>>().map(|s| Arc::clone(&s.recorder)).filter(|r| r.enabled());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let recorder = state.as_ref().map(|s| Arc::clone(&s.recorder)).filter(|r| r.enabled());
+    let metrics = state.map(|s| Arc::clone(&s.metrics));
     let started = Instant::now();
     let at = crate::clock::rfc3339(time::OffsetDateTime::now_utc());
     let method = req.method().to_string();
@@ -212,6 +217,10 @@ where
     let fut = srv.call(req);
     async move {
         let res = fut.await?;
+        if let Some(metrics) = &metrics {
+            let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+            metrics.observe_request(&method, &route, res.status().as_u16(), started.elapsed().as_secs_f64());
+        }
         let Some(recorder) = recorder else { return Ok(res.map_into_boxed_body()) };
         let raw_request = res.request().extensions().get::<extract::RawBody>().map(|b| b.0.clone());
         let (http_req, response) = res.into_parts();

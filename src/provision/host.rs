@@ -41,6 +41,7 @@ pub struct JobHost {
 pub struct Supervisor {
     engine: Engine,
     commands: mpsc::UnboundedReceiver<Command>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,7 @@ impl JobHost {
         paths: &[PathBuf],
         state_root: Option<&Path>,
         clock: Arc<dyn Clock>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> anyhow::Result<(JobHost, Vec<Supervisor>)> {
         let mut host = JobHost::default();
         let mut supervisors = Vec::new();
@@ -77,7 +79,7 @@ impl JobHost {
                 gate.pause();
             }
             host.jobs.insert(name, Hosted { job, state, gate, commands: tx });
-            supervisors.push(Supervisor { engine, commands: rx });
+            supervisors.push(Supervisor { engine, commands: rx, metrics: Arc::clone(&metrics) });
         }
         Ok((host, supervisors))
     }
@@ -150,7 +152,10 @@ impl Supervisor {
         let name = self.engine.job().spec.name.clone();
         loop {
             match self.engine.run_cycle(&NoProgress).await {
-                Ok(report) => tracing::info!(job = %name, "{}", super::engine::summary(&report)),
+                Ok(report) => {
+                    self.metrics.observe_cycle(&name, &report);
+                    tracing::info!(job = %name, "{}", super::engine::summary(&report))
+                }
                 Err(EngineError::Paused) => tracing::info!(job = %name, "paused; waiting for resume"),
                 Err(e) => tracing::warn!(job = %name, error = %e, "cycle failed"),
             }

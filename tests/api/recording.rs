@@ -100,3 +100,32 @@ async fn the_ring_is_bounded_and_records_injected_faults() {
     let none: Value = admin_get(&off, "/admin/requests").await.json().await.unwrap();
     assert_eq!((none["enabled"].as_bool(), none["requests"].as_array().unwrap().len()), (Some(false), 0));
 }
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_and_resources_per_tenant() {
+    let app = crate::helpers::spawn_app().await;
+    app.post("/Users", user_body("m1@example.com")).await;
+    app.post("/Users", user_body("m2@example.com")).await;
+    app.post("/Users", user_body("m2@example.com")).await; // 409
+    let id = app.list("/Users", &[("filter", "userName eq \"m1@example.com\"")]).await.body["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.get(&format!("/Users/{id}")).await;
+    let text = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains(r#"scimlab_http_requests_total{method="POST",route="/scim/v2/{endpoint}",status="201"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"scimlab_http_requests_total{method="POST",route="/scim/v2/{endpoint}",status="409"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/scim/v2/{endpoint}/{id}",status="200"} 1"#), "ids never become labels: {text}");
+    assert!(text.contains(r#"scimlab_resources{tenant="default",type="User"} 2"#), "{text}");
+    assert!(text.contains(r#"scimlab_http_request_duration_seconds_count{route="/scim/v2/{endpoint}"} 4"#), "{text}");
+
+    let guarded = spawn_app_with(|s| s.admin_token = Some(ADMIN.into())).await;
+    assert_eq!(guarded.client.get(format!("{}/metrics", guarded.address)).send().await.unwrap().status().as_u16(), 401);
+    assert_eq!(admin_get(&guarded, "/metrics").await.status().as_u16(), 200);
+}

@@ -56,6 +56,10 @@ async fn a_hosted_job_cycles_in_the_background_and_obeys_the_admin_api() {
     assert_eq!(status["state"], "Active");
     assert_eq!(status["initialCycleComplete"], true);
     assert_eq!(status["users"], 2);
+    let metrics = host.client.get(format!("{}/metrics", host.address)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.contains(r#"scimlab_provisioning_cycles_total{job="hosted",kind="initial"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"scimlab_provisioning_objects_total{job="hosted",action="created"} 3"#), "{metrics}");
     let (code, list) = admin(&host, reqwest::Method::GET, "/admin/jobs").await;
     assert_eq!((code, list["jobs"].as_array().unwrap().len()), (200, 1));
 
