@@ -109,6 +109,8 @@ struct FileConfig {
     bulk_max_operations: Option<usize>,
     record_capacity: Option<usize>,
     jobs: Option<Vec<PathBuf>>,
+    /// `[[tenants]]` with `name`, `tokens`, `profile` and `faults`.
+    tenants: Option<Vec<crate::tenants::TenantSpec>>,
     /// `[faults]` with `seed` and `[[faults.rules]]` (see `crate::faults`).
     faults: Option<crate::faults::FaultPlan>,
 }
@@ -145,6 +147,8 @@ pub struct Settings {
     pub record_capacity: usize,
     /// Provisioning jobs hosted by the server.
     pub jobs: Vec<PathBuf>,
+    /// Tenants besides the default one (served at /tenants/{name}/scim/v2).
+    pub tenants: Vec<crate::tenants::TenantSpec>,
     /// Faults injected from the start (replaceable over /admin/faults).
     pub faults: crate::faults::FaultPlan,
 }
@@ -169,6 +173,7 @@ impl Default for Settings {
             bulk_max_operations: 1000,
             record_capacity: 10_000,
             jobs: Vec::new(),
+            tenants: Vec::new(),
             faults: Default::default(),
         }
     }
@@ -219,6 +224,7 @@ impl Settings {
             record_capacity: args.record_capacity.or(file.record_capacity).unwrap_or(d.record_capacity),
             jobs: if args.jobs.is_empty() { file.jobs.unwrap_or_default() } else { args.jobs.clone() },
             faults: file.faults.unwrap_or_default(),
+            tenants: file.tenants.unwrap_or_default(),
         };
         settings.faults.check().map_err(|message| ConfigError::Parse {
             path: args.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),

@@ -16,6 +16,7 @@ use crate::provision::host::{JobHost, Supervisor};
 use crate::scim::discovery::Capabilities;
 use crate::service::{ScimService, ServiceConfig};
 use crate::store::SledStore;
+use crate::tenants::{Tenant, TenantFactory, Tenants, DEFAULT_TENANT};
 
 pub struct Application {
     port: u16,
@@ -55,17 +56,14 @@ impl Application {
         let store = SledStore::open(&db, "default").context("cannot open the default tenant's storage")?;
         let filter_limits =
             FilterLimits { max_length: settings.filter_max_length, max_depth: settings.filter_max_depth };
-        let service = Arc::new(ScimService::new(
-            Arc::new(store),
-            clock,
-            ids,
-            ServiceConfig {
-                profile: settings.profile,
-                max_results: settings.max_results,
-                filter_limits,
-                durable_writes: settings.data.is_some(),
-            },
-        ));
+        let service_config = ServiceConfig {
+            profile: settings.profile,
+            max_results: settings.max_results,
+            filter_limits,
+            durable_writes: settings.data.is_some(),
+        };
+        let service =
+            Arc::new(ScimService::new(Arc::new(store), Arc::clone(&clock), Arc::clone(&ids), service_config.clone()));
         let auth = if settings.no_auth {
             Authenticator::open()
         } else {
@@ -82,6 +80,17 @@ impl Application {
             cursor_supported: true,
             jwt_enabled: auth.jwt_enabled(),
         };
+        let auth = Arc::new(auth);
+        let faults = Arc::new(crate::faults::Faults::new(settings.faults.clone()));
+        let default_tenant = Arc::new(Tenant {
+            name: DEFAULT_TENANT.into(),
+            service: Arc::clone(&service),
+            auth: Arc::clone(&auth),
+            faults: Arc::clone(&faults),
+            profile: settings.profile,
+        });
+        let factory = TenantFactory { db: db.clone(), clock: Arc::clone(&clock), ids, base: service_config };
+        let tenants = Arc::new(Tenants::open(factory, default_tenant, &settings.tenants)?);
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let (jobs, supervisors) = JobHost::load(
             &settings.jobs,
@@ -95,12 +104,12 @@ impl Application {
         let jobs = Arc::new(jobs);
         let state = web::Data::new(AppState {
             service: Arc::clone(&service),
-            auth: Arc::new(auth),
+            auth,
             capabilities,
             limits: HttpLimits { max_payload_bytes: settings.max_payload_bytes },
             public_discovery: settings.public_discovery,
             public_url: settings.public_url.clone(),
-            faults: Arc::new(crate::faults::Faults::new(settings.faults.clone())),
+            faults,
             admin_token: settings.admin_token.clone(),
             jobs: Arc::clone(&jobs),
             recorder: Arc::new(
@@ -108,6 +117,7 @@ impl Application {
                     .context("cannot open the request recording")?,
             ),
             metrics,
+            tenants,
         });
         let listener =
             TcpListener::bind(&settings.addr).with_context(|| format!("cannot listen on {}", settings.addr))?;

@@ -23,6 +23,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/admin/requests").route(web::get().to(requests)).route(web::delete().to(clear_requests)))
     .service(web::resource("/admin/requests.jsonl").route(web::get().to(requests_jsonl)))
     .service(web::resource("/admin/requests.har").route(web::get().to(requests_har)))
+    .service(web::resource("/admin/tenants").route(web::get().to(list_tenants)))
+    .service(web::resource("/admin/tenants/{name}").route(web::put().to(put_tenant)))
+    .service(
+        web::resource("/admin/tenants/{name}/faults")
+            .route(web::get().to(get_tenant_faults))
+            .route(web::put().to(put_tenant_faults))
+            .route(web::delete().to(delete_tenant_faults)),
+    )
     .service(web::resource("/admin/jobs").route(web::get().to(list_jobs)))
     .service(web::resource("/admin/jobs/{name}").route(web::get().to(job_status)))
     .service(web::resource("/admin/jobs/{name}/logs").route(web::get().to(job_logs)))
@@ -83,15 +91,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     if state.admin_token.is_some() {
         authorize(&req, &state)?;
     }
-    let service = std::sync::Arc::clone(&state.service);
-    let counts = web::block(move || {
-        crate::scim::ResourceKind::ALL
-            .into_iter()
-            .map(|kind| ("default".to_string(), kind.name(), service.store().count(kind).unwrap_or(0)))
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| ApiError(ScimError::internal(e.to_string())))?;
+    let counts = resource_counts(&state).await?;
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(&counts)))
 }
 
@@ -199,6 +199,115 @@ pub(crate) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiEr
     }
 }
 
+fn parse_plan(body: &[u8]) -> Result<FaultPlan, ApiError> {
+    let plan: FaultPlan = serde_json::from_slice(body).map_err(|e| {
+        ApiError(ScimError::invalid_syntax(format!(
+            "a fault plan is {{\"seed\": n, \"rules\": [{{method, path, rate, after, times, status, retryAfterSeconds, latencyMs, hangSeconds, misbehave}}]}}: {e}"
+        )))
+    })?;
+    plan.check().map_err(|e| ApiError(ScimError::invalid_value(e)))?;
+    Ok(plan)
+}
+
+fn named_tenant(state: &AppState, name: &str) -> Result<std::sync::Arc<crate::tenants::Tenant>, ApiError> {
+    state.tenants.get(name).ok_or_else(|| ApiError(ScimError::not_found(format!("no tenant '{name}'"))))
+}
+
+/// Counts per tenant and type, read off the async threads.
+async fn resource_counts(state: &AppState) -> Result<Vec<(String, &'static str, usize)>, ApiError> {
+    let tenants = state.tenants.all();
+    web::block(move || {
+        tenants
+            .iter()
+            .flat_map(|t| {
+                crate::scim::ResourceKind::ALL
+                    .into_iter()
+                    .map(|kind| (t.name.clone(), kind.name(), t.service.store().count(kind).unwrap_or(0)))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError(ScimError::internal(e.to_string())))
+}
+
+async fn list_tenants(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let counts = resource_counts(&state).await?;
+    let tenants: Vec<serde_json::Value> = state
+        .tenants
+        .all()
+        .iter()
+        .map(|t| {
+            let count = |kind: &str| counts.iter().find(|(n, k, _)| *n == t.name && *k == kind).map_or(0, |c| c.2);
+            let root = if t.name == crate::tenants::DEFAULT_TENANT {
+                super::SCIM_ROOT.to_string()
+            } else {
+                format!("/tenants/{}{}", t.name, super::SCIM_ROOT)
+            };
+            json!({"name": t.name, "profile": t.profile.to_string(), "scimRoot": root,
+                   "users": count("User"), "groups": count("Group")})
+        })
+        .collect();
+    Ok(scim_json(StatusCode::OK, &json!({"tenants": tenants})))
+}
+
+/// Creates or reconfigures a tenant: `{"tokens": [...], "profile": "strict", "faults": {...}}`.
+async fn put_tenant(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let spec: crate::tenants::TenantSpec = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(ScimError::invalid_syntax(format!(
+            "a tenant is {{\"tokens\": [\"…\"], \"profile\": \"entra|okta|strict\", \"faults\": {{…}}}}: {e}"
+        )))
+    })?;
+    let tenants = std::sync::Arc::clone(&state.tenants);
+    let name = name.into_inner();
+    let tenant = web::block(move || tenants.put(&name, &spec))
+        .await
+        .map_err(|e| ApiError(ScimError::internal(e.to_string())))?
+        .map_err(|e| ApiError(ScimError::invalid_value(e)))?;
+    tracing::info!(tenant = %tenant.name, profile = %tenant.profile, "tenant configured");
+    Ok(scim_json(
+        StatusCode::OK,
+        &json!({"name": tenant.name, "profile": tenant.profile.to_string(), "scimRoot": format!("/tenants/{}{}", tenant.name, super::SCIM_ROOT)}),
+    ))
+}
+
+async fn get_tenant_faults(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    Ok(scim_json(StatusCode::OK, &json!(named_tenant(&state, &name)?.faults.plan())))
+}
+
+async fn put_tenant_faults(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let plan = parse_plan(&body)?;
+    named_tenant(&state, &name)?.faults.set(plan.clone());
+    Ok(scim_json(StatusCode::OK, &json!(plan)))
+}
+
+async fn delete_tenant_faults(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    named_tenant(&state, &name)?.faults.set(FaultPlan::default());
+    Ok(HttpResponse::NoContent().finish())
+}
+
 async fn get_faults(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
     Ok(scim_json(StatusCode::OK, &json!(state.faults.plan())))
@@ -206,12 +315,7 @@ async fn get_faults(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
 
 async fn put_faults(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
-    let plan: FaultPlan = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(ScimError::invalid_syntax(format!(
-            "a fault plan is {{\"seed\": n, \"rules\": [{{method, path, rate, after, times, status, retryAfterSeconds, latencyMs, hangSeconds}}]}}: {e}"
-        )))
-    })?;
-    plan.check().map_err(|e| ApiError(ScimError::invalid_value(e)))?;
+    let plan = parse_plan(&body)?;
     state.faults.set(plan.clone());
     tracing::warn!(rules = plan.rules.len(), seed = plan.seed, "fault plan replaced");
     Ok(scim_json(StatusCode::OK, &json!(plan)))

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error::ApiError;
 use super::extract::{authenticate, base_url, state};
-use super::{scim_json, SCIM_ROOT};
+use super::scim_json;
 use crate::scim::discovery::{self as docs, list_response, resource_type_doc, schema_doc};
 use crate::scim::schema::Schema;
 use crate::scim::ScimError;
@@ -29,19 +29,22 @@ fn all_schemas(state: &super::AppState) -> Vec<&Schema> {
 
 pub async fn service_provider_config(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let state = guard(&req)?;
-    Ok(scim_json(StatusCode::OK, &docs::service_provider_config(&state.capabilities, &base_url(&req, SCIM_ROOT))))
+    Ok(scim_json(
+        StatusCode::OK,
+        &docs::service_provider_config(&state.capabilities, &base_url(&req, &super::extract::scim_root(&req))),
+    ))
 }
 
 pub async fn resource_types(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let state = guard(&req)?;
-    let base = base_url(&req, SCIM_ROOT);
+    let base = base_url(&req, &super::extract::scim_root(&req));
     let docs = state.service.resource_types().iter().map(|rt| resource_type_doc(rt, &base)).collect();
     Ok(scim_json(StatusCode::OK, &list_response(docs)))
 }
 
 pub async fn resource_type(req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let state = guard(&req)?;
-    let base = base_url(&req, SCIM_ROOT);
+    let base = base_url(&req, &super::extract::scim_root(&req));
     let rt = state
         .service
         .resource_types()
@@ -53,14 +56,14 @@ pub async fn resource_type(req: HttpRequest, id: web::Path<String>) -> Result<Ht
 
 pub async fn schemas(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let state = guard(&req)?;
-    let base = base_url(&req, SCIM_ROOT);
+    let base = base_url(&req, &super::extract::scim_root(&req));
     let docs = all_schemas(&state).into_iter().map(|s| schema_doc(s, &base)).collect();
     Ok(scim_json(StatusCode::OK, &list_response(docs)))
 }
 
 pub async fn schema(req: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let state = guard(&req)?;
-    let base = base_url(&req, SCIM_ROOT);
+    let base = base_url(&req, &super::extract::scim_root(&req));
     let schema = all_schemas(&state)
         .into_iter()
         .find(|s| s.id.eq_ignore_ascii_case(&id))

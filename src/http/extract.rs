@@ -33,10 +33,29 @@ impl FromRequest for Authenticated {
     }
 }
 
-pub(crate) fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+/// The tenant a request addresses: `/tenants/{name}/scim/v2/…`, or the default one.
+pub(crate) fn tenant(req: &HttpRequest) -> Result<std::sync::Arc<crate::tenants::Tenant>, ApiError> {
     let state = state(req)?;
+    let name = crate::tenants::tenant_of_path(req.path()).unwrap_or(crate::tenants::DEFAULT_TENANT);
+    state.tenants.get(name).ok_or_else(|| {
+        ApiError(ScimError::not_found(format!(
+            "no tenant '{name}': create it with PUT /admin/tenants/{name} or under [[tenants]] in the config file"
+        )))
+    })
+}
+
+/// The SCIM root of the request's tenant (`/scim/v2` or `/tenants/{name}/scim/v2`).
+pub(crate) fn scim_root(req: &HttpRequest) -> String {
+    match crate::tenants::tenant_of_path(req.path()) {
+        Some(name) => format!("/tenants/{name}{}", super::SCIM_ROOT),
+        None => super::SCIM_ROOT.to_string(),
+    }
+}
+
+pub(crate) fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let tenant = tenant(req)?;
     let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let principal = state.auth.authenticate(header)?;
+    let principal = tenant.auth.authenticate(header)?;
     tracing::debug!(subject = %principal.subject, "authenticated");
     Ok(principal)
 }

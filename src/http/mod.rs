@@ -38,6 +38,8 @@ use error::ApiError;
 
 /// Where the SCIM API is mounted.
 pub const SCIM_ROOT: &str = "/scim/v2";
+/// Where the other tenants' SCIM APIs are mounted.
+pub const TENANT_SCIM_ROOT: &str = "/tenants/{tenant}/scim/v2";
 /// Response header naming the leniencies a request needed.
 pub const QUIRKS_HEADER: &str = "x-scimlab-quirks";
 
@@ -63,6 +65,8 @@ pub struct AppState {
     pub jobs: Arc<crate::provision::host::JobHost>,
     /// Recorded SCIM requests and responses.
     pub recorder: Arc<crate::recording::Recorder>,
+    /// Every tenant, the default one included.
+    pub tenants: Arc<crate::tenants::Tenants>,
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -71,58 +75,9 @@ pub const FAULT_HEADER: &str = "x-scimlab-fault";
 
 /// Mounts every route; used by the server and by in-process tests alike.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let not_allowed = || web::to(method_not_allowed);
     cfg.configure(admin::configure);
     cfg.service(web::resource("/metrics").route(web::get().to(admin::metrics)));
-    cfg.service(
-        web::scope(SCIM_ROOT)
-            .wrap_fn(fault_injector)
-            .wrap_fn(request_recorder)
-            .service(
-                web::resource("/ServiceProviderConfig")
-                    .route(web::get().to(discovery::service_provider_config))
-                    .default_service(not_allowed()),
-            )
-            .service(
-                web::resource("/ResourceTypes")
-                    .route(web::get().to(discovery::resource_types))
-                    .default_service(not_allowed()),
-            )
-            .service(
-                web::resource("/ResourceTypes/{id}")
-                    .route(web::get().to(discovery::resource_type))
-                    .default_service(not_allowed()),
-            )
-            .service(web::resource("/Schemas").route(web::get().to(discovery::schemas)).default_service(not_allowed()))
-            .service(
-                web::resource("/Schemas/{id}").route(web::get().to(discovery::schema)).default_service(not_allowed()),
-            )
-            .service(
-                web::resource("/.search").route(web::post().to(resources::search_root)).default_service(not_allowed()),
-            )
-            .service(web::resource("/Bulk").route(web::post().to(resources::bulk)).default_service(not_allowed()))
-            .service(web::resource("/Me").to(not_implemented))
-            .service(
-                web::resource("/{endpoint}")
-                    .route(web::get().to(resources::list))
-                    .route(web::post().to(resources::create))
-                    .default_service(not_allowed()),
-            )
-            .service(
-                web::resource("/{endpoint}/.search")
-                    .route(web::post().to(resources::search))
-                    .default_service(not_allowed()),
-            )
-            .service(
-                web::resource("/{endpoint}/{id}")
-                    .route(web::get().to(resources::get))
-                    .route(web::put().to(resources::replace))
-                    .route(web::patch().to(resources::patch))
-                    .route(web::delete().to(resources::delete))
-                    .default_service(not_allowed()),
-            ),
-    )
-    .default_service(web::to(not_found));
+    cfg.service(scim_scope(SCIM_ROOT)).service(scim_scope(TENANT_SCIM_ROOT)).default_service(web::to(not_found));
 }
 
 /// Applies the fault plan (see [`crate::faults`]) to SCIM requests: delay, hang, answer
@@ -139,9 +94,10 @@ where
     B: actix_web::body::MessageBody + 'static,
 {
     use crate::faults::Misbehaviour;
-    let fault = req.app_data::<web::Data<AppState>>().and_then(|state| {
-        let path = req.path().strip_prefix(SCIM_ROOT).unwrap_or(req.path());
-        state.faults.decide(req.method().as_str(), path)
+    let fault = extract::tenant(req.request()).ok().and_then(|tenant| {
+        let root = extract::scim_root(req.request());
+        let path = req.path().strip_prefix(root.as_str()).unwrap_or(req.path());
+        tenant.faults.decide(req.method().as_str(), path)
     });
     if fault.as_ref().and_then(|f| f.misbehave) == Some(Misbehaviour::IgnoreFilter) {
         drop_filter_parameter(&mut req);
@@ -232,7 +188,7 @@ where
         let record = RequestRecord {
             seq: 0,
             at,
-            tenant: "default".into(),
+            tenant: crate::tenants::tenant_of_path(&path).unwrap_or(crate::tenants::DEFAULT_TENANT).to_string(),
             method,
             path,
             query,
@@ -305,6 +261,63 @@ async fn misbehave<B: actix_web::body::MessageBody + 'static>(
             Ok(actix_web::dev::ServiceResponse::new(req, rewritten).map_into_right_body())
         }
     }
+}
+
+/// The SCIM API under `root` (the default tenant's and the per-tenant mount).
+fn scim_scope(
+    root: &str,
+) -> actix_web::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let not_allowed = || web::to(method_not_allowed);
+    web::scope(root)
+        .wrap_fn(fault_injector)
+        .wrap_fn(request_recorder)
+        .service(
+            web::resource("/ServiceProviderConfig")
+                .route(web::get().to(discovery::service_provider_config))
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/ResourceTypes")
+                .route(web::get().to(discovery::resource_types))
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/ResourceTypes/{id}")
+                .route(web::get().to(discovery::resource_type))
+                .default_service(not_allowed()),
+        )
+        .service(web::resource("/Schemas").route(web::get().to(discovery::schemas)).default_service(not_allowed()))
+        .service(web::resource("/Schemas/{id}").route(web::get().to(discovery::schema)).default_service(not_allowed()))
+        .service(web::resource("/.search").route(web::post().to(resources::search_root)).default_service(not_allowed()))
+        .service(web::resource("/Bulk").route(web::post().to(resources::bulk)).default_service(not_allowed()))
+        .service(web::resource("/Me").to(not_implemented))
+        .service(
+            web::resource("/{endpoint}")
+                .route(web::get().to(resources::list))
+                .route(web::post().to(resources::create))
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/{endpoint}/.search")
+                .route(web::post().to(resources::search))
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/{endpoint}/{id}")
+                .route(web::get().to(resources::get))
+                .route(web::put().to(resources::replace))
+                .route(web::patch().to(resources::patch))
+                .route(web::delete().to(resources::delete))
+                .default_service(not_allowed()),
+        )
 }
 
 /// Logs one line per request inside a span carrying method, path and request id.

@@ -5,10 +5,23 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error::ApiError;
-use super::extract::{base_url, state, Authenticated, QueryParams, ScimBody};
-use super::{quirks_header, resource_response, scim_json, QUIRKS_HEADER, SCIM_ROOT};
+use super::extract::{base_url, scim_root, state, tenant, Authenticated, QueryParams, ScimBody};
+use super::{quirks_header, resource_response, scim_json, QUIRKS_HEADER};
 use crate::scim::{ResourceKind, ScimError};
 use crate::service::{ListQuery, ReadOptions};
+
+/// `/{endpoint}` (by name, so the tenant segment of `/tenants/{tenant}/…` is ignored).
+#[derive(serde::Deserialize)]
+pub struct EndpointPath {
+    endpoint: String,
+}
+
+/// `/{endpoint}/{id}`.
+#[derive(serde::Deserialize)]
+pub struct ResourcePath {
+    endpoint: String,
+    id: String,
+}
 
 fn kind_of(endpoint: &str) -> Result<ResourceKind, ApiError> {
     ResourceKind::ALL.into_iter().find(|k| k.endpoint().eq_ignore_ascii_case(endpoint)).ok_or_else(|| {
@@ -25,13 +38,12 @@ fn if_match(req: &HttpRequest) -> Option<String> {
 pub async fn create(
     req: HttpRequest,
     _auth: Authenticated,
-    path: web::Path<String>,
+    path: web::Path<EndpointPath>,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
-    let kind = kind_of(&path)?;
-    let state = state(&req)?;
-    let opts = QueryParams::parse(&req)?.read_options(base_url(&req, SCIM_ROOT));
-    let service = state.service.clone();
+    let kind = kind_of(&path.endpoint)?;
+    let opts = QueryParams::parse(&req)?.read_options(base_url(&req, &scim_root(&req)));
+    let service = tenant(&req)?.service.clone();
     let outcome = web::block(move || service.create(kind, &body.0, &opts)).await??;
     Ok(resource_response(StatusCode::CREATED, &outcome, true))
 }
@@ -39,14 +51,13 @@ pub async fn create(
 pub async fn get(
     req: HttpRequest,
     _auth: Authenticated,
-    path: web::Path<(String, String)>,
+    path: web::Path<ResourcePath>,
 ) -> Result<HttpResponse, ApiError> {
-    let (endpoint, id) = path.into_inner();
+    let ResourcePath { endpoint, id } = path.into_inner();
     let kind = kind_of(&endpoint)?;
-    let state = state(&req)?;
-    let opts = QueryParams::parse(&req)?.read_options(base_url(&req, SCIM_ROOT));
+    let opts = QueryParams::parse(&req)?.read_options(base_url(&req, &scim_root(&req)));
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let service = state.service.clone();
+    let service = tenant(&req)?.service.clone();
     let outcome = web::block(move || service.get(kind, &id, &opts)).await??;
     if let Some(tags) = if_none_match {
         let current = outcome.etag();
@@ -65,15 +76,14 @@ pub async fn get(
 pub async fn replace(
     req: HttpRequest,
     _auth: Authenticated,
-    path: web::Path<(String, String)>,
+    path: web::Path<ResourcePath>,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
-    let (endpoint, id) = path.into_inner();
+    let ResourcePath { endpoint, id } = path.into_inner();
     let kind = kind_of(&endpoint)?;
-    let state = state(&req)?;
-    let opts = QueryParams::parse(&req)?.read_options(base_url(&req, SCIM_ROOT));
+    let opts = QueryParams::parse(&req)?.read_options(base_url(&req, &scim_root(&req)));
     let if_match = if_match(&req);
-    let service = state.service.clone();
+    let service = tenant(&req)?.service.clone();
     let outcome = web::block(move || service.replace(kind, &id, &body.0, if_match.as_deref(), &opts)).await??;
     Ok(resource_response(StatusCode::OK, &outcome, false))
 }
@@ -81,15 +91,14 @@ pub async fn replace(
 pub async fn patch(
     req: HttpRequest,
     _auth: Authenticated,
-    path: web::Path<(String, String)>,
+    path: web::Path<ResourcePath>,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
-    let (endpoint, id) = path.into_inner();
+    let ResourcePath { endpoint, id } = path.into_inner();
     let kind = kind_of(&endpoint)?;
-    let state = state(&req)?;
-    let opts = QueryParams::parse(&req)?.read_options(base_url(&req, SCIM_ROOT));
+    let opts = QueryParams::parse(&req)?.read_options(base_url(&req, &scim_root(&req)));
     let if_match = if_match(&req);
-    let service = state.service.clone();
+    let service = tenant(&req)?.service.clone();
     let outcome = web::block(move || service.patch(kind, &id, &body.0, if_match.as_deref(), &opts)).await??;
     Ok(resource_response(StatusCode::OK, &outcome, false))
 }
@@ -97,19 +106,22 @@ pub async fn patch(
 pub async fn delete(
     req: HttpRequest,
     _auth: Authenticated,
-    path: web::Path<(String, String)>,
+    path: web::Path<ResourcePath>,
 ) -> Result<HttpResponse, ApiError> {
-    let (endpoint, id) = path.into_inner();
+    let ResourcePath { endpoint, id } = path.into_inner();
     let kind = kind_of(&endpoint)?;
-    let state = state(&req)?;
     let if_match = if_match(&req);
-    let service = state.service.clone();
+    let service = tenant(&req)?.service.clone();
     web::block(move || service.delete(kind, &id, if_match.as_deref())).await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub async fn list(req: HttpRequest, _auth: Authenticated, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let kind = kind_of(&path)?;
+pub async fn list(
+    req: HttpRequest,
+    _auth: Authenticated,
+    path: web::Path<EndpointPath>,
+) -> Result<HttpResponse, ApiError> {
+    let kind = kind_of(&path.endpoint)?;
     let query = QueryParams::parse(&req)?.list_query()?;
     run_list(&req, vec![kind], query).await
 }
@@ -117,20 +129,19 @@ pub async fn list(req: HttpRequest, _auth: Authenticated, path: web::Path<String
 pub async fn search(
     req: HttpRequest,
     _auth: Authenticated,
-    path: web::Path<String>,
+    path: web::Path<EndpointPath>,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
-    let kind = kind_of(&path)?;
+    let kind = kind_of(&path.endpoint)?;
     let query = ListQuery::from_search_body(&body.0)?;
     run_list(&req, vec![kind], query).await
 }
 
 /// `POST /Bulk` (RFC 7644 §3.7).
 pub async fn bulk(req: HttpRequest, _auth: Authenticated, body: ScimBody) -> Result<HttpResponse, ApiError> {
-    let state = state(&req)?;
-    let opts = ReadOptions { base: base_url(&req, SCIM_ROOT), ..Default::default() };
-    let max_operations = state.capabilities.bulk_max_operations;
-    let service = state.service.clone();
+    let opts = ReadOptions { base: base_url(&req, &scim_root(&req)), ..Default::default() };
+    let max_operations = state(&req)?.capabilities.bulk_max_operations;
+    let service = tenant(&req)?.service.clone();
     let response = web::block(move || service.bulk(&body.0, max_operations, &opts)).await??;
     Ok(scim_json(StatusCode::OK, &response))
 }
@@ -141,9 +152,8 @@ pub async fn search_root(req: HttpRequest, _auth: Authenticated, body: ScimBody)
 }
 
 async fn run_list(req: &HttpRequest, kinds: Vec<ResourceKind>, query: ListQuery) -> Result<HttpResponse, ApiError> {
-    let state = state(req)?;
-    let opts = ReadOptions { base: base_url(req, SCIM_ROOT), ..Default::default() };
-    let service = state.service.clone();
+    let opts = ReadOptions { base: base_url(req, &scim_root(req)), ..Default::default() };
+    let service = tenant(&req)?.service.clone();
     let (body, quirks) = web::block(move || service.list(&kinds, &query, &opts)).await??;
     let mut response = scim_json(StatusCode::OK, &body);
     if let Some(q) = quirks_header(&quirks) {

@@ -14,5 +14,6 @@ mod patch;
 mod provisioning;
 mod recording;
 mod reliability;
+mod tenants;
 mod users;
 mod validate;
