@@ -153,7 +153,7 @@ pub async fn search_root(req: HttpRequest, _auth: Authenticated, body: ScimBody)
 
 async fn run_list(req: &HttpRequest, kinds: Vec<ResourceKind>, query: ListQuery) -> Result<HttpResponse, ApiError> {
     let opts = ReadOptions { base: base_url(req, &scim_root(req)), ..Default::default() };
-    let service = tenant(&req)?.service.clone();
+    let service = tenant(req)?.service.clone();
     let (body, quirks) = web::block(move || service.list(&kinds, &query, &opts)).await??;
     let mut response = scim_json(StatusCode::OK, &body);
     if let Some(q) = quirks_header(&quirks) {
