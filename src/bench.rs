@@ -562,16 +562,22 @@ pub async fn http_bench(sizes: &[usize], requests: usize, concurrency: usize) ->
             };
             let big = seed_group(&service, &format!("Big {n}"), &members)?;
             let empty = seed_group(&service, &format!("Empty {n}"), &[])?;
-            for (label, group) in
-                [("PATCH add member, 10k-member group", big), ("PATCH add member, empty group", empty)]
-            {
+            // The write itself (the response without members, as a client asks with
+            // excludedAttributes), then the same with the full 10k-member response body.
+            let cases = [
+                ("PATCH add member, 10k-member group (excludedAttributes=members)", big.clone(), true),
+                ("PATCH add member, empty group (excludedAttributes=members)", empty, true),
+                ("PATCH add member, 10k-member group, full response", big, false),
+            ];
+            for (label, group, exclude) in cases {
                 let (c, b, t, i) = (client.clone(), base.clone(), token.clone(), ids.clone());
                 run(
                     label.into(),
                     drive(requests / 4, concurrency, budget, move |k| {
-                        c.patch(format!("{b}/Groups/{group}")).bearer_auth(&t).json(&json!({
+                        let query: &[(&str, &str)] = if exclude { &[("excludedAttributes", "members")] } else { &[] };
+                        c.patch(format!("{b}/Groups/{group}")).bearer_auth(&t).query(query).json(&json!({
                             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                            "Operations": [{"op": "add", "path": "members", "value": [{"value": i[k % i.len()]}]}]}))
+                            "Operations": [{"op": "add", "path": "members", "value": [{"value": i[(k * 31 + 500) % i.len()]}]}]}))
                     })
                     .await,
                 );

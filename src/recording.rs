@@ -5,12 +5,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 /// Bodies larger than this are stored truncated.
 pub const MAX_RECORDED_BODY: usize = 64 * 1024;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestRecord {
     pub seq: u64,
@@ -21,10 +22,12 @@ pub struct RequestRecord {
     pub query: String,
     /// Request headers, `Authorization` and cookies redacted.
     pub request_headers: Vec<(String, String)>,
-    pub request_body: Option<Value>,
+    /// Kept as JSON text: recording must not cost a parse and a re-serialization per
+    /// response (it runs on every request); it still reads back as a JSON object.
+    pub request_body: Option<Box<RawValue>>,
     pub status: u16,
     pub response_headers: Vec<(String, String)>,
-    pub response_body: Option<Value>,
+    pub response_body: Option<Box<RawValue>>,
     pub latency_ms: f64,
     /// Leniencies of the quirk profile the request needed.
     pub quirks: Vec<String>,
@@ -140,22 +143,35 @@ pub fn redact_header(name: &str, value: &str) -> String {
     }
 }
 
-/// A JSON body for the record: passwords redacted, large bodies cut.
-pub fn recorded_body(bytes: &[u8]) -> Option<Value> {
+/// A request body for the record: passwords redacted, large bodies cut.
+pub fn recorded_request_body(bytes: &[u8]) -> Option<Box<RawValue>> {
+    if bytes.is_empty() {
+        return None;
+    }
+    let value = match serde_json::from_slice::<Value>(bytes) {
+        Ok(mut v) if bytes.len() <= MAX_RECORDED_BODY => {
+            redact_passwords(&mut v);
+            v
+        }
+        _ => return recorded_response_body(bytes),
+    };
+    serde_json::value::to_raw_value(&value).ok()
+}
+
+/// A response body for the record: JSON as it was sent (the server never returns a
+/// password), anything else or anything too large as a string.
+pub fn recorded_response_body(bytes: &[u8]) -> Option<Box<RawValue>> {
     if bytes.is_empty() {
         return None;
     }
     if bytes.len() > MAX_RECORDED_BODY {
         let head = String::from_utf8_lossy(&bytes[..MAX_RECORDED_BODY]);
-        return Some(json!({"truncated": true, "bytes": bytes.len(), "head": head}));
+        return serde_json::value::to_raw_value(&json!({"truncated": true, "bytes": bytes.len(), "head": head})).ok();
     }
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(mut v) => {
-            redact_passwords(&mut v);
-            Some(v)
-        }
-        Err(_) => Some(Value::String(String::from_utf8_lossy(bytes).into_owned())),
-    }
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    RawValue::from_string(text.clone())
+        .or_else(|_| serde_json::value::to_raw_value(&Value::String(text)))
+        .ok()
 }
 
 fn redact_passwords(v: &mut Value) {
@@ -183,7 +199,7 @@ pub fn to_har(records: &[RequestRecord], base: &str) -> Value {
         .iter()
         .map(|r| {
             let url = if r.query.is_empty() { format!("{base}{}", r.path) } else { format!("{base}{}?{}", r.path, r.query) };
-            let text = |b: &Option<Value>| b.as_ref().map(|v| v.to_string()).unwrap_or_default();
+            let text = |b: &Option<Box<RawValue>>| b.as_ref().map(|v| v.get().to_string()).unwrap_or_default();
             let mut request = json!({
                 "method": r.method, "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
                 "headers": headers(&r.request_headers), "queryString": [], "headersSize": -1,
@@ -218,7 +234,8 @@ mod tests {
     #[test]
     fn secrets_never_reach_the_record() {
         assert_eq!(redact_header("Authorization", "Bearer abc.def"), "Bearer [redacted]");
-        let body = recorded_body(br#"{"userName":"a","password":"hunter2","x":[{"password":"p"}]}"#).unwrap();
+        let raw = recorded_request_body(br#"{"userName":"a","password":"hunter2","x":[{"password":"p"}]}"#).unwrap();
+        let body: Value = serde_json::from_str(raw.get()).unwrap();
         assert_eq!(body["password"], "[redacted]");
         assert_eq!(body["x"][0]["password"], "[redacted]");
         assert_eq!(body["userName"], "a");

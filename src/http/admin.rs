@@ -23,6 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/admin/requests").route(web::get().to(requests)).route(web::delete().to(clear_requests)))
     .service(web::resource("/admin/requests.jsonl").route(web::get().to(requests_jsonl)))
     .service(web::resource("/admin/requests.har").route(web::get().to(requests_har)))
+    .service(web::resource("/admin").route(web::get().to(page)))
+    .service(web::resource("/admin/").route(web::get().to(page)))
     .service(web::resource("/admin/tenants").route(web::get().to(list_tenants)))
     .service(web::resource("/admin/tenants/{name}").route(web::put().to(put_tenant)))
     .service(
@@ -31,6 +33,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(put_tenant_faults))
             .route(web::delete().to(delete_tenant_faults)),
     )
+    // After /faults, which it would otherwise capture.
+    .service(web::resource("/admin/tenants/{name}/{endpoint}").route(web::get().to(tenant_resources)))
     .service(web::resource("/admin/jobs").route(web::get().to(list_jobs)))
     .service(web::resource("/admin/jobs/{name}").route(web::get().to(job_status)))
     .service(web::resource("/admin/jobs/{name}/logs").route(web::get().to(job_logs)))
@@ -197,6 +201,38 @@ pub(crate) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiEr
         Some(_) => Err(ApiError(ScimError::unauthorized("the admin token is not valid"))),
         None => Err(ApiError(ScimError::unauthorized("the admin API needs 'Authorization: Bearer <admin token>'"))),
     }
+}
+
+/// The admin page: a static file in the binary; it holds no data and asks for the admin
+/// token, then reads the admin API.
+async fn page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("cache-control", "no-store"))
+        .body(include_str!("static/admin.html"))
+}
+
+/// `GET /admin/tenants/{name}/users|groups`: the newest 200, for the admin page.
+async fn tenant_resources(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let (name, endpoint) = path.into_inner();
+    let kind = crate::scim::ResourceKind::ALL
+        .into_iter()
+        .find(|k| k.endpoint().eq_ignore_ascii_case(&endpoint))
+        .ok_or_else(|| ApiError(ScimError::not_found(format!("no resource type '{endpoint}': use users or groups"))))?;
+    let tenant = named_tenant(&state, &name)?;
+    let base = super::extract::base_url(&req, &format!("/tenants/{name}{}", super::SCIM_ROOT));
+    let (body, _) = web::block(move || {
+        let query = crate::service::ListQuery { count: Some(200), ..Default::default() };
+        tenant.service.list(&[kind], &query, &crate::service::ReadOptions { base, ..Default::default() })
+    })
+    .await
+    .map_err(|e| ApiError(ScimError::internal(e.to_string())))??;
+    Ok(scim_json(StatusCode::OK, &body))
 }
 
 fn parse_plan(body: &[u8]) -> Result<FaultPlan, ApiError> {

@@ -156,7 +156,7 @@ where
     S: Service<actix_web::dev::ServiceRequest, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
     B: actix_web::body::MessageBody + 'static,
 {
-    use crate::recording::{recorded_body, redact_header, RequestRecord};
+    use crate::recording::{recorded_request_body, recorded_response_body, redact_header, RequestRecord};
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let recorder = state.as_ref().map(|s| Arc::clone(&s.recorder)).filter(|r| r.enabled());
     let metrics = state.map(|s| Arc::clone(&s.metrics));
@@ -193,14 +193,14 @@ where
             path,
             query,
             request_headers,
-            request_body: raw_request.as_deref().and_then(recorded_body),
+            request_body: raw_request.as_deref().and_then(recorded_request_body),
             status: head.status().as_u16(),
             response_headers: head
                 .headers()
                 .iter()
                 .map(|(k, v)| (k.to_string(), redact_header(k.as_str(), v.to_str().unwrap_or("[binary]"))))
                 .collect(),
-            response_body: recorded_body(&bytes),
+            response_body: recorded_response_body(&bytes),
             latency_ms: started.elapsed().as_secs_f64() * 1000.0,
             quirks: header(QUIRKS_HEADER).map(|q| q.split(", ").map(str::to_string).collect()).unwrap_or_default(),
             fault: header(FAULT_HEADER),

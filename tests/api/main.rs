@@ -2,6 +2,7 @@
 //! compile and link). Add modules here, not new files in tests/.
 
 mod auth;
+mod browser;
 mod bulk;
 mod cli;
 mod discovery;
