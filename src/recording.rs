@@ -169,9 +169,7 @@ pub fn recorded_response_body(bytes: &[u8]) -> Option<Box<RawValue>> {
         return serde_json::value::to_raw_value(&json!({"truncated": true, "bytes": bytes.len(), "head": head})).ok();
     }
     let text = String::from_utf8_lossy(bytes).into_owned();
-    RawValue::from_string(text.clone())
-        .or_else(|_| serde_json::value::to_raw_value(&Value::String(text)))
-        .ok()
+    RawValue::from_string(text.clone()).or_else(|_| serde_json::value::to_raw_value(&Value::String(text))).ok()
 }
 
 fn redact_passwords(v: &mut Value) {

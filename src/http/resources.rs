@@ -141,8 +141,17 @@ pub async fn search(
 pub async fn bulk(req: HttpRequest, _auth: Authenticated, body: ScimBody) -> Result<HttpResponse, ApiError> {
     let opts = ReadOptions { base: base_url(&req, &scim_root(&req)), ..Default::default() };
     let max_operations = state(&req)?.capabilities.bulk_max_operations;
-    let service = tenant(&req)?.service.clone();
-    let response = web::block(move || service.bulk(&body.0, max_operations, &opts)).await??;
+    let tenant = tenant(&req)?;
+    let response = web::block(move || {
+        // Fault rules on `/Bulk/Users…` fail single operations: a partial Bulk failure.
+        let inject = |method: &str, path: &str| {
+            let fault = tenant.faults.decide(method, &format!("/Bulk{path}"))?;
+            let status = fault.status?;
+            Some(crate::scim::ScimError::new(status, None, format!("injected fault ({})", fault.describe())))
+        };
+        tenant.service.bulk(&body.0, max_operations, &opts, &inject)
+    })
+    .await??;
     Ok(scim_json(StatusCode::OK, &response))
 }
 

@@ -137,8 +137,15 @@ fn target(path: &str) -> Result<(ResourceKind, Option<String>), ScimError> {
 }
 
 impl ScimService {
-    /// Runs a BulkRequest and returns the BulkResponse body.
-    pub fn bulk(&self, body: &Value, max_operations: usize, opts: &ReadOptions) -> Result<Value, ScimError> {
+    /// Runs a BulkRequest and returns the BulkResponse body. `inject` may fail single
+    /// operations (fault injection: a partial Bulk failure), given method and path.
+    pub fn bulk(
+        &self,
+        body: &Value,
+        max_operations: usize,
+        opts: &ReadOptions,
+        inject: &dyn Fn(&str, &str) -> Option<ScimError>,
+    ) -> Result<Value, ScimError> {
         let (ops, fail_on_errors) = parse_operations(body, max_operations)?;
         let mut ids: HashMap<String, String> = HashMap::new();
         let mut results: Vec<Option<Value>> = vec![None; ops.len()];
@@ -169,7 +176,10 @@ impl ScimService {
                         continue;
                     }
                 };
-                let outcome = self.bulk_apply(op, &path, data.as_ref(), opts);
+                let outcome = match inject(&op.method, &path) {
+                    Some(e) => Err(e),
+                    None => self.bulk_apply(op, &path, data.as_ref(), opts),
+                };
                 if let (Ok((_, Some(created))), Some(bulk_id)) = (&outcome, &op.bulk_id) {
                     ids.insert(bulk_id.clone(), created.clone());
                 }

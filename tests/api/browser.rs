@@ -71,7 +71,11 @@ impl Driver {
 
     async fn text(&self, css: &str) -> String {
         let id = self.find(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), Value::Null).await.as_str().unwrap_or("").to_string()
+        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), Value::Null)
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     async fn click(&self, css: &str) {
@@ -117,8 +121,11 @@ async fn the_admin_page_shows_tenants_users_groups_and_request_bodies() {
     }
     let app = spawn_app_with(|s| s.admin_token = Some(ADMIN.into())).await;
     let user = app.post("/Users", user_body("browser@example.com")).await.body;
-    app.post("/Groups", json!({"schemas": [GROUP_URN], "displayName": "Browser Testers", "members": [{"value": user["id"]}]}))
-        .await;
+    app.post(
+        "/Groups",
+        json!({"schemas": [GROUP_URN], "displayName": "Browser Testers", "members": [{"value": user["id"]}]}),
+    )
+    .await;
 
     let driver = Driver::start().await;
     driver.goto(&format!("{}/admin", app.address)).await;

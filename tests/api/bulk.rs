@@ -112,3 +112,24 @@ async fn limits_are_advertised_and_enforced() {
     );
     assert_eq!(app.list("/Users", &[("count", "0")]).await.body["totalResults"], 0, "nothing half-written");
 }
+
+#[actix_web::test]
+async fn fault_rules_on_bulk_paths_fail_single_operations() {
+    let app = spawn_app_with(|s| {
+        s.faults = serde_json::from_value(json!({"seed": 3, "rules": [
+            {"method": "POST", "path": "/Bulk/Users", "after": 1, "times": 1, "status": 500}
+        ]}))
+        .unwrap()
+    })
+    .await;
+    let three: Vec<Value> = (0..3)
+        .map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("p{i}"), "data": user_body(&format!("p{i}@bulk.example"))}))
+        .collect();
+    let res = app.post("/Bulk", ops(json!(three))).await;
+    assert_eq!(res.status, 200, "the Bulk request itself succeeds: {}", res.body);
+    let statuses: Vec<&str> =
+        res.body["Operations"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["201", "500", "201"], "{}", res.body);
+    assert!(res.body["Operations"][1]["response"]["detail"].as_str().unwrap().contains("injected fault"));
+    assert_eq!(app.list("/Users", &[("count", "0")]).await.body["totalResults"], 2);
+}
