@@ -102,12 +102,19 @@ pub struct BenchServer {
 }
 
 impl BenchServer {
+    /// Request recording is off: benchmarks measure what they name; `bench http` measures
+    /// recording separately.
     pub async fn start() -> anyhow::Result<Self> {
-        Self::start_with_faults(crate::faults::FaultPlan::default()).await
+        Self::start_with(crate::faults::FaultPlan::default(), 0).await
     }
 
     /// A bench server that misbehaves as `faults` says.
     pub async fn start_with_faults(faults: crate::faults::FaultPlan) -> anyhow::Result<Self> {
+        Self::start_with(faults, 0).await
+    }
+
+    /// With the request recorder's capacity given (0: off).
+    pub async fn start_with(faults: crate::faults::FaultPlan, record_capacity: usize) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("temp dir")?;
         let token = "bench-token".to_string();
         let settings = Settings {
@@ -116,6 +123,7 @@ impl BenchServer {
             tokens: vec![token.clone()],
             max_results: 1000,
             faults,
+            record_capacity,
             ..Settings::default()
         };
         let app = Application::build_with(settings, Arc::new(SystemClock), Arc::new(UuidIds))?;
@@ -445,6 +453,24 @@ fn seed_group(service: &ScimService, name: &str, member_ids: &[String]) -> anyho
     Ok(created.resource["id"].as_str().unwrap_or_default().to_string())
 }
 
+/// The ids of the first 1000 users (in id order).
+async fn first_ids(service: &Arc<ScimService>) -> anyhow::Result<Vec<String>> {
+    let service = Arc::clone(service);
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        let q = crate::service::ListQuery { count: Some(1000), ..Default::default() };
+        let (page, _) = service
+            .list(&[ResourceKind::User], &q, &ReadOptions::default())
+            .map_err(|e| anyhow::anyhow!("listing: {e}"))?;
+        Ok(page["Resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|u| u["id"].as_str().map(str::to_string))
+            .collect())
+    })
+    .await?
+}
+
 /// `scimlab bench http`: throughput and latency of the main SCIM operations as the user
 /// count grows, with a plain actix-web baseline measured in the same run.
 pub async fn http_bench(sizes: &[usize], requests: usize, concurrency: usize) -> anyhow::Result<Vec<HttpRow>> {
@@ -459,22 +485,7 @@ pub async fn http_bench(sizes: &[usize], requests: usize, concurrency: usize) ->
         seed_users(&server.service, seeded, n - seeded).await?;
         seeded = n;
         // Ids of the seeded users, for GET and PATCH by id.
-        let ids: Vec<String> = {
-            let service = Arc::clone(&server.service);
-            tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-                let q = crate::service::ListQuery { count: Some(1000), ..Default::default() };
-                let (page, _) = service
-                    .list(&[ResourceKind::User], &q, &ReadOptions::default())
-                    .map_err(|e| anyhow::anyhow!("listing: {e}"))?;
-                Ok(page["Resources"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|u| u["id"].as_str().map(str::to_string))
-                    .collect())
-            })
-            .await??
-        };
+        let ids = first_ids(&server.service).await?;
         let (base, token) = (server.base.clone(), server.token.clone());
         let mut run = |operation: String, stats: Stats| rows.push(HttpRow { users: n, operation, stats });
 
@@ -485,6 +496,22 @@ pub async fn http_bench(sizes: &[usize], requests: usize, concurrency: usize) ->
             drive(requests, concurrency, budget, move |_| c.get(&url)).await,
         );
 
+        if seeded == sizes[0] {
+            // What request recording costs: the same read on a server that records every
+            // request (the default of `scimlab serve`).
+            let quiet =
+                BenchServer::start_with(crate::faults::FaultPlan::default(), Settings::default().record_capacity)
+                    .await?;
+            seed_users(&quiet.service, 0, n).await?;
+            let quiet_ids = first_ids(&quiet.service).await?;
+            let (c, b, t) = (client.clone(), quiet.base.clone(), quiet.token.clone());
+            let stats = drive(requests, concurrency, budget, move |k| {
+                c.get(format!("{b}/Users/{}", quiet_ids[k % quiet_ids.len()])).bearer_auth(&t)
+            })
+            .await;
+            quiet.stop().await;
+            run("GET /Users/{id}, request recording on".into(), stats);
+        }
         let (c, b, t, i) = (client.clone(), base.clone(), token.clone(), ids.clone());
         run(
             "GET /Users/{id}".into(),
@@ -538,8 +565,9 @@ pub async fn http_bench(sizes: &[usize], requests: usize, concurrency: usize) ->
             let members: Vec<String> = {
                 let service = Arc::clone(&service);
                 tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+                    // Pages after the first: the ids the adds use are not members yet.
                     let mut out = Vec::new();
-                    for page in 0..10 {
+                    for page in 1..12 {
                         let q = crate::service::ListQuery {
                             start_index: Some(page * 1000 + 1),
                             count: Some(1000),
@@ -556,6 +584,7 @@ pub async fn http_bench(sizes: &[usize], requests: usize, concurrency: usize) ->
                                 .filter_map(|u| u["id"].as_str().map(str::to_string)),
                         );
                     }
+                    out.truncate(10_000);
                     Ok(out)
                 })
                 .await??

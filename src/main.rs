@@ -102,36 +102,27 @@ struct JobArgs {
     state: Option<PathBuf>,
 }
 
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    job: JobArgs,
+    /// Keep cycling on the job's interval (or quarantine schedule) until Ctrl-C.
+    #[arg(long)]
+    watch: bool,
+    /// Stop after this many cycles (with --watch).
+    #[arg(long)]
+    cycles: Option<usize>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
 #[derive(Subcommand, Debug)]
 enum ProvisionCommand {
     /// Run one cycle (initial or incremental), or keep cycling with --watch.
-    Run {
-        #[command(flatten)]
-        job: JobArgs,
-        /// Run cycles on the job's interval until Ctrl-C.
-        #[arg(long)]
-        watch: bool,
-        /// Stop after this many cycles (with --watch).
-        #[arg(long)]
-        cycles: Option<usize>,
-        /// Hide the progress bar.
-        #[arg(long)]
-        quiet: bool,
-    },
+    Run(RunArgs),
     /// Resume a paused job, lift its quarantine, and run (as `run` does).
-    Start {
-        #[command(flatten)]
-        job: JobArgs,
-        /// Keep cycling on the job's interval until Ctrl-C.
-        #[arg(long)]
-        watch: bool,
-        /// Stop after this many cycles (with --watch).
-        #[arg(long)]
-        cycles: Option<usize>,
-        /// Hide the progress bar.
-        #[arg(long)]
-        quiet: bool,
-    },
+    Start(RunArgs),
     /// Provision one user now and show every step.
     OnDemand {
         #[command(flatten)]
@@ -295,10 +286,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(async move {
                 match action {
-                    ProvisionCommand::Run { job, watch, cycles, quiet } => {
+                    ProvisionCommand::Run(RunArgs { job, watch, cycles, quiet }) => {
                         commands::provision_run(&job.job, job.state.as_deref(), watch, cycles, !quiet).await
                     }
-                    ProvisionCommand::Start { job, watch, cycles, quiet } => {
+                    ProvisionCommand::Start(RunArgs { job, watch, cycles, quiet }) => {
                         commands::open_engine(&job.job, job.state.as_deref(), Arc::new(SystemClock))?.start()?;
                         commands::provision_run(&job.job, job.state.as_deref(), watch, cycles, !quiet).await
                     }

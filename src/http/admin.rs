@@ -29,9 +29,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/admin/tenants/{name}").route(web::put().to(put_tenant)))
     .service(
         web::resource("/admin/tenants/{name}/faults")
-            .route(web::get().to(get_tenant_faults))
-            .route(web::put().to(put_tenant_faults))
-            .route(web::delete().to(delete_tenant_faults)),
+            .route(web::get().to(get_faults))
+            .route(web::put().to(put_faults))
+            .route(web::delete().to(delete_faults)),
     )
     // After /faults, which it would otherwise capture.
     .service(web::resource("/admin/tenants/{name}/{endpoint}").route(web::get().to(tenant_resources)))
@@ -313,52 +313,28 @@ async fn put_tenant(
     ))
 }
 
-async fn get_tenant_faults(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    Ok(scim_json(StatusCode::OK, &json!(named_tenant(&state, &name)?.faults.plan())))
-}
-
-async fn put_tenant_faults(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    name: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    let plan = parse_plan(&body)?;
-    named_tenant(&state, &name)?.faults.set(plan.clone());
-    Ok(scim_json(StatusCode::OK, &json!(plan)))
-}
-
-async fn delete_tenant_faults(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    named_tenant(&state, &name)?.faults.set(FaultPlan::default());
-    Ok(HttpResponse::NoContent().finish())
+/// The tenant a faults route names (`/admin/tenants/{name}/faults`), or the default
+/// tenant (`/admin/faults`).
+fn faults_tenant(req: &HttpRequest, state: &AppState) -> Result<std::sync::Arc<crate::tenants::Tenant>, ApiError> {
+    named_tenant(state, req.match_info().get("name").unwrap_or(crate::tenants::DEFAULT_TENANT))
 }
 
 async fn get_faults(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
-    Ok(scim_json(StatusCode::OK, &json!(state.faults.plan())))
+    Ok(scim_json(StatusCode::OK, &json!(faults_tenant(&req, &state)?.faults.plan())))
 }
 
 async fn put_faults(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
     let plan = parse_plan(&body)?;
-    state.faults.set(plan.clone());
-    tracing::warn!(rules = plan.rules.len(), seed = plan.seed, "fault plan replaced");
+    let tenant = faults_tenant(&req, &state)?;
+    tenant.faults.set(plan.clone());
+    tracing::warn!(tenant = %tenant.name, rules = plan.rules.len(), seed = plan.seed, "fault plan replaced");
     Ok(scim_json(StatusCode::OK, &json!(plan)))
 }
 
 async fn delete_faults(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
-    state.faults.set(FaultPlan::default());
+    faults_tenant(&req, &state)?.faults.set(FaultPlan::default());
     Ok(HttpResponse::NoContent().finish())
 }

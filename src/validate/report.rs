@@ -27,17 +27,9 @@ pub enum Outcome {
     Skip { reason: String },
 }
 
-/// A request the validator sent and what came back.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Exchange {
-    pub method: String,
-    pub url: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request: Option<Value>,
-    pub status: u16,
-    #[serde(skip_serializing_if = "Value::is_null")]
-    pub response: Value,
-}
+/// A request the validator sent and what came back (the same record the provisioning
+/// client keeps).
+pub use crate::provision::client::Exchange;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

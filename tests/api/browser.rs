@@ -49,7 +49,7 @@ impl Driver {
     async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut req = self.http.request(method.clone(), url);
-        if method != reqwest::Method::GET {
+        if method == reqwest::Method::POST {
             req = req.json(&body);
         }
         let res: Value = req.send().await.unwrap().json().await.unwrap();
