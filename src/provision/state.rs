@@ -307,3 +307,55 @@ impl JobState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::log::{Action, Identity, Status};
+
+    fn entry(n: usize) -> LogEntry {
+        let identity =
+            Identity { id: format!("u{n}"), display_name: format!("User {n}"), identity_type: "User".into() };
+        LogEntry {
+            id: n.to_string(),
+            activity_date_time: String::new(),
+            job_id: "job".into(),
+            cycle_id: "c".into(),
+            change_id: n.to_string(),
+            provisioning_action: Action::Create,
+            status: Status::Success,
+            duration_in_milliseconds: 0,
+            source_identity: identity.clone(),
+            target_identity: identity,
+            error_information: None,
+            provisioning_steps: Vec::new(),
+            modified_properties: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_records() {
+        let state = JobState::temporary().unwrap();
+        for n in 0..10 {
+            state.append_log(&entry(n)).unwrap();
+        }
+        assert_eq!(state.prune_logs(20).unwrap(), 0, "nothing to drop under the limit");
+        assert_eq!(state.prune_logs(4).unwrap(), 6);
+        let ids: Vec<String> = state.logs().unwrap().into_iter().map(|e| e.id).collect();
+        assert_eq!(ids, ["6", "7", "8", "9"]);
+        assert_eq!(state.prune_logs(4).unwrap(), 0);
+    }
+
+    #[test]
+    fn escrows_count_attempts_from_the_first_failure() {
+        let state = JobState::temporary().unwrap();
+        state.escrow(ObjectKind::User, "a", "t1", "Timeout", "slow").unwrap();
+        state.escrow(ObjectKind::User, "a", "t2", "InternalServerError", "boom").unwrap();
+        let escrows = state.escrows().unwrap();
+        assert_eq!(escrows.len(), 1);
+        let e = &escrows[0].1;
+        assert_eq!((e.first_failure.as_str(), e.attempts, e.error_code.as_str()), ("t1", 2, "InternalServerError"));
+        state.release_escrow(ObjectKind::User, "a").unwrap();
+        assert!(state.escrows().unwrap().is_empty());
+    }
+}
