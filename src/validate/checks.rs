@@ -94,6 +94,13 @@ fn expect_written(r: &Resp) -> Result<(), Failure> {
     }
 }
 
+/// Sends a PatchOp and reads the resource back: what the server stored, not what it said.
+async fn patch_then_read(ctx: &Ctx, kind: ResourceKind, id: &str, ops: Value) -> Result<Value, Failure> {
+    let r = ctx.patch(kind, id, ops).await;
+    expect_written(&r)?;
+    read(ctx, kind, id).await
+}
+
 /// The member ids of a group read back from the server.
 fn member_ids(group: &Value) -> Vec<String> {
     group["members"].as_array().into_iter().flatten().filter_map(|m| m["value"].as_str().map(str::to_string)).collect()
@@ -389,11 +396,13 @@ async fn patch(ctx: &Ctx, id: &str) {
         ctx,
         meta("patch.add-no-path", "patch", "PATCH add without a path merges attributes", "RFC 7644 §3.5.2.1", Required),
         || async {
-            let r = ctx
-                .patch(kind, id, json!([{"op": "add", "value": {"nickName": "merged", "preferredLanguage": "en-US"}}]))
-                .await;
-            expect_written(&r)?;
-            let u = read(ctx, kind, id).await?;
+            let u = patch_then_read(
+                ctx,
+                kind,
+                id,
+                json!([{"op": "add", "value": {"nickName": "merged", "preferredLanguage": "en-US"}}]),
+            )
+            .await?;
             if u["nickName"] == "merged" && u["preferredLanguage"] == "en-US" {
                 Ok(())
             } else {
@@ -417,15 +426,13 @@ async fn patch(ctx: &Ctx, id: &str) {
         ),
         || async {
             let new_mail = ctx.user_name("patched");
-            let r = ctx
-                .patch(
-                    kind,
-                    id,
-                    json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": new_mail}]),
-                )
-                .await;
-            expect_written(&r)?;
-            let u = read(ctx, kind, id).await?;
+            let u = patch_then_read(
+                ctx,
+                kind,
+                id,
+                json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": new_mail}]),
+            )
+            .await?;
             let work = u["emails"]
                 .as_array()
                 .and_then(|e| e.iter().find(|m| m["type"] == "work"))
@@ -443,9 +450,7 @@ async fn patch(ctx: &Ctx, id: &str) {
         ctx,
         meta("patch.remove", "patch", "PATCH remove deletes an attribute", "RFC 7644 §3.5.2.2", Required),
         || async {
-            let r = ctx.patch(kind, id, json!([{"op": "remove", "path": "nickName"}])).await;
-            expect_written(&r)?;
-            let u = read(ctx, kind, id).await?;
+            let u = patch_then_read(ctx, kind, id, json!([{"op": "remove", "path": "nickName"}])).await?;
             if u.get("nickName").is_none_or(Value::is_null) {
                 Ok(())
             } else {
@@ -464,9 +469,8 @@ async fn patch(ctx: &Ctx, id: &str) {
             EntraInterop,
         ),
         || async {
-            let r = ctx.patch(kind, id, json!([{"op": "Replace", "path": "active", "value": "False"}])).await;
-            expect_written(&r)?;
-            let u = read(ctx, kind, id).await?;
+            let u =
+                patch_then_read(ctx, kind, id, json!([{"op": "Replace", "path": "active", "value": "False"}])).await?;
             let restore = ctx.patch(kind, id, json!([{"op": "Replace", "path": "active", "value": "True"}])).await;
             let _ = restore;
             if u["active"] == false {
@@ -481,15 +485,13 @@ async fn patch(ctx: &Ctx, id: &str) {
         ctx,
         meta("patch.entra-dotted", "patch", "Entra's path-less replace with dotted keys", "Entra §1.4.4", EntraInterop),
         || async {
-            let r = ctx
-                .patch(
-                    kind,
-                    id,
-                    json!([{"op": "replace", "value": {"name.givenName": "Dotted", "displayName": "Dotted User"}}]),
-                )
-                .await;
-            expect_written(&r)?;
-            let u = read(ctx, kind, id).await?;
+            let u = patch_then_read(
+                ctx,
+                kind,
+                id,
+                json!([{"op": "replace", "value": {"name.givenName": "Dotted", "displayName": "Dotted User"}}]),
+            )
+            .await?;
             if u["name"]["givenName"] == "Dotted" {
                 Ok(())
             } else {
@@ -511,15 +513,18 @@ async fn patch(ctx: &Ctx, id: &str) {
             let m = ctx.create(ResourceKind::User, &user_body(ctx, "manager")).await;
             expect_status(&m, 201)?;
             let manager_path = format!("{}:manager", urn::ENTERPRISE_USER);
-            let r = ctx.patch(kind, id, json!([{"op": "Add", "path": manager_path, "value": m.id()}])).await;
-            expect_written(&r)?;
-            let u = read(ctx, kind, id).await?;
+            let u =
+                patch_then_read(ctx, kind, id, json!([{"op": "Add", "path": manager_path, "value": m.id()}])).await?;
             if u[urn::ENTERPRISE_USER]["manager"]["value"] != m.id().as_str() {
                 return Err(fail(format!("manager.value {}", m.id()), u[urn::ENTERPRISE_USER].to_string()).into());
             }
-            let r = ctx.patch(kind, id, json!([{"op": "Replace", "path": manager_path, "value": {"value": ""}}])).await;
-            expect_written(&r)?;
-            let u = read(ctx, kind, id).await?;
+            let u = patch_then_read(
+                ctx,
+                kind,
+                id,
+                json!([{"op": "Replace", "path": manager_path, "value": {"value": ""}}]),
+            )
+            .await?;
             if u[urn::ENTERPRISE_USER]["manager"].is_null() {
                 Ok(())
             } else {
@@ -604,11 +609,13 @@ async fn groups(ctx: &Ctx, user: Option<&str>) {
     let second_id = second.id();
     check(ctx, meta("groups.add-member", "groups", "PATCH add members", "RFC 7644 §3.5.2.1", Required), || async {
         expect_status(&second, 201)?;
-        let r = ctx
-            .patch(ResourceKind::Group, gid, json!([{"op": "add", "path": "members", "value": [{"value": second_id}]}]))
-            .await;
-        expect_written(&r)?;
-        let g = read(ctx, ResourceKind::Group, gid).await?;
+        let g = patch_then_read(
+            ctx,
+            ResourceKind::Group,
+            gid,
+            json!([{"op": "add", "path": "members", "value": [{"value": second_id}]}]),
+        )
+        .await?;
         let n = g["members"].as_array().map(Vec::len).unwrap_or(0);
         if n == 2 {
             Ok(())
@@ -628,9 +635,7 @@ async fn groups(ctx: &Ctx, user: Option<&str>) {
         ),
         || async {
             let path = format!("members[value eq \"{second_id}\"]");
-            let r = ctx.patch(ResourceKind::Group, gid, json!([{"op": "remove", "path": path}])).await;
-            expect_written(&r)?;
-            let g = read(ctx, ResourceKind::Group, gid).await?;
+            let g = patch_then_read(ctx, ResourceKind::Group, gid, json!([{"op": "remove", "path": path}])).await?;
             let ids = member_ids(&g);
             if ids == [user] {
                 Ok(())
@@ -658,15 +663,13 @@ async fn groups(ctx: &Ctx, user: Option<&str>) {
                 )
                 .await;
             expect_written(&add)?;
-            let r = ctx
-                .patch(
-                    ResourceKind::Group,
-                    gid,
-                    json!([{"op": "Remove", "path": "members", "value": [{"value": second_id}]}]),
-                )
-                .await;
-            expect_written(&r)?;
-            let g = read(ctx, ResourceKind::Group, gid).await?;
+            let g = patch_then_read(
+                ctx,
+                ResourceKind::Group,
+                gid,
+                json!([{"op": "Remove", "path": "members", "value": [{"value": second_id}]}]),
+            )
+            .await?;
             let ids = member_ids(&g);
             if ids == [user] {
                 Ok(())
