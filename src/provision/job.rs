@@ -471,3 +471,20 @@ pub fn default_group_mapping() -> ObjectMapping {
         attribute_mappings: vec![display, map("externalId", "[objectId]"), map("members", "[members]")],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented examples stay loadable as the job format grows.
+    #[test]
+    fn the_fixture_jobs_load() {
+        for file in ["fixtures/jobs/example.json", "fixtures/jobs/demo.json"] {
+            let job = Job::load(Path::new(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(!job.users.matching().is_empty(), "{file}");
+        }
+        let example = Job::load(Path::new("fixtures/jobs/example.json")).unwrap();
+        assert_eq!(example.spec.options.concurrency, 4);
+        assert_eq!(example.spec.options.webhook_url.as_deref(), Some("https://hooks.example.com/scimlab"));
+    }
+}
