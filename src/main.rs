@@ -389,7 +389,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             actix_web::rt::System::new().block_on(commands::demo(&job, !quiet))
         }
         Command::Bench { which } => {
-            telemetry::init(cli.log_format, "warn");
+            // The benches provoke errors on purpose (injected 503s); RUST_LOG shows them.
+            telemetry::init(cli.log_format, "off");
             match which {
                 BenchKind::Http { sizes, requests, concurrency } => actix_web::rt::System::new().block_on(async move {
                     let rows = scimlab::bench::http_bench(&sizes, requests, concurrency).await?;
