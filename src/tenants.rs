@@ -152,6 +152,15 @@ pub fn tenant_of_path(path: &str) -> Option<&str> {
     rest.starts_with("scim/v2").then_some(name)
 }
 
+/// The path below the SCIM root of whichever tenant: `/tenants/acme/scim/v2/Users/1` and
+/// `/scim/v2/Users/1` both give `/Users/1` (fault rules are written against this).
+pub fn path_under_scim_root(path: &str) -> &str {
+    match path.strip_prefix("/tenants/").and_then(|r| r.split_once('/')) {
+        Some((_, rest)) => rest.strip_prefix("scim/v2").unwrap_or(path),
+        None => path.strip_prefix("/scim/v2").unwrap_or(path),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +169,8 @@ mod tests {
     fn tenant_names_and_paths() {
         assert_eq!(tenant_of_path("/tenants/acme/scim/v2/Users"), Some("acme"));
         assert_eq!(tenant_of_path("/scim/v2/Users"), None);
+        assert_eq!(path_under_scim_root("/tenants/acme/scim/v2/Users/1"), "/Users/1");
+        assert_eq!(path_under_scim_root("/scim/v2/Groups"), "/Groups");
         assert!(check_name("acme-1").is_ok());
         assert!(check_name("default").is_err());
         assert!(check_name("a/b").is_err());

@@ -95,9 +95,7 @@ where
 {
     use crate::faults::Misbehaviour;
     let fault = extract::tenant(req.request()).ok().and_then(|tenant| {
-        let root = extract::scim_root(req.request());
-        let path = req.path().strip_prefix(root.as_str()).unwrap_or(req.path());
-        tenant.faults.decide(req.method().as_str(), path)
+        tenant.faults.decide(req.method().as_str(), crate::tenants::path_under_scim_root(req.path()))
     });
     if fault.as_ref().and_then(|f| f.misbehave) == Some(Misbehaviour::IgnoreFilter) {
         drop_filter_parameter(&mut req);
@@ -161,15 +159,21 @@ where
     let recorder = state.as_ref().map(|s| Arc::clone(&s.recorder)).filter(|r| r.enabled());
     let metrics = state.map(|s| Arc::clone(&s.metrics));
     let started = Instant::now();
-    let at = crate::clock::rfc3339(time::OffsetDateTime::now_utc());
     let method = req.method().to_string();
-    let path = req.path().to_string();
-    let query = req.query_string().to_string();
-    let request_headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), redact_header(k.as_str(), v.to_str().unwrap_or("[binary]"))))
-        .collect();
+    // Only a recording server pays for copying the request's head.
+    let captured = recorder.as_ref().map(|_| {
+        let headers: Vec<(String, String)> = req
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), redact_header(k.as_str(), v.to_str().unwrap_or("[binary]"))))
+            .collect();
+        (
+            crate::clock::rfc3339(time::OffsetDateTime::now_utc()),
+            req.path().to_string(),
+            req.query_string().to_string(),
+            headers,
+        )
+    });
     let fut = srv.call(req);
     async move {
         let res = fut.await?;
@@ -177,7 +181,9 @@ where
             let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
             metrics.observe_request(&method, &route, res.status().as_u16(), started.elapsed().as_secs_f64());
         }
-        let Some(recorder) = recorder else { return Ok(res.map_into_boxed_body()) };
+        let (Some(recorder), Some((at, path, query, request_headers))) = (recorder, captured) else {
+            return Ok(res.map_into_boxed_body());
+        };
         let raw_request = res.request().extensions().get::<extract::RawBody>().map(|b| b.0.clone());
         let (http_req, response) = res.into_parts();
         let (head, body) = response.into_parts();
