@@ -222,13 +222,7 @@ pub fn provision_logs(
     let job = Job::load(job_path)?;
     let dir = state_dir.map(Path::to_path_buf).unwrap_or_else(|| default_state_dir(&job));
     let state = JobState::open(&dir)?;
-    let wanted = match status {
-        Some(s) => Some(
-            Status::parse(s)
-                .ok_or_else(|| anyhow::anyhow!("--status must be success, failure, skipped or warning, not '{s}'"))?,
-        ),
-        None => None,
-    };
+    let wanted = Status::parse_filter(status).map_err(|e| anyhow::anyhow!("--{e}"))?;
     let entries: Vec<_> = state.logs()?.into_iter().filter(|e| wanted.is_none_or(|w| e.status == w)).collect();
     match format {
         "jsonl" => Ok(entries.iter().filter_map(|e| serde_json::to_string(e).ok()).map(|l| l + "\n").collect()),

@@ -133,14 +133,7 @@ async fn job_logs(
     query: web::Query<LogQuery>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
-    let wanted = match query.status.as_deref() {
-        None => None,
-        Some(s) => Some(Status::parse(s).ok_or_else(|| {
-            ApiError(ScimError::invalid_value(format!(
-                "status must be success, failure, skipped or warning, not '{s}'"
-            )))
-        })?),
-    };
+    let wanted = Status::parse_filter(query.status.as_deref()).map_err(|e| ApiError(ScimError::invalid_value(e)))?;
     let logs: Vec<_> = state
         .jobs
         .logs(&name)
@@ -220,9 +213,7 @@ async fn tenant_resources(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
     let (name, endpoint) = path.into_inner();
-    let kind = crate::scim::ResourceKind::ALL
-        .into_iter()
-        .find(|k| k.endpoint().eq_ignore_ascii_case(&endpoint))
+    let kind = crate::scim::ResourceKind::from_endpoint(&endpoint)
         .ok_or_else(|| ApiError(ScimError::not_found(format!("no resource type '{endpoint}': use users or groups"))))?;
     let tenant = named_tenant(&state, &name)?;
     let base = super::extract::base_url(&req, &format!("/tenants/{name}{}", super::SCIM_ROOT));

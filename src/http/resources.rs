@@ -24,7 +24,7 @@ pub struct ResourcePath {
 }
 
 fn kind_of(endpoint: &str) -> Result<ResourceKind, ApiError> {
-    ResourceKind::ALL.into_iter().find(|k| k.endpoint().eq_ignore_ascii_case(endpoint)).ok_or_else(|| {
+    ResourceKind::from_endpoint(endpoint).ok_or_else(|| {
         ApiError(ScimError::not_found(format!(
             "no resource type at /{endpoint}; this server serves /Users and /Groups"
         )))

@@ -32,6 +32,14 @@ impl Status {
             _ => None,
         }
     }
+
+    /// An optional `status` filter of log queries (CLI and admin API).
+    pub fn parse_filter(s: Option<&str>) -> Result<Option<Status>, String> {
+        s.map(|s| {
+            Status::parse(s).ok_or_else(|| format!("status must be success, failure, skipped or warning, not '{s}'"))
+        })
+        .transpose()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

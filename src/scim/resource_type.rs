@@ -22,6 +22,11 @@ impl ResourceKind {
         }
     }
 
+    /// `Users` → User (case-insensitive, as endpoints arrive in paths).
+    pub fn from_endpoint(endpoint: &str) -> Option<ResourceKind> {
+        ResourceKind::ALL.into_iter().find(|k| k.endpoint().eq_ignore_ascii_case(endpoint))
+    }
+
     pub fn endpoint(self) -> &'static str {
         match self {
             ResourceKind::User => "Users",

@@ -129,9 +129,7 @@ fn target(path: &str) -> Result<(ResourceKind, Option<String>), ScimError> {
         Some((e, id)) => (e, Some(id.to_string())),
         None => (trimmed, None),
     };
-    let kind = ResourceKind::ALL
-        .into_iter()
-        .find(|k| k.endpoint().eq_ignore_ascii_case(endpoint))
+    let kind = ResourceKind::from_endpoint(endpoint)
         .ok_or_else(|| ScimError::invalid_path(format!("'{path}' is not /Users or /Groups")))?;
     Ok((kind, id.filter(|i| !i.is_empty())))
 }
