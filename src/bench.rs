@@ -231,23 +231,22 @@ pub async fn filter_bench(sizes: &[usize], requests: usize, concurrency: usize) 
 }
 
 pub fn print_filter_table(rows: &[FilterRow]) {
-    print_filter_rows(rows);
+    print_stats_table("query", rows.iter().map(|r| (r.users, r.query, &r.stats)));
     println!("\npeak RSS of this process (server and load generator): {} MB", peak_rss_mb().unwrap_or(0));
 }
 
-fn print_filter_rows(rows: &[FilterRow]) {
-    println!("| users | query | requests | errors | req/s | p50 ms | p99 ms |");
+/// A markdown table of request statistics: one row per (user count, label).
+fn print_stats_table<'a>(label: &str, rows: impl Iterator<Item = (usize, &'a str, &'a Stats)>) {
+    println!("| users | {label} | requests | errors | req/s | p50 ms | p99 ms |");
     println!("|---:|---|---:|---:|---:|---:|---:|");
-    for r in rows {
+    for (users, name, stats) in rows {
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} |",
-            r.users,
-            r.query,
-            r.stats.requests,
-            r.stats.errors,
-            r.stats.per_second(),
-            r.stats.p50.as_secs_f64() * 1000.0,
-            r.stats.p99.as_secs_f64() * 1000.0
+            "| {users} | {name} | {} | {} | {:.0} | {:.2} | {:.2} |",
+            stats.requests,
+            stats.errors,
+            stats.per_second(),
+            stats.p50.as_secs_f64() * 1000.0,
+            stats.p99.as_secs_f64() * 1000.0
         );
     }
 }
@@ -453,20 +452,29 @@ fn seed_group(service: &ScimService, name: &str, member_ids: &[String]) -> anyho
     Ok(created.resource["id"].as_str().unwrap_or_default().to_string())
 }
 
-/// The ids of the first 1000 users (in id order).
-async fn first_ids(service: &Arc<ScimService>) -> anyhow::Result<Vec<String>> {
+/// The ids of `count` users from position `skip` (in id order).
+async fn user_ids(service: &Arc<ScimService>, skip: usize, count: usize) -> anyhow::Result<Vec<String>> {
     let service = Arc::clone(service);
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-        let q = crate::service::ListQuery { count: Some(1000), ..Default::default() };
-        let (page, _) = service
-            .list(&[ResourceKind::User], &q, &ReadOptions::default())
-            .map_err(|e| anyhow::anyhow!("listing: {e}"))?;
-        Ok(page["Resources"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|u| u["id"].as_str().map(str::to_string))
-            .collect())
+        let mut out = Vec::new();
+        while out.len() < count {
+            let q = crate::service::ListQuery {
+                start_index: Some((skip + out.len() + 1) as i64),
+                count: Some((count - out.len()).min(1000) as i64),
+                ..Default::default()
+            };
+            let (page, _) = service
+                .list(&[ResourceKind::User], &q, &ReadOptions::default())
+                .map_err(|e| anyhow::anyhow!("listing: {e}"))?;
+            let before = out.len();
+            out.extend(
+                page["Resources"].as_array().into_iter().flatten().filter_map(|u| u["id"].as_str().map(str::to_string)),
+            );
+            if out.len() == before {
+                break;
+            }
+        }
+        Ok(out)
     })
     .await?
 }
@@ -485,7 +493,7 @@ pub async fn http_bench(sizes: &[usize], requests: usize, concurrency: usize) ->
         seed_users(&server.service, seeded, n - seeded).await?;
         seeded = n;
         // Ids of the seeded users, for GET and PATCH by id.
-        let ids = first_ids(&server.service).await?;
+        let ids = user_ids(&server.service, 0, 1000).await?;
         let (base, token) = (server.base.clone(), server.token.clone());
         let mut run = |operation: String, stats: Stats| rows.push(HttpRow { users: n, operation, stats });
 
@@ -503,7 +511,7 @@ pub async fn http_bench(sizes: &[usize], requests: usize, concurrency: usize) ->
                 BenchServer::start_with(crate::faults::FaultPlan::default(), Settings::default().record_capacity)
                     .await?;
             seed_users(&quiet.service, 0, n).await?;
-            let quiet_ids = first_ids(&quiet.service).await?;
+            let quiet_ids = user_ids(&quiet.service, 0, 1000).await?;
             let (c, b, t) = (client.clone(), quiet.base.clone(), quiet.token.clone());
             let stats = drive(requests, concurrency, budget, move |k| {
                 c.get(format!("{b}/Users/{}", quiet_ids[k % quiet_ids.len()])).bearer_auth(&t)
@@ -562,33 +570,8 @@ pub async fn http_bench(sizes: &[usize], requests: usize, concurrency: usize) ->
         // Member adds: a 10k-member group against an empty one.
         if n >= 10_000 {
             let service = Arc::clone(&server.service);
-            let members: Vec<String> = {
-                let service = Arc::clone(&service);
-                tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-                    // Pages after the first: the ids the adds use are not members yet.
-                    let mut out = Vec::new();
-                    for page in 1..12 {
-                        let q = crate::service::ListQuery {
-                            start_index: Some(page * 1000 + 1),
-                            count: Some(1000),
-                            ..Default::default()
-                        };
-                        let (list, _) = service
-                            .list(&[ResourceKind::User], &q, &ReadOptions::default())
-                            .map_err(|e| anyhow::anyhow!("listing: {e}"))?;
-                        out.extend(
-                            list["Resources"]
-                                .as_array()
-                                .into_iter()
-                                .flatten()
-                                .filter_map(|u| u["id"].as_str().map(str::to_string)),
-                        );
-                    }
-                    out.truncate(10_000);
-                    Ok(out)
-                })
-                .await??
-            };
+            // After the first 1000: the ids the adds use are not members yet.
+            let members = user_ids(&service, 1000, 10_000).await?;
             let big = seed_group(&service, &format!("Big {n}"), &members)?;
             let empty = seed_group(&service, &format!("Empty {n}"), &[])?;
             // The write itself (the response without members, as a client asks with
@@ -619,19 +602,6 @@ pub async fn http_bench(sizes: &[usize], requests: usize, concurrency: usize) ->
 }
 
 pub fn print_http_table(rows: &[HttpRow]) {
-    println!("| users | operation | requests | errors | req/s | p50 ms | p99 ms |");
-    println!("|---:|---|---:|---:|---:|---:|---:|");
-    for r in rows {
-        println!(
-            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} |",
-            r.users,
-            r.operation,
-            r.stats.requests,
-            r.stats.errors,
-            r.stats.per_second(),
-            r.stats.p50.as_secs_f64() * 1000.0,
-            r.stats.p99.as_secs_f64() * 1000.0
-        );
-    }
+    print_stats_table("operation", rows.iter().map(|r| (r.users, r.operation.as_str(), &r.stats)));
     println!("\npeak RSS of this process (server, baseline and load generator): {} MB", peak_rss_mb().unwrap_or(0));
 }
