@@ -311,3 +311,67 @@ async fn watch_runs_cycles_on_the_interval_and_pause_start_status_work_from_the_
             .unwrap();
     assert_eq!((status["state"].as_str(), status["steadyState"].as_bool()), (Some("Active"), Some(true)));
 }
+
+#[actix_web::test]
+async fn on_demand_restart_allow_deletions_and_jsonl_logs_from_the_cli() {
+    let app = spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let job = work.path().join("job.json");
+    let spec = json!({
+        "name": "cli-ops",
+        "target": {"url": app.url(""), "token": TOKEN},
+        "source": {"directory": repo_path("fixtures/directory/csv")},
+        "assignments": {"groups": ["Engineering Team"]},
+        "options": {"deletionThreshold": 1}
+    });
+    std::fs::write(&job, spec.to_string()).unwrap();
+    let (job, state) = (job.to_str().unwrap().to_string(), work.path().join("state").to_str().unwrap().to_string());
+    let with_job = |command: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = command.iter().map(|a| a.to_string()).collect();
+        args.extend(["--job", &job, "--state", &state].iter().map(|a| a.to_string()));
+        args
+    };
+    let run = |args: Vec<String>| async move { scimlab(&args.iter().map(String::as_str).collect::<Vec<_>>()).await };
+
+    // On-demand, as text: every step and the exact request.
+    let text = run(with_job(&["provision", "on-demand", "--user", "ada.lovelace@contoso.com"])).await;
+    assert!(text.status.success(), "{}", stderr(&text));
+    let out = stdout(&text);
+    assert!(out.contains("Determine if user is in scope: yes"), "{out}");
+    assert!(out.contains("POST ") && out.contains("→ 201"), "the request sent is shown: {out}");
+    // And as JSON.
+    let json_run = run(with_job(&["provision", "on-demand", "--user", "grace.hopper@contoso.com", "--json"])).await;
+    let trace: Value = serde_json::from_str(&stdout(&json_run)).expect("on-demand --json is JSON");
+    assert_eq!((trace["action"].as_str(), trace["result"].as_str()), (Some("create"), Some("success")), "{trace}");
+
+    let cycle = run(with_job(&["provision", "run", "--quiet"])).await;
+    assert!(cycle.status.success(), "{}", stderr(&cycle));
+    let jsonl = run(with_job(&["provision", "logs", "--format", "jsonl"])).await;
+    let records: Vec<Value> = stdout(&jsonl).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert!(records.iter().any(|r| r["sourceIdentity"]["id"] == "c-ada"), "{}", stdout(&jsonl));
+    let bad = run(with_job(&["provision", "logs", "--status", "sideways"])).await;
+    assert!(!bad.status.success() && stderr(&bad).contains("--status must be"), "{}", stderr(&bad));
+
+    // Unassign everyone: two disables exceed the threshold of 1 and are held until allowed.
+    let csv = work.path().join("csv");
+    std::fs::create_dir(&csv).unwrap();
+    for f in ["users.csv", "groups.csv"] {
+        std::fs::copy(repo_path("fixtures/directory/csv").join(f), csv.join(f)).unwrap();
+    }
+    std::fs::write(csv.join("memberships.csv"), "groupId,memberId\n").unwrap();
+    let mut spec = spec;
+    spec["source"] = json!({"directory": csv});
+    std::fs::write(&job, spec.to_string()).unwrap();
+    let held = run(with_job(&["provision", "run", "--quiet"])).await;
+    assert!(stdout(&held).contains("2 deletions held"), "{}", stdout(&held));
+    let allow = run(with_job(&["provision", "allow-deletions"])).await;
+    assert!(allow.status.success(), "{}", stderr(&allow));
+    let applied = run(with_job(&["provision", "run", "--quiet"])).await;
+    assert!(stdout(&applied).contains("2 disabled"), "{}", stdout(&applied));
+
+    // Restart with cleared state: the next cycle is initial and matches instead of creating.
+    let restart = run(with_job(&["provision", "restart", "--clear-state"])).await;
+    assert!(stdout(&restart).contains("initial cycle with no links"), "{}", stdout(&restart));
+    let again = run(with_job(&["provision", "run", "--quiet"])).await;
+    assert!(stdout(&again).contains("initial cycle") && stdout(&again).contains("0 created"), "{}", stdout(&again));
+}

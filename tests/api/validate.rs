@@ -170,6 +170,16 @@ async fn the_cli_writes_junit_that_ci_tools_can_read_and_exits_by_required_check
     assert!(cases.iter().any(|c| c.attribute("name").unwrap().starts_with("users.create")));
     assert!(cases.iter().any(|c| c.children().any(|k| k.has_tag_name("skipped"))), "unselected groups are skipped");
 
+    let json_args: Vec<String> = ["validate", &url, "--token", TOKEN, "--format", "json", "--only", "errors"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let json_run = run_cli(json_args).await.unwrap();
+    assert!(json_run.status.success(), "{}", String::from_utf8_lossy(&json_run.stderr));
+    let report: Value = serde_json::from_slice(&json_run.stdout).expect("--format json prints JSON");
+    assert_eq!(report["summary"]["success"], true);
+    assert!(report["checks"].as_array().unwrap().iter().any(|c| c["id"] == "errors.bad-json" && c["result"] == "pass"));
+
     misbehave(&app, json!([{"method": "DELETE", "status": 500}])).await;
     let result = run_cli(args).await.unwrap();
     assert!(!result.status.success(), "a required failure exits non-zero");
