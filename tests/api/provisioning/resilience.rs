@@ -34,20 +34,46 @@ fn statuses_of(exchanges: &[Exchange], method: &str) -> Vec<u16> {
     exchanges.iter().filter(|x| x.method == method).map(|x| x.status).collect()
 }
 
+/// A small HTTP server on 127.0.0.1:0 standing in for something the engine talks to
+/// (a webhook receiver, a token endpoint, a bare SCIM target); stopped when dropped.
+struct Stub {
+    address: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Stub {
+    fn start(workers: usize, routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static) -> Stub {
+        let server =
+            HttpServer::new(move || App::new().configure(routes.clone())).workers(workers).bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Stub { address, handle }
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_web::rt::spawn(async move { handle.stop(false).await });
+    }
+}
+
 /// A webhook receiver on 127.0.0.1:0 that keeps every JSON body it is sent.
 struct Sink {
     url: String,
     events: Arc<Mutex<Vec<Value>>>,
-    handle: actix_web::dev::ServerHandle,
+    _server: Stub,
 }
 
 impl Sink {
     fn start() -> Sink {
         let events = Arc::new(Mutex::new(Vec::new()));
         let store = events.clone();
-        let server = HttpServer::new(move || {
+        let server = Stub::start(1, move |cfg| {
             let store = store.clone();
-            App::new().route(
+            cfg.route(
                 "/hook",
                 web::post().to(move |body: web::Json<Value>| {
                     let store = store.clone();
@@ -56,27 +82,13 @@ impl Sink {
                         HttpResponse::NoContent().finish()
                     }
                 }),
-            )
-        })
-        .workers(1)
-        .bind("127.0.0.1:0")
-        .unwrap();
-        let url = format!("http://{}/hook", server.addrs()[0]);
-        let server = server.run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
-        Sink { url, events, handle }
+            );
+        });
+        Sink { url: format!("{}/hook", server.address), events, _server: server }
     }
 
     fn names(&self) -> Vec<String> {
         self.events.lock().unwrap().iter().map(|e| e["event"].as_str().unwrap_or("").to_string()).collect()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let handle = self.handle.clone();
-        actix_web::rt::spawn(async move { handle.stop(false).await });
     }
 }
 
@@ -296,7 +308,7 @@ async fn a_paused_job_runs_no_cycle_until_resumed() {
 struct CountingTarget {
     url: String,
     max_in_flight: Arc<std::sync::atomic::AtomicUsize>,
-    handle: actix_web::dev::ServerHandle,
+    _server: Stub,
 }
 
 impl CountingTarget {
@@ -305,9 +317,9 @@ impl CountingTarget {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let max_in_flight = Arc::new(AtomicUsize::new(0));
         let (now, max) = (in_flight.clone(), max_in_flight.clone());
-        let server = HttpServer::new(move || {
+        let server = Stub::start(2, move |cfg| {
             let (now, max) = (now.clone(), max.clone());
-            App::new().default_service(web::to(move |req: actix_web::HttpRequest| {
+            cfg.default_service(web::to(move |req: actix_web::HttpRequest| {
                 let (now, max) = (now.clone(), max.clone());
                 async move {
                     let current = now.fetch_add(1, Ordering::SeqCst) + 1;
@@ -320,23 +332,9 @@ impl CountingTarget {
                         HttpResponse::Ok().json(json!({"totalResults": 0, "Resources": []}))
                     }
                 }
-            }))
-        })
-        .workers(2)
-        .bind("127.0.0.1:0")
-        .unwrap();
-        let url = format!("http://{}/scim/v2", server.addrs()[0]);
-        let server = server.run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
-        CountingTarget { url, max_in_flight, handle }
-    }
-}
-
-impl Drop for CountingTarget {
-    fn drop(&mut self) {
-        let handle = self.handle.clone();
-        actix_web::rt::spawn(async move { handle.stop(false).await });
+            }));
+        });
+        CountingTarget { url: format!("{}/scim/v2", server.address), max_in_flight, _server: server }
     }
 }
 
@@ -371,9 +369,9 @@ async fn oauth_client_credentials_fetch_the_bearer_token() {
     // A token endpoint that checks the grant and hands out the SCIM server's token.
     let grants = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = grants.clone();
-    let server = HttpServer::new(move || {
+    let token_server = Stub::start(1, move |cfg| {
         let seen = seen.clone();
-        App::new().route(
+        cfg.route(
             "/token",
             web::post().to(move |form: web::Form<std::collections::HashMap<String, String>>| {
                 let seen = seen.clone();
@@ -387,15 +385,9 @@ async fn oauth_client_credentials_fetch_the_bearer_token() {
                     )
                 }
             }),
-        )
-    })
-    .workers(1)
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let token_url = format!("http://{}/token", server.addrs()[0]);
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+        );
+    });
+    let token_url = format!("{}/token", token_server.address);
 
     let lab = Lab::with(|s| {
         two_users(s);
@@ -416,5 +408,5 @@ async fn oauth_client_credentials_fetch_the_bearer_token() {
     let mut engine = Engine::new(job, JobState::temporary().unwrap(), Arc::new(SystemClock), 1).unwrap();
     let err = engine.test_connection().await.unwrap_err().to_string();
     assert!(err.contains("access_token"), "{err}");
-    handle.stop(false).await;
+    drop(token_server);
 }
