@@ -1,6 +1,7 @@
 //! `scimlab bench`: reproducible performance figures over loopback HTTP. Bounded in
 //! requests and time; prints a markdown table for docs/perf.md.
 
+use crate::client::{HttpOptions, Transport};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     }
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
+}
+
+/// The load generator's HTTP client (the one client module builds it).
+fn load_client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
+    let options = HttpOptions { pool_max_idle_per_host: Some(concurrency), ..HttpOptions::default() };
+    Ok(Transport::new(&options)?.reqwest().clone())
 }
 
 /// Sends `total` requests built by `make(i)` with `concurrency` in flight, stopping early
@@ -183,7 +190,7 @@ pub struct FilterRow {
 /// user count grows.
 pub async fn filter_bench(sizes: &[usize], requests: usize, concurrency: usize) -> anyhow::Result<Vec<FilterRow>> {
     let server = BenchServer::start().await?;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let client = load_client(concurrency)?;
     let mut rows = Vec::new();
     let mut seeded = 0;
     for &n in sizes {
@@ -230,18 +237,20 @@ pub async fn filter_bench(sizes: &[usize], requests: usize, concurrency: usize) 
     Ok(rows)
 }
 
-pub fn print_filter_table(rows: &[FilterRow]) {
-    print_stats_table("query", rows.iter().map(|r| (r.users, r.query, &r.stats)));
-    println!("\npeak RSS of this process (server and load generator): {} MB", peak_rss_mb().unwrap_or(0));
+pub fn filter_table(rows: &[FilterRow]) -> String {
+    let mut out = stats_table("query", rows.iter().map(|r| (r.users, r.query, &r.stats)));
+    out += &format!("\npeak RSS of this process (server and load generator): {} MB\n", peak_rss_mb().unwrap_or(0));
+    out
 }
 
 /// A markdown table of request statistics: one row per (user count, label).
-fn print_stats_table<'a>(label: &str, rows: impl Iterator<Item = (usize, &'a str, &'a Stats)>) {
-    println!("| users | {label} | requests | errors | req/s | p50 ms | p99 ms |");
-    println!("|---:|---|---:|---:|---:|---:|---:|");
+fn stats_table<'a>(label: &str, rows: impl Iterator<Item = (usize, &'a str, &'a Stats)>) -> String {
+    let mut out = format!(
+        "| users | {label} | requests | errors | req/s | p50 ms | p99 ms |\n|---:|---|---:|---:|---:|---:|---:|\n"
+    );
     for (users, name, stats) in rows {
-        println!(
-            "| {users} | {name} | {} | {} | {:.0} | {:.2} | {:.2} |",
+        out += &format!(
+            "| {users} | {name} | {} | {} | {:.0} | {:.2} | {:.2} |\n",
             stats.requests,
             stats.errors,
             stats.per_second(),
@@ -249,6 +258,7 @@ fn print_stats_table<'a>(label: &str, rows: impl Iterator<Item = (usize, &'a str
             stats.p99.as_secs_f64() * 1000.0
         );
     }
+    out
 }
 
 /// Opens a fresh service directly on a temporary store, for library-level benchmarks.
@@ -385,12 +395,11 @@ pub async fn provision_bench(
     Ok(rows)
 }
 
-pub fn print_cycle_table(rows: &[CycleRow]) {
-    println!("| users | cycle | objects processed | writes | failed | seconds | objects/s |");
-    println!("|---:|---|---:|---:|---:|---:|---:|");
+pub fn cycle_table(rows: &[CycleRow]) -> String {
+    let mut out = String::from("| users | cycle | objects processed | writes | failed | seconds | objects/s |\n|---:|---|---:|---:|---:|---:|---:|\n");
     for r in rows {
-        println!(
-            "| {} | {} | {} | {} | {} | {:.2} | {:.0} |",
+        out += &format!(
+            "| {} | {} | {} | {} | {} | {:.2} | {:.0} |\n",
             r.users,
             r.cycle,
             r.processed,
@@ -400,7 +409,8 @@ pub fn print_cycle_table(rows: &[CycleRow]) {
             r.per_second()
         );
     }
-    println!("\npeak RSS of this process (server and engine together): {} MB", peak_rss_mb().unwrap_or(0));
+    out += &format!("\npeak RSS of this process (server and engine together): {} MB\n", peak_rss_mb().unwrap_or(0));
+    out
 }
 
 /// Peak resident set size from /proc (Linux), in MB.
@@ -484,7 +494,7 @@ async fn user_ids(service: &Arc<ScimService>, skip: usize, count: usize) -> anyh
 pub async fn http_bench(sizes: &[usize], requests: usize, concurrency: usize) -> anyhow::Result<Vec<HttpRow>> {
     let server = BenchServer::start().await?;
     let (baseline_url, baseline) = start_baseline().await?;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let client = load_client(concurrency)?;
     let mut rows = Vec::new();
     let mut seeded = 0;
     let budget = Duration::from_secs(30);
@@ -601,7 +611,11 @@ pub async fn http_bench(sizes: &[usize], requests: usize, concurrency: usize) ->
     Ok(rows)
 }
 
-pub fn print_http_table(rows: &[HttpRow]) {
-    print_stats_table("operation", rows.iter().map(|r| (r.users, r.operation.as_str(), &r.stats)));
-    println!("\npeak RSS of this process (server, baseline and load generator): {} MB", peak_rss_mb().unwrap_or(0));
+pub fn http_table(rows: &[HttpRow]) -> String {
+    let mut out = stats_table("operation", rows.iter().map(|r| (r.users, r.operation.as_str(), &r.stats)));
+    out += &format!(
+        "\npeak RSS of this process (server, baseline and load generator): {} MB\n",
+        peak_rss_mb().unwrap_or(0)
+    );
+    out
 }

@@ -78,6 +78,15 @@ pub struct ServeArgs {
     /// (repeat for several).
     #[arg(long = "job")]
     pub jobs: Vec<PathBuf>,
+    /// documentationUri in ServiceProviderConfig (absent unless set).
+    #[arg(long, env = "SCIMLAB_DOCUMENTATION_URI")]
+    pub documentation_uri: Option<String>,
+    /// PEM certificate chain: serve HTTPS (TLS 1.2 and 1.3) instead of HTTP; needs --tls-key.
+    #[arg(long, env = "SCIMLAB_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "SCIMLAB_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// TOML configuration file.
     #[arg(long, env = "SCIMLAB_CONFIG")]
     pub config: Option<PathBuf>,
@@ -109,6 +118,9 @@ struct FileConfig {
     bulk_max_operations: Option<usize>,
     record_capacity: Option<usize>,
     jobs: Option<Vec<PathBuf>>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    documentation_uri: Option<String>,
     /// `[[tenants]]` with `name`, `tokens`, `profile` and `faults`.
     tenants: Option<Vec<crate::tenants::TenantSpec>>,
     /// `[faults]` with `seed` and `[[faults.rules]]` (see `crate::faults`).
@@ -121,6 +133,8 @@ pub enum ConfigError {
     Read { path: String, source: std::io::Error },
     #[error("config file {path}: {message}")]
     Parse { path: String, message: String },
+    #[error("HTTPS needs both a certificate and its key: {0} is set, but not {1}")]
+    HalfTls(&'static str, &'static str),
     #[error("no credentials configured: pass --token <secret> (or --jwt-secret / --jwt-public-key), or --no-auth for an open local server")]
     NoCredentials,
 }
@@ -151,6 +165,17 @@ pub struct Settings {
     pub tenants: Vec<crate::tenants::TenantSpec>,
     /// Faults injected from the start (replaceable over /admin/faults).
     pub faults: crate::faults::FaultPlan,
+    /// Serve HTTPS with this certificate and key.
+    pub tls: Option<TlsFiles>,
+    /// documentationUri in ServiceProviderConfig.
+    pub documentation_uri: Option<String>,
+}
+
+/// PEM files of the server's certificate chain and private key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for Settings {
@@ -175,6 +200,8 @@ impl Default for Settings {
             jobs: Vec::new(),
             tenants: Vec::new(),
             faults: Default::default(),
+            tls: None,
+            documentation_uri: None,
         }
     }
 }
@@ -225,6 +252,13 @@ impl Settings {
             jobs: if args.jobs.is_empty() { file.jobs.unwrap_or_default() } else { args.jobs.clone() },
             faults: file.faults.unwrap_or_default(),
             tenants: file.tenants.unwrap_or_default(),
+            documentation_uri: args.documentation_uri.clone().or(file.documentation_uri),
+            tls: match (args.tls_cert.clone().or(file.tls_cert), args.tls_key.clone().or(file.tls_key)) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                (None, None) => None,
+                (Some(_), None) => return Err(ConfigError::HalfTls("--tls-cert (tls_cert)", "--tls-key (tls_key)")),
+                (None, Some(_)) => return Err(ConfigError::HalfTls("--tls-key (tls_key)", "--tls-cert (tls_cert)")),
+            },
         };
         settings.faults.check().map_err(|message| ConfigError::Parse {
             path: args.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),

@@ -9,8 +9,9 @@
 
 pub mod auth;
 pub mod bench;
+pub mod cli;
+pub mod client;
 pub mod clock;
-pub mod commands;
 pub mod config;
 pub mod faults;
 pub mod filter;

@@ -20,6 +20,8 @@ use crate::tenants::{Tenant, TenantFactory, Tenants, DEFAULT_TENANT};
 
 pub struct Application {
     port: u16,
+    /// `http` or `https`.
+    scheme: &'static str,
     server: actix_web::dev::Server,
     db: sled::Db,
     service: Arc<ScimService>,
@@ -79,6 +81,7 @@ impl Application {
             etag_supported: true,
             cursor_supported: true,
             jwt_enabled: auth.jwt_enabled(),
+            documentation_uri: settings.documentation_uri.clone(),
         };
         let auth = Arc::new(auth);
         let faults = Arc::new(crate::faults::Faults::new(settings.faults.clone()));
@@ -122,6 +125,10 @@ impl Application {
         let listener =
             TcpListener::bind(&settings.addr).with_context(|| format!("cannot listen on {}", settings.addr))?;
         let port = listener.local_addr()?.port();
+        let tls = match &settings.tls {
+            Some(files) => Some(http::tls::server_config(&files.cert, &files.key)?),
+            None => None,
+        };
         let mut server = HttpServer::new(move || {
             App::new().app_data(state.clone()).wrap_fn(http::request_logger).configure(http::configure)
         })
@@ -129,12 +136,26 @@ impl Application {
         if let Some(workers) = settings.workers {
             server = server.workers(workers.max(1));
         }
-        let server = server.listen(listener)?.run();
-        Ok(Application { port, server, db, service, jobs, supervisors })
+        let (server, scheme) = match tls {
+            Some(config) => (server.listen_rustls_0_23(listener, config)?, "https"),
+            None => (server.listen(listener)?, "http"),
+        };
+        let server = server.run();
+        Ok(Application { port, scheme, server, db, service, jobs, supervisors })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+
+    /// The default tenant's SCIM base URL on the loopback interface.
+    pub fn base_url(&self) -> String {
+        format!("{}://127.0.0.1:{}/scim/v2", self.scheme, self.port)
     }
 
     /// The service behind the default tenant (benchmarks seed through it directly).

@@ -29,10 +29,14 @@ fn all_schemas(state: &super::AppState) -> Vec<&Schema> {
 
 pub async fn service_provider_config(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let state = guard(&req)?;
-    Ok(scim_json(
+    let mut res = scim_json(
         StatusCode::OK,
         &docs::service_provider_config(&state.capabilities, &base_url(&req, &super::extract::scim_root(&req))),
-    ))
+    );
+    if let Ok(limits) = actix_web::http::header::HeaderValue::from_str(&state.capabilities.filter_limits_header()) {
+        res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-scimlab-filter-limits"), limits);
+    }
+    Ok(res)
 }
 
 pub async fn resource_types(req: HttpRequest) -> Result<HttpResponse, ApiError> {

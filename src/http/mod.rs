@@ -18,6 +18,7 @@ mod discovery;
 pub mod error;
 mod extract;
 mod resources;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Instant;

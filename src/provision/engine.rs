@@ -12,15 +12,15 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::client::{ClientError, Exchange, ScimClient};
 use super::directory::{display_name, object_id, Directory, DirectoryError};
 use super::expr::{EvalContext, SourceObject, Val};
 use super::health::{self, JobStatus, Quarantine, QuarantineReason, Transition};
-use super::job::{CompiledObject, FlowType, Job, ScopeMode, Source, Target};
+use super::job::{CompiledObject, FlowType, Job, ScopeMode, Source};
 use super::log::{Action, ErrorInformation, Identity, LogEntry, ModifiedProperty, Status, Step, StepType};
 use super::scoping::{in_scope, ClauseResult};
 use super::shape::{create_body, member_operations, patch_operations, to_json};
 use super::state::{object_fingerprint, JobState, Link, ObjectKind, StateError};
+use crate::client::{Body, ClientError, Exchange, HttpOptions, Request, ScimClient, TlsOptions, Transport};
 use crate::clock::{rfc3339, Clock};
 use crate::filter::{parse_filter, FilterLimits};
 use crate::scim::{ResourceKind, ResourceType};
@@ -212,7 +212,7 @@ fn random_id(rng: &Mutex<StdRng>) -> String {
 
 impl Engine {
     pub fn new(job: Job, state: JobState, clock: Arc<dyn Clock>, seed: u64) -> Result<Self, EngineError> {
-        let client = ScimClient::with_retry(&job.spec.target, job.spec.options.retry.clone())?;
+        let client = ScimClient::new(&job.target_endpoint(), job.spec.options.retry.clone(), Arc::clone(&clock))?;
         let compliant = job.spec.options.aad_opt_scim_062020 || client.url_flag_compliant;
         Ok(Engine {
             job,
@@ -283,12 +283,11 @@ impl Engine {
         match self.job.source() {
             Source::Directory(path) => Ok(Directory::load(&path)?),
             Source::Scim(spec) => {
-                let source = ScimClient::new(&Target {
-                    url: spec.url.clone(),
-                    token: Some(spec.token.clone()),
-                    oauth: None,
-                    timeout_seconds: self.job.spec.target.timeout_seconds,
-                })?;
+                let source = ScimClient::new(
+                    &self.job.source_endpoint(&spec),
+                    self.job.spec.options.retry.clone(),
+                    Arc::clone(&self.clock),
+                )?;
                 let users = source.list_all(ResourceKind::User, spec.page_size).await?;
                 let groups = source.list_all(ResourceKind::Group, spec.page_size).await?;
                 Ok(Directory::from_scim(&users, &groups))
@@ -601,13 +600,21 @@ impl Engine {
         let body =
             json!({"event": event, "job": self.job.spec.name, "at": rfc3339(self.clock.now()), "details": details});
         let policy = &self.job.spec.options.retry;
-        let http = reqwest::Client::new();
+        let transport = match Transport::new(&HttpOptions {
+            tls: TlsOptions::with_ca(None, false),
+            ..HttpOptions::with_timeout(std::time::Duration::from_secs(10))
+        }) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(url, error = %e, event, "webhook client cannot be built");
+                return;
+            }
+        };
         for attempt in 1..=policy.max_attempts.max(1) {
-            match http.post(url).json(&body).timeout(std::time::Duration::from_secs(10)).send().await {
-                Ok(res) if res.status().is_success() => return,
-                Ok(res) => {
-                    tracing::warn!(url, status = res.status().as_u16(), event, "webhook refused the notification")
-                }
+            let request = Request { body: Some(Body::Json(&body)), ..Request::new("POST", url) };
+            match transport.send(request).await {
+                Ok(res) if res.is_success() => return,
+                Ok(res) => tracing::warn!(url, status = res.status, event, "webhook refused the notification"),
                 Err(e) => tracing::warn!(url, error = %e, event, "webhook unreachable"),
             }
             if attempt < policy.max_attempts {

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::client::PauseGate;
 use super::engine::{status_of, Engine, EngineError, NoProgress};
 use super::health::JobStatus;
 use super::log::LogEntry;
 use super::{Job, JobState};
+use crate::client::PauseGate;
 use crate::clock::Clock;
 
 /// A request to a job's supervisor; handled between cycles.

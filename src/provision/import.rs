@@ -156,6 +156,8 @@ pub fn import_entra(text: &str, path: &str, settings: &ImportSettings) -> Result
             token: Some(settings.token.clone()),
             oauth: None,
             timeout_seconds: 30,
+            ca_cert: None,
+            insecure_skip_verify: false,
         },
         source: SourceSpec { directory: Some(settings.directory.clone()), scim: None },
         scope: settings.scope,

@@ -4,11 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::expr::Program;
 use super::scoping::ScopingFilter;
+use crate::client::{Credentials, Endpoint, TlsOptions};
 
 #[derive(Debug, Error)]
 pub enum JobError {
@@ -38,21 +41,19 @@ pub struct Target {
     /// Request timeout in seconds.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// PEM file of a CA to trust besides the platform's (relative to the job file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<PathBuf>,
+    /// Accept any certificate (self-signed development servers only; warned on every run).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_skip_verify: bool,
 }
 
 fn default_timeout() -> u64 {
     30
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OAuthClient {
-    pub token_url: String,
-    pub client_id: String,
-    pub client_secret: String,
-    #[serde(default)]
-    pub scope: Option<String>,
-}
+pub use crate::client::OAuthClient;
 
 /// Where source users and groups come from: exactly one of `directory` and `scim`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -75,6 +76,12 @@ pub struct ScimSource {
     /// `count` per page when reading.
     #[serde(default = "default_page_size")]
     pub page_size: usize,
+    /// PEM file of a CA to trust besides the platform's (relative to the job file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<PathBuf>,
+    /// Accept any certificate (self-signed development servers only; warned on every run).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure_skip_verify: bool,
 }
 
 fn default_page_size() -> usize {
@@ -193,7 +200,7 @@ pub struct Options {
     pub concurrency: usize,
     /// Retries of transient failures within a cycle.
     #[serde(default)]
-    pub retry: super::client::RetryPolicy,
+    pub retry: crate::client::RetryPolicy,
     /// Quarantine thresholds and schedule (Entra's by default).
     #[serde(default)]
     pub quarantine: super::health::QuarantinePolicy,
@@ -359,6 +366,58 @@ impl Job {
             super::state::fingerprint(material.as_bytes())
         };
         Ok(Job { spec, base_dir, users, groups, config_hash })
+    }
+
+    /// A path from the job file, resolved against the job file's directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+
+    /// How to reach the target: URL, credentials, timeout and TLS trust.
+    pub fn target_endpoint(&self) -> Endpoint {
+        let t = &self.spec.target;
+        let credentials = match (&t.token, &t.oauth) {
+            (_, Some(oauth)) => Credentials::OAuth(oauth.clone()),
+            (token, None) => Credentials::Bearer(token.clone().unwrap_or_default()),
+        };
+        Endpoint {
+            url: t.url.clone(),
+            credentials,
+            timeout: Duration::from_secs(t.timeout_seconds.max(1)),
+            tls: TlsOptions::with_ca(t.ca_cert.as_deref().map(|p| self.resolve(p)), t.insecure_skip_verify),
+        }
+    }
+
+    /// How to reach a SCIM source.
+    pub fn source_endpoint(&self, source: &ScimSource) -> Endpoint {
+        Endpoint {
+            url: source.url.clone(),
+            credentials: Credentials::Bearer(source.token.clone()),
+            timeout: Duration::from_secs(self.spec.target.timeout_seconds.max(1)),
+            tls: TlsOptions::with_ca(source.ca_cert.as_deref().map(|p| self.resolve(p)), source.insecure_skip_verify),
+        }
+    }
+
+    /// Warnings to show on every run (certificate verification turned off).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.spec.target.insecure_skip_verify {
+            warnings.push(format!(
+                "job {}: target.insecureSkipVerify is on: the target's certificate is not checked; use it only for development servers",
+                self.spec.name
+            ));
+        }
+        if self.spec.source.scim.as_ref().is_some_and(|s| s.insecure_skip_verify) {
+            warnings.push(format!(
+                "job {}: source.scim.insecureSkipVerify is on: the source's certificate is not checked",
+                self.spec.name
+            ));
+        }
+        warnings
     }
 
     /// The source, with a relative directory resolved against the job file.

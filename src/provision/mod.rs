@@ -2,7 +2,6 @@
 //! directory and drives any SCIM endpoint over HTTP. It is a SCIM *client*: it never calls
 //! the server's service or store code.
 
-pub mod client;
 pub mod directory;
 pub mod engine;
 pub mod expr;

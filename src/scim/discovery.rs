@@ -19,6 +19,20 @@ pub struct Capabilities {
     pub etag_supported: bool,
     pub cursor_supported: bool,
     pub jwt_enabled: bool,
+    /// Where the operator documents this server; absent unless configured.
+    pub documentation_uri: Option<String>,
+}
+
+impl Capabilities {
+    /// The filter limits, which RFC 7643 has no ServiceProviderConfig attribute for: sent
+    /// as the `X-Scimlab-Filter-Limits` header on /ServiceProviderConfig (docs/scim-server.md),
+    /// so strict RFC clients never meet an unregistered extension.
+    pub fn filter_limits_header(&self) -> String {
+        format!(
+            "maxLength={}; maxDepth={}; countAboveMaxResults=clamped",
+            self.filter_max_length, self.filter_max_depth
+        )
+    }
 }
 
 pub fn service_provider_config(caps: &Capabilities, base: &str) -> Value {
@@ -33,8 +47,7 @@ pub fn service_provider_config(caps: &Capabilities, base: &str) -> Value {
         schemes[0]["name"] = json!("OAuth Bearer Token (JWT)");
     }
     let mut doc = json!({
-        "schemas": [urn::SERVICE_PROVIDER_CONFIG, urn::SCIMLAB_LIMITS],
-        "documentationUri": "https://github.com/scimlab/scimlab#readme",
+        "schemas": [urn::SERVICE_PROVIDER_CONFIG],
         "patch": {"supported": true},
         "bulk": {
             "supported": caps.bulk_supported,
@@ -50,12 +63,10 @@ pub fn service_provider_config(caps: &Capabilities, base: &str) -> Value {
             "resourceType": "ServiceProviderConfig",
             "location": format!("{base}/ServiceProviderConfig"),
         },
-        urn::SCIMLAB_LIMITS: {
-            "filterMaxLength": caps.filter_max_length,
-            "filterMaxDepth": caps.filter_max_depth,
-            "countAboveMaxResults": "clamped",
-        },
     });
+    if let Some(uri) = &caps.documentation_uri {
+        doc["documentationUri"] = json!(uri);
+    }
     if caps.cursor_supported {
         doc["pagination"] = json!({
             "cursor": true,
@@ -63,7 +74,8 @@ pub fn service_provider_config(caps: &Capabilities, base: &str) -> Value {
             "defaultPaginationMethod": "index",
             "defaultPageSize": caps.max_results,
             "maxPageSize": caps.max_results,
-            "cursorTimeout": 3600,
+            // No cursorTimeout: cursors are keyset positions and never expire (RFC 9865
+            // makes the attribute optional; advertising a timeout we do not enforce would lie).
         });
     }
     doc

@@ -26,6 +26,4 @@ pub mod urn {
     pub const SERVICE_PROVIDER_CONFIG: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
     pub const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
     pub const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
-    /// scimlab's own ServiceProviderConfig extension advertising filter limits.
-    pub const SCIMLAB_LIMITS: &str = "urn:scimlab:params:scim:schemas:extension:limits:1.0";
 }

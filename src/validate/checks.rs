@@ -47,7 +47,7 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Verdict>,
 {
-    let started = Instant::now();
+    let started = ctx.begin();
     if let Some(reason) = ctx.wanted(&meta) {
         ctx.record(&meta, started, Outcome::Skip { reason });
         return false;

@@ -3,7 +3,6 @@
 //! delete. Each step is a check; whatever the engine created is deleted afterwards.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use serde_json::{json, Value};
 
@@ -56,7 +55,9 @@ impl Flow {
         let spec = serde_json::from_value(json!({
             "name": format!("validate-{}", ctx.run_id),
             "target": {"url": ctx.opts.base, "token": ctx.opts.token.clone().unwrap_or_else(|| "none".into()),
-                       "timeoutSeconds": ctx.opts.timeout.as_secs().max(1)},
+                       "timeoutSeconds": ctx.opts.timeout.as_secs().max(1),
+                       "caCert": ctx.opts.ca_cert.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+                       "insecureSkipVerify": ctx.opts.insecure},
             "source": {"directory": directory},
             "scope": "all",
             "options": {"deletionThreshold": 0, "retry": {"maxAttempts": 2, "baseDelayMs": 100}}
@@ -91,35 +92,52 @@ fn verdict(report: &Result<CycleReport, String>, want: impl Fn(&CycleReport) -> 
     }
 }
 
+impl Flow {
+    /// Records a flow step; a failure carries the last exchange of the engine or of the
+    /// validator's own read-back, whichever came last in this step.
+    fn record(&self, ctx: &Ctx, meta: &CheckMeta, started: super::Started, outcome: Outcome) {
+        let exchanges = self.engine.client().take_exchanges();
+        let failing = exchanges.iter().rev().find(|x| !(200..300).contains(&x.status));
+        let engine_exchange = failing.or(exchanges.last()).cloned();
+        match (&outcome, engine_exchange) {
+            (Outcome::Fail { .. }, Some(x)) if !ctx.made_requests_since(started) => {
+                ctx.record_with(meta, started, outcome, Some(x))
+            }
+            _ => ctx.record(meta, started, outcome),
+        }
+    }
+}
+
 pub async fn entra_flow(ctx: &Ctx) {
     let first = step("flow.test-connection", "Test Connection (a filter for a random userName)", "Entra §1.3");
     if let Some(reason) = ctx.wanted(&first) {
-        ctx.record(&first, Instant::now(), Outcome::Skip { reason });
+        ctx.record(&first, ctx.begin(), Outcome::Skip { reason });
         return;
     }
     let mut flow = match Flow::new(ctx) {
         Ok(f) => f,
         Err(e) => {
             let outcome = Outcome::Fail { expected: "a provisioning job".into(), actual: e.to_string() };
-            ctx.record(&first, Instant::now(), outcome);
+            ctx.record(&first, ctx.begin(), outcome);
             return;
         }
     };
     let (lead, report_user, group) =
         (format!("{}-lead", ctx.run_id), format!("{}-report", ctx.run_id), format!("{}-group", ctx.run_id));
 
-    let t = Instant::now();
+    let t = ctx.begin();
     let outcome = match flow.engine.test_connection().await {
         Ok(_) => Outcome::Pass,
         Err(e) => Outcome::Fail { expected: "200 with an empty ListResponse".into(), actual: e.to_string() },
     };
     let connected = outcome == Outcome::Pass;
-    ctx.record(&first, t, outcome);
+    flow.record(ctx, &first, t, outcome);
     if connected {
-        let t = Instant::now();
+        let t = ctx.begin();
         let r = flow.cycle(|_| {}).await;
         let outcome = verdict(&r, |r| r.created == 3, "2 users and 1 group created, after a lookup each");
-        ctx.record(
+        flow.record(
+            ctx,
             &step(
                 "flow.create",
                 "Initial cycle: lookup, create users and group, link manager",
@@ -129,7 +147,7 @@ pub async fn entra_flow(ctx: &Ctx) {
             outcome,
         );
 
-        let t = Instant::now();
+        let t = ctx.begin();
         let r = flow.cycle(|s| s["users"][1]["jobTitle"] = json!("Senior Engineer")).await;
         let mut outcome = verdict(&r, |r| r.updated >= 1, "the changed title sent as a PATCH");
         if outcome == Outcome::Pass {
@@ -143,9 +161,14 @@ pub async fn entra_flow(ctx: &Ctx) {
                 }
             }
         }
-        ctx.record(&step("flow.update", "Incremental cycle: PATCH of a changed attribute", "Entra §1.4.4"), t, outcome);
+        flow.record(
+            ctx,
+            &step("flow.update", "Incremental cycle: PATCH of a changed attribute", "Entra §1.4.4"),
+            t,
+            outcome,
+        );
 
-        let t = Instant::now();
+        let t = ctx.begin();
         let r = flow.cycle(|s| s["users"][1]["accountEnabled"] = json!(false)).await;
         let mut outcome = verdict(&r, |r| r.disabled == 1, "the disabled user sent active=false");
         if outcome == Outcome::Pass {
@@ -160,9 +183,9 @@ pub async fn entra_flow(ctx: &Ctx) {
                 }
             }
         }
-        ctx.record(&step("flow.disable", "Disable: active false, still retrievable", "Entra §1.4.6"), t, outcome);
+        flow.record(ctx, &step("flow.disable", "Disable: active false, still retrievable", "Entra §1.4.6"), t, outcome);
 
-        let t = Instant::now();
+        let t = ctx.begin();
         let r = flow.cycle(|s| s["groups"][0]["members"] = json!([lead.clone()])).await;
         let mut outcome = verdict(&r, |_| true, "the membership change sent as a PATCH");
         if outcome == Outcome::Pass {
@@ -177,9 +200,9 @@ pub async fn entra_flow(ctx: &Ctx) {
                 }
             }
         }
-        ctx.record(&step("flow.members", "Group membership add and remove", "Entra §1.5"), t, outcome);
+        flow.record(ctx, &step("flow.members", "Group membership add and remove", "Entra §1.5"), t, outcome);
 
-        let t = Instant::now();
+        let t = ctx.begin();
         let ids: Vec<(ResourceKind, Option<String>)> = vec![
             (ResourceKind::User, flow.target_id(ObjectKind::User, &lead)),
             (ResourceKind::Group, flow.target_id(ObjectKind::Group, &group)),
@@ -204,7 +227,7 @@ pub async fn entra_flow(ctx: &Ctx) {
                 }
             }
         }
-        ctx.record(&step("flow.delete", "Delete: DELETE, then 404", "Entra §1.4.7"), t, outcome);
+        flow.record(ctx, &step("flow.delete", "Delete: DELETE, then 404", "Entra §1.4.7"), t, outcome);
     }
 
     // Whatever the engine still has linked was created by this run: remove it.
@@ -212,7 +235,10 @@ pub async fn entra_flow(ctx: &Ctx) {
         for kind in [ObjectKind::Group, ObjectKind::User] {
             for (_, link) in flow.engine.state().links(kind).unwrap_or_default() {
                 let endpoint = if kind == ObjectKind::User { "Users" } else { "Groups" };
-                let _ = ctx.send(reqwest::Method::DELETE, &format!("/{endpoint}/{}", link.target_id), None).await;
+                let r = ctx.send(reqwest::Method::DELETE, &format!("/{endpoint}/{}", link.target_id), None).await;
+                if !matches!(r.status, 200 | 204 | 404) {
+                    tracing::warn!(id = %link.target_id, status = r.status, "could not delete an object the flow created");
+                }
             }
         }
     }

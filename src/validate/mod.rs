@@ -12,15 +12,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub use report::{CheckResult, Exchange, Outcome, Report, Severity};
+pub use report::{CheckResult, Outcome, Report, Severity};
+
+use crate::client::{Body, Exchange, ExchangeLog, HttpOptions, Request, TlsOptions, Transport};
 
 use crate::scim::ResourceKind;
 
 /// Which interoperability expectations to add to the RFC's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ValidateProfile {
-    /// RFC 7643/7644 only.
-    Rfc,
+    /// RFC 7643/7644 only (as `serve --profile strict`).
+    #[value(alias = "rfc")]
+    Strict,
     /// RFC plus what Microsoft Entra ID sends and expects.
     Entra,
     /// RFC plus what Okta relies on.
@@ -36,6 +39,10 @@ pub struct ValidateOptions {
     pub only: Vec<String>,
     pub keep: bool,
     pub timeout: Duration,
+    /// A PEM file of a CA to trust besides the platform's (`--ca-cert`).
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// Accept any certificate (`--insecure`).
+    pub insecure: bool,
 }
 
 /// A response as the checks see it.
@@ -90,20 +97,30 @@ pub fn expect_status(r: &Resp, status: u16) -> CheckResultOf {
 
 /// The state of one validation run.
 pub struct Ctx {
-    http: reqwest::Client,
+    transport: Transport,
     pub opts: ValidateOptions,
     /// Unique to this run; every object the validator creates carries it.
     pub run_id: String,
     created: Mutex<Vec<(ResourceKind, String)>>,
-    last: Mutex<Option<Exchange>>,
+    exchanges: ExchangeLog,
     report: Mutex<Report>,
     /// The target's ServiceProviderConfig (Null when it could not be read).
     pub spc: Value,
 }
 
+/// When a check started: its clock, and the first exchange that belongs to it.
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    at: Instant,
+    mark: u64,
+}
+
 impl Ctx {
-    fn new(opts: ValidateOptions) -> anyhow::Result<Ctx> {
-        let http = reqwest::Client::builder().timeout(opts.timeout).build()?;
+    fn new(opts: ValidateOptions) -> Result<Ctx, crate::client::ClientError> {
+        let transport = Transport::new(&HttpOptions {
+            tls: TlsOptions::with_ca(opts.ca_cert.clone(), opts.insecure),
+            ..HttpOptions::with_timeout(opts.timeout)
+        })?;
         let run_id = format!("{:08x}", rand::random::<u32>());
         let report = Report {
             target: opts.base.clone(),
@@ -111,11 +128,11 @@ impl Ctx {
             checks: Vec::new(),
         };
         Ok(Ctx {
-            http,
+            transport,
             opts,
             run_id,
             created: Mutex::new(Vec::new()),
-            last: Mutex::new(None),
+            exchanges: ExchangeLog::default(),
             report: Mutex::new(report),
             spc: Value::Null,
         })
@@ -125,7 +142,18 @@ impl Ctx {
         format!("{}{path}", self.opts.base.trim_end_matches('/'))
     }
 
-    /// Sends a request (with the token unless `anonymous`) and remembers the exchange.
+    /// Marks the start of a check: exchanges after this point are its evidence.
+    pub fn begin(&self) -> Started {
+        Started { at: Instant::now(), mark: self.exchanges.mark() }
+    }
+
+    /// Whether any request was sent since the check started.
+    pub fn made_requests_since(&self, started: Started) -> bool {
+        self.exchanges.mark() > started.mark
+    }
+
+    /// Sends a request (with the token unless `anonymous`) and logs the exchange. A
+    /// transport failure is a response with status 0 and the cause as its body.
     pub async fn send_as(
         &self,
         anonymous: bool,
@@ -135,79 +163,45 @@ impl Ctx {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Resp {
+        let query: Vec<(&str, String)> = query.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        let bearer = if anonymous { None } else { self.opts.token.as_deref() };
+        self.exchange(method.as_str(), path, &query, bearer, body.map(Body::Scim), headers).await
+    }
+
+    async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        bearer: Option<&str>,
+        body: Option<Body<'_>>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let url = self.url(path);
-        let mut req = self.http.request(method.clone(), &url).header("accept", "application/scim+json");
-        if !query.is_empty() {
-            req = req.query(query);
-        }
-        if let (Some(token), false) = (&self.opts.token, anonymous) {
-            req = req.bearer_auth(token);
-        }
-        if let Some(b) = body {
-            req = req.header("content-type", "application/scim+json").body(b.to_string());
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let shown = if query.is_empty() {
-            url.clone()
-        } else {
-            format!("{url}?{}", serde_urlencoded::to_string(query).unwrap_or_default())
+        let request = Request { method, url: &url, query, bearer, body, headers };
+        let shown = request.shown_url();
+        let resp = match self.transport.send(request).await {
+            Ok(res) => Resp { status: res.status, headers: res.headers, body: res.body },
+            Err(e) => Resp { status: 0, headers: Default::default(), body: Value::String(e.to_string()) },
         };
-        let resp = match req.send().await {
-            Ok(res) => {
-                let status = res.status().as_u16();
-                let headers = res.headers().clone();
-                let text = res.text().await.unwrap_or_default();
-                let body = if text.trim().is_empty() {
-                    Value::Null
-                } else {
-                    serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.chars().take(500).collect()))
-                };
-                Resp { status, headers, body }
-            }
-            Err(e) => {
-                Resp { status: 0, headers: Default::default(), body: Value::String(format!("request failed: {e}")) }
-            }
+        let sent = match body {
+            Some(Body::Scim(v) | Body::Json(v)) => Some(v.clone()),
+            Some(Body::RawScim(t) | Body::Form(t)) => Some(Value::String(t.to_string())),
+            None => None,
         };
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some(Exchange {
-                method: method.to_string(),
-                url: shown,
-                request: body.cloned(),
-                status: resp.status,
-                response: resp.body.clone(),
-            });
-        }
+        self.exchanges.push(Exchange {
+            method: method.to_string(),
+            url: shown,
+            request: sent,
+            status: resp.status,
+            response: resp.body.clone(),
+        });
         resp
     }
 
     /// POSTs a body that is not JSON (for error-handling checks).
     pub async fn post_raw(&self, path: &str, text: &str) -> Resp {
-        let url = self.url(path);
-        let mut req = self.http.post(&url).header("content-type", "application/scim+json").body(text.to_string());
-        if let Some(token) = &self.opts.token {
-            req = req.bearer_auth(token);
-        }
-        let (status, headers, body) = match req.send().await {
-            Ok(res) => {
-                let status = res.status().as_u16();
-                let headers = res.headers().clone();
-                let text = res.text().await.unwrap_or_default();
-                (status, headers, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-            }
-            Err(e) => (0, Default::default(), Value::String(format!("request failed: {e}"))),
-        };
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some(Exchange {
-                method: "POST".into(),
-                url,
-                request: Some(Value::String(text.to_string())),
-                status,
-                response: body.clone(),
-            });
-        }
-        Resp { status, headers, body }
+        self.exchange("POST", path, &[], self.opts.token.as_deref(), Some(Body::RawScim(text)), &[]).await
     }
 
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Resp {
@@ -252,12 +246,17 @@ impl Ctx {
         }
     }
 
-    /// Records one check's outcome.
-    pub fn record(&self, meta: &CheckMeta, started: Instant, outcome: Outcome) {
+    /// Records one check's outcome; a failure carries the last exchange the check made.
+    pub fn record(&self, meta: &CheckMeta, started: Started, outcome: Outcome) {
         let exchange = match &outcome {
-            Outcome::Fail { .. } => self.last.lock().ok().and_then(|l| l.clone()),
+            Outcome::Fail { .. } => self.exchanges.last_since(started.mark),
             _ => None,
         };
+        self.record_with(meta, started, outcome, exchange);
+    }
+
+    /// Records one check's outcome with the exchange that shows it (or none).
+    pub fn record_with(&self, meta: &CheckMeta, started: Started, outcome: Outcome, exchange: Option<Exchange>) {
         let result = CheckResult {
             id: meta.id.into(),
             group: meta.group.into(),
@@ -266,7 +265,7 @@ impl Ctx {
             severity: meta.severity,
             outcome,
             exchange,
-            duration_ms: started.elapsed().as_millis() as u64,
+            duration_ms: started.at.elapsed().as_millis() as u64,
         };
         if let Ok(mut r) = self.report.lock() {
             r.checks.push(result);
@@ -275,7 +274,8 @@ impl Ctx {
 
     /// Whether a check of this group and severity runs in this profile and selection.
     pub fn wanted(&self, meta: &CheckMeta) -> Option<String> {
-        if !self.opts.only.is_empty() && !self.opts.only.iter().any(|g| g.eq_ignore_ascii_case(meta.group)) {
+        let selected = |name: &String| name.eq_ignore_ascii_case(meta.group) || name.eq_ignore_ascii_case(meta.id);
+        if !self.opts.only.is_empty() && !self.opts.only.iter().any(selected) {
             return Some(format!("not selected by --only {}", self.opts.only.join(",")));
         }
         if meta.severity == Severity::EntraInterop && self.opts.profile != ValidateProfile::Entra {
@@ -315,17 +315,83 @@ pub struct CheckMeta {
     pub severity: Severity,
 }
 
+/// The check groups, in the order they run (`--only` takes these or check ids).
+pub const GROUPS: &[&str] = &[
+    "discovery",
+    "auth",
+    "users",
+    "patch",
+    "groups",
+    "filters",
+    "paging",
+    "etag",
+    "bulk",
+    "errors",
+    "okta",
+    "entra-flow",
+];
+
+/// Why a validation could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    #[error("--only {0}: no such check group or check id; groups: {groups}; check ids: {ids}", groups = GROUPS.join(", "), ids = .1.join(", "))]
+    UnknownSelection(String, Vec<String>),
+    #[error("{0}")]
+    Unreachable(String),
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
+}
+
 /// Runs every selected check against `opts.base` and returns the report.
-pub async fn validate(opts: ValidateOptions) -> anyhow::Result<Report> {
+pub async fn validate(opts: ValidateOptions) -> Result<Report, ValidateError> {
+    let unknown_group =
+        opts.only.iter().find(|n| !n.contains('.') && !GROUPS.iter().any(|g| g.eq_ignore_ascii_case(n)));
+    if let Some(name) = unknown_group {
+        return Err(ValidateError::UnknownSelection(name.clone(), Vec::new()));
+    }
     let mut ctx = Ctx::new(opts)?;
     let spc = ctx.get("/ServiceProviderConfig", &[]).await;
-    if spc.status == 200 {
+    if spc.status == 200 && spc.body.is_object() {
         ctx.spc = spc.body;
+    } else {
+        ctx.preflight(&spc).await?;
     }
     checks::run_all(&ctx).await;
     if !ctx.opts.keep {
         ctx.cleanup().await;
     }
     let report = ctx.report.lock().map(|r| r.clone()).unwrap_or_default();
+    let ids: Vec<String> = report.checks.iter().map(|c| c.id.clone()).collect();
+    if let Some(name) =
+        ctx.opts.only.iter().find(|n| n.contains('.') && !ids.iter().any(|id| id.eq_ignore_ascii_case(n)))
+    {
+        return Err(ValidateError::UnknownSelection(name.clone(), ids));
+    }
     Ok(report)
+}
+
+impl Ctx {
+    /// When discovery did not answer, tells an endpoint that is merely non-compliant (its
+    /// `/Users` answers a ListResponse: the checks will say what is wrong) from one that
+    /// cannot be validated at all (unreachable, refusing the token, or not SCIM).
+    async fn preflight(&self, spc: &Resp) -> Result<(), ValidateError> {
+        let base = &self.opts.base;
+        if spc.status == 0 {
+            let cause = spc.body.as_str().unwrap_or("no answer");
+            return Err(ValidateError::Unreachable(format!("cannot reach {base}: {cause}")));
+        }
+        let users = self.get("/Users", &[("count", "1")]).await;
+        match users.status {
+            200 if users.body.get("Resources").is_some() || users.body.get("totalResults").is_some() => Ok(()),
+            401 | 403 => Err(ValidateError::Unreachable(format!(
+                "{base} refused the request ({}): pass the endpoint's bearer token with --token or SCIMLAB_TARGET_TOKEN",
+                users.status
+            ))),
+            status => Err(ValidateError::Unreachable(format!(
+                "{base} does not answer as a SCIM endpoint: GET /ServiceProviderConfig answered {}, GET /Users answered {status}; \
+                 the URL must be the SCIM root (the path under which /Users and /Groups exist, for example https://host/scim/v2)",
+                spc.status
+            ))),
+        }
+    }
 }

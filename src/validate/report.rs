@@ -29,7 +29,7 @@ pub enum Outcome {
 
 /// A request the validator sent and what came back (the same record the provisioning
 /// client keeps).
-pub use crate::provision::client::Exchange;
+pub use crate::client::Exchange;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -69,9 +69,13 @@ impl Report {
         self.checks.iter().filter(|c| matches!(c.outcome, Outcome::Skip { .. })).count()
     }
 
-    /// The run succeeds when no required check failed.
+    /// The run succeeds when something ran and no required check failed.
     pub fn success(&self) -> bool {
-        !self.checks.iter().any(|c| c.severity == Severity::Required && matches!(c.outcome, Outcome::Fail { .. }))
+        self.passed() + self.failed() > 0
+            && !self
+                .checks
+                .iter()
+                .any(|c| c.severity == Severity::Required && matches!(c.outcome, Outcome::Fail { .. }))
     }
 
     pub fn find(&self, id: &str) -> Option<&CheckResult> {

@@ -75,3 +75,37 @@ async fn unknown_endpoints_are_scim_404s() {
     assert_eq!(outside.status(), 404);
     assert_eq!(outside.headers()["content-type"], "application/scim+json");
 }
+
+#[actix_web::test]
+async fn service_provider_config_holds_only_registered_attributes_for_strict_clients() {
+    let app = spawn_app().await;
+    let res = app.get("/ServiceProviderConfig").await;
+    let spc = res.body.as_object().unwrap().clone();
+    assert_eq!(spc["schemas"], json!(["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]));
+    // RFC 7643 §5 plus RFC 9865's pagination: nothing else, so strict parsers accept it.
+    let registered = [
+        "schemas",
+        "documentationUri",
+        "patch",
+        "bulk",
+        "filter",
+        "changePassword",
+        "sort",
+        "etag",
+        "authenticationSchemes",
+        "pagination",
+        "meta",
+    ];
+    let extra: Vec<&String> = spc.keys().filter(|k| !registered.contains(&k.as_str())).collect();
+    assert!(extra.is_empty(), "unregistered attributes: {extra:?}");
+    assert!(spc.get("documentationUri").is_none(), "no invented documentation URL");
+    assert!(spc["pagination"].get("cursorTimeout").is_none(), "cursors never expire, so no timeout is claimed");
+    assert_eq!(
+        res.header("x-scimlab-filter-limits").as_deref(),
+        Some("maxLength=4096; maxDepth=32; countAboveMaxResults=clamped")
+    );
+
+    let documented = spawn_app_with(|s| s.documentation_uri = Some("https://scim.example.test/docs".into())).await;
+    let spc = documented.get("/ServiceProviderConfig").await.body;
+    assert_eq!(spc["documentationUri"], "https://scim.example.test/docs");
+}

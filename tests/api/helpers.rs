@@ -95,10 +95,60 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
             Err(e) => panic!("app does not build: {e:#}"),
         }
     };
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let address = format!("{}://127.0.0.1:{}", app.scheme(), app.port());
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp { address, client: reqwest::Client::new(), token: Some(TOKEN.into()), _dir: dir, handle }
+}
+
+/// A throwaway CA and a server certificate for 127.0.0.1 and localhost, as PEM files in
+/// a temporary directory: `ca.pem`, `cert.pem`, `key.pem`.
+pub struct TestCerts {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestCerts {
+    pub fn new() -> TestCerts {
+        Self::for_names(&["127.0.0.1", "localhost"], time::OffsetDateTime::now_utc() - time::Duration::hours(1), 30)
+    }
+
+    pub fn for_names(names: &[&str], not_before: time::OffsetDateTime, days: i64) -> TestCerts {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let certs = scimlab::cli::cert::DevCertificates::generate(&names, not_before, days).expect("certificates");
+        let dir = tempfile::tempdir().expect("temp dir");
+        certs.write(dir.path(), false).expect("certificates written");
+        TestCerts { dir }
+    }
+
+    pub fn ca(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    pub fn tls_files(&self) -> scimlab::config::TlsFiles {
+        scimlab::config::TlsFiles { cert: self.dir.path().join("cert.pem"), key: self.dir.path().join("key.pem") }
+    }
+
+    /// A test client that trusts this CA only.
+    pub fn client(&self) -> reqwest::Client {
+        let pem = std::fs::read(self.ca()).expect("ca.pem");
+        reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("a PEM certificate"))
+            .build()
+            .expect("client")
+    }
+}
+
+/// A scimlab serving HTTPS with `certs`, and a test client that trusts their CA.
+pub async fn spawn_https_app(certs: &TestCerts, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let tls = certs.tls_files();
+    let mut app = spawn_app_with(move |s| {
+        s.tls = Some(tls);
+        configure(s);
+    })
+    .await;
+    app.client = certs.client();
+    app
 }
 
 impl TestApp {

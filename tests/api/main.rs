@@ -11,6 +11,7 @@ mod faults;
 mod filters;
 mod groups;
 mod helpers;
+mod https;
 mod patch;
 mod provisioning;
 mod recording;

@@ -3,16 +3,16 @@
 
 mod cycles;
 mod hosted;
-mod resilience;
+pub mod resilience;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use scimlab::client::Exchange;
 use scimlab::clock::SystemClock;
 use scimlab::config::Settings;
-use scimlab::provision::client::Exchange;
 use scimlab::provision::job::JobSpec;
 use scimlab::provision::{Engine, Job, JobState};
 

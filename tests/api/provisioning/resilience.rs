@@ -36,17 +36,35 @@ fn statuses_of(exchanges: &[Exchange], method: &str) -> Vec<u16> {
 
 /// A small HTTP server on 127.0.0.1:0 standing in for something the engine talks to
 /// (a webhook receiver, a token endpoint, a bare SCIM target); stopped when dropped.
-struct Stub {
-    address: String,
+pub struct Stub {
+    pub address: String,
     handle: actix_web::dev::ServerHandle,
 }
 
 impl Stub {
-    fn start(workers: usize, routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static) -> Stub {
+    pub fn start(workers: usize, routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static) -> Stub {
         let server =
             HttpServer::new(move || App::new().configure(routes.clone())).workers(workers).bind("127.0.0.1:0").unwrap();
         let address = format!("http://{}", server.addrs()[0]);
         let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Stub { address, handle }
+    }
+
+    /// The same over HTTPS with the certificate in `tls`.
+    pub fn start_https(
+        tls: &scimlab::config::TlsFiles,
+        routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    ) -> Stub {
+        let config = scimlab::http::tls::server_config(&tls.cert, &tls.key).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("https://{}", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || App::new().configure(routes.clone()))
+            .workers(1)
+            .listen_rustls_0_23(listener, config)
+            .unwrap()
+            .run();
         let handle = server.handle();
         actix_web::rt::spawn(server);
         Stub { address, handle }

@@ -1,0 +1,64 @@
+//! `scimlab bench …`: the benchmark commands (the measurements live in `crate::bench`).
+
+use clap::Subcommand;
+
+use super::{emit, Exit};
+
+#[derive(Subcommand, Debug)]
+pub enum BenchKind {
+    /// Main SCIM operations over HTTP (req/s, p50/p99) with a plain actix-web baseline.
+    Http {
+        /// User counts to measure at, in increasing order.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        sizes: Vec<usize>,
+        /// Requests per read operation (writes get half, paging and member adds a quarter).
+        #[arg(long, default_value_t = 4000)]
+        requests: usize,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+    /// Provisioning engine: initial and incremental cycles into a local scimlab.
+    Provision {
+        /// Generated user counts.
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+        sizes: Vec<usize>,
+        /// Users changed before the incremental cycle.
+        #[arg(long, default_value_t = 100)]
+        changes: usize,
+        /// The job's concurrency towards the target.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Share of SCIM requests the server answers with 503 (e.g. 0.1).
+        #[arg(long, default_value_t = 0.0)]
+        fault_rate: f64,
+    },
+    /// Filter latency and throughput at growing user counts.
+    Filters {
+        /// User counts to measure at, in increasing order.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        sizes: Vec<usize>,
+        /// Requests per indexed query (scans get 1/50 of it).
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+}
+
+pub async fn run(which: BenchKind) -> anyhow::Result<Exit> {
+    let table = match which {
+        BenchKind::Http { sizes, requests, concurrency } => {
+            crate::bench::http_table(&crate::bench::http_bench(&sizes, requests, concurrency).await?)
+        }
+        BenchKind::Provision { sizes, changes, concurrency, fault_rate } => {
+            crate::bench::cycle_table(&crate::bench::provision_bench(&sizes, changes, concurrency, fault_rate).await?)
+        }
+        BenchKind::Filters { sizes, requests, concurrency } => {
+            crate::bench::filter_table(&crate::bench::filter_bench(&sizes, requests, concurrency).await?)
+        }
+    };
+    emit(&table)?;
+    Ok(Exit::Clean)
+}

@@ -1,0 +1,437 @@
+//! `scimlab provision …`: run, watch, on-demand, test connection, logs, control and import.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+
+use super::{emit, emit_line, Exit, Format};
+use crate::clock::{Clock, SystemClock};
+use crate::provision::engine::summary;
+use crate::provision::health::JobStatus;
+use crate::provision::import::{import_entra, ImportSettings};
+use crate::provision::job::ScopeMode;
+use crate::provision::log::{to_csv, Status};
+use crate::provision::{Engine, EngineError, Job, JobState, OnDemandTrace, Progress};
+
+#[derive(clap::Args, Debug)]
+pub struct JobArgs {
+    /// Job file (JSON, see fixtures/jobs/README.md).
+    #[arg(long)]
+    job: PathBuf,
+    /// State directory (default: .scimlab/state/<job name> next to the job file).
+    #[arg(long)]
+    state: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    job: JobArgs,
+    /// Keep cycling on the job's interval (or quarantine schedule) until Ctrl-C.
+    #[arg(long)]
+    watch: bool,
+    /// Stop after this many cycles (with --watch).
+    #[arg(long)]
+    cycles: Option<usize>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProvisionCommand {
+    /// Run one cycle (initial or incremental), or keep cycling with --watch.
+    /// Exit 0 clean, 2 some objects failed, 3 quarantined/paused/disabled, 1 could not run.
+    Run(RunArgs),
+    /// Resume a paused job, lift its quarantine, and run (as `run` does).
+    Start(RunArgs),
+    /// Provision one user now and show every step.
+    OnDemand {
+        #[command(flatten)]
+        job: JobArgs,
+        /// objectId, userPrincipalName or mail of the source user.
+        #[arg(long)]
+        user: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Check that the target answers a filter query as Entra's Test Connection expects.
+    TestConnection {
+        /// Job file (JSON, see fixtures/jobs/README.md).
+        #[arg(long)]
+        job: PathBuf,
+    },
+    /// Export provisioning logs.
+    Logs {
+        #[command(flatten)]
+        job: JobArgs,
+        /// jsonl or csv.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Only records with this status (success, failure, skipped, warning).
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Restart: forget the watermark, escrows and quarantine so the next cycle is initial.
+    Restart {
+        #[command(flatten)]
+        job: JobArgs,
+        /// Also drop links, so every object is matched again.
+        #[arg(long)]
+        clear_state: bool,
+    },
+    /// Turn an Entra/Graph synchronizationSchema export into a job file.
+    ImportEntra {
+        /// The exported schema JSON (portal: Attribute mappings → Review your schema → Download).
+        schema: PathBuf,
+        /// Target SCIM base URL for the job.
+        #[arg(long, default_value = "http://127.0.0.1:8080/scim/v2")]
+        url: String,
+        /// Bearer token for the target.
+        #[arg(long, env = "SCIMLAB_TARGET_TOKEN", hide_env_values = true, default_value = "dev-token")]
+        token: String,
+        /// Source directory (JSON file or CSV folder), relative to the job file.
+        #[arg(long, default_value = "directory.json")]
+        directory: PathBuf,
+        /// Sync only assigned users and groups, or all of them (Entra's SyncAll secret).
+        #[arg(long, value_enum, default_value = "assigned")]
+        scope: ImportScope,
+        /// Job name.
+        #[arg(long, default_value = "imported")]
+        name: String,
+        /// Write the job here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Show the job's state: cycle counts, quarantine, escrows, steady state.
+    Status {
+        #[command(flatten)]
+        job: JobArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Pause the job: no cycle runs until `resume`.
+    Pause {
+        #[command(flatten)]
+        job: JobArgs,
+    },
+    /// Resume a paused job.
+    Resume {
+        #[command(flatten)]
+        job: JobArgs,
+    },
+    /// Let the next cycle carry out disables/deletes held by the deletion threshold.
+    AllowDeletions {
+        #[command(flatten)]
+        job: JobArgs,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ImportScope {
+    Assigned,
+    All,
+}
+
+/// A terminal progress bar for cycles: processed / total, rate, ETA.
+pub struct BarProgress {
+    bar: ProgressBar,
+}
+
+impl BarProgress {
+    pub fn new(visible: bool) -> Self {
+        let bar = if visible { ProgressBar::new(0) } else { ProgressBar::hidden() };
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{bar:32}] {pos}/{len} objects {per_sec} eta {eta} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        BarProgress { bar }
+    }
+}
+
+impl Progress for BarProgress {
+    fn start(&self, total: usize) {
+        self.bar.set_length(total as u64);
+        self.bar.set_position(0);
+    }
+    fn advance(&self, label: &str) {
+        self.bar.set_message(label.chars().take(40).collect::<String>());
+        self.bar.inc(1);
+    }
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Where a job keeps its state unless `--state` says otherwise: `.scimlab/state/<job>`
+/// next to the job file, so every command finds it whatever the working directory.
+pub fn default_state_dir(job: &Job) -> PathBuf {
+    job.base_dir.join(".scimlab").join("state").join(&job.spec.name)
+}
+
+pub fn seed() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7)
+}
+
+fn load_job(path: &Path) -> anyhow::Result<Job> {
+    let job = Job::load(path)?;
+    for warning in job.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    Ok(job)
+}
+
+fn open_state(job: &Job, state_dir: Option<&Path>) -> anyhow::Result<JobState> {
+    let dir = state_dir.map(Path::to_path_buf).unwrap_or_else(|| default_state_dir(job));
+    Ok(JobState::open(&dir)?)
+}
+
+pub fn open_engine(args: &JobArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Engine> {
+    let job = load_job(&args.job)?;
+    let state = open_state(&job, args.state.as_deref())?;
+    Ok(Engine::new(job, state, clock, seed())?)
+}
+
+pub async fn run(command: ProvisionCommand) -> anyhow::Result<Exit> {
+    match command {
+        ProvisionCommand::Run(args) => run_cycles(&args).await,
+        ProvisionCommand::Start(args) => {
+            open_engine(&args.job, Arc::new(SystemClock))?.start()?;
+            run_cycles(&args).await
+        }
+        ProvisionCommand::OnDemand { job, user, format } => on_demand(&job, &user, format).await,
+        ProvisionCommand::TestConnection { job } => test_connection(&job).await,
+        ProvisionCommand::Logs { job, format, status } => {
+            emit(&logs(&job, &format, status.as_deref())?)?;
+            Ok(Exit::Clean)
+        }
+        ProvisionCommand::Restart { job, clear_state } => {
+            open_engine(&job, Arc::new(SystemClock))?.restart(clear_state)?;
+            let links = if clear_state { " with no links" } else { "" };
+            emit_line(&format!("restarted: the next cycle is an initial cycle{links}"))?;
+            Ok(Exit::Clean)
+        }
+        ProvisionCommand::ImportEntra { schema, url, token, directory, scope, name, out } => {
+            let scope = match scope {
+                ImportScope::Assigned => ScopeMode::Assigned,
+                ImportScope::All => ScopeMode::All,
+            };
+            import(&schema, &ImportSettings { name, url, token, directory, scope }, out.as_deref())
+        }
+        ProvisionCommand::Status { job, format } => {
+            let status = open_engine(&job, Arc::new(SystemClock))?.status()?;
+            match format {
+                Format::Json => emit(&(serde_json::to_string_pretty(&status)? + "\n"))?,
+                Format::Text => emit(&status_text(&status))?,
+            }
+            Ok(Exit::Clean)
+        }
+        ProvisionCommand::Pause { job } => {
+            open_engine(&job, Arc::new(SystemClock))?.pause()?;
+            emit_line("paused: no cycle runs until `provision resume`")?;
+            Ok(Exit::Clean)
+        }
+        ProvisionCommand::Resume { job } => {
+            open_engine(&job, Arc::new(SystemClock))?.resume()?;
+            emit_line("resumed")?;
+            Ok(Exit::Clean)
+        }
+        ProvisionCommand::AllowDeletions { job } => {
+            open_engine(&job, Arc::new(SystemClock))?.allow_deletions()?;
+            emit_line("deletions allowed for the next cycle")?;
+            Ok(Exit::Clean)
+        }
+    }
+}
+
+/// `provision run`: one cycle, or `--watch` cycles on the job's interval. The exit code
+/// says how the last cycle went.
+async fn run_cycles(args: &RunArgs) -> anyhow::Result<Exit> {
+    let mut engine = open_engine(&args.job, Arc::new(SystemClock))?;
+    let mut cycles = 0;
+    loop {
+        let bar = BarProgress::new(!args.quiet);
+        let mut exit = match engine.run_cycle(&bar).await {
+            Ok(report) => {
+                emit_line(&summary(&report))?;
+                if report.failed > 0 {
+                    Exit::Failures
+                } else {
+                    Exit::Clean
+                }
+            }
+            Err(e @ (EngineError::Disabled(_) | EngineError::Paused)) => {
+                eprintln!("{e}");
+                Exit::Held
+            }
+            // A watching run outlives one failed cycle; the next one retries.
+            Err(e) if args.watch => {
+                eprintln!("cycle failed: {e}");
+                Exit::Error
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let status = engine.status()?;
+        if let Some(q) = &status.quarantine {
+            eprintln!("quarantine ({:?}): {}; next attempt at {}", q.reason, q.detail, q.next_attempt);
+            exit = Exit::Held;
+        }
+        cycles += 1;
+        if !args.watch || args.cycles.is_some_and(|m| cycles >= m) {
+            return Ok(exit);
+        }
+        let wait = engine.next_delay()?.max(Duration::from_millis(100));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(exit),
+        }
+    }
+}
+
+fn status_text(s: &JobStatus) -> String {
+    let mut out = format!("job {}: {}\n", s.job, s.state);
+    let _ = writeln!(out, "  initial cycle complete: {}  steady state: {}", s.initial_cycle_complete, s.steady_state);
+    let _ = writeln!(out, "  linked: {} users, {} groups; escrowed: {}", s.users, s.groups, s.escrowed);
+    if let Some(c) = &s.last_cycle {
+        let _ = writeln!(out, "  last cycle: {}", summary(c));
+    }
+    if let Some(q) = &s.quarantine {
+        let _ = writeln!(out, "  quarantine ({:?}): {}; next attempt at {}", q.reason, q.detail, q.next_attempt);
+    }
+    if let Some(e) = &s.last_error {
+        let _ = writeln!(out, "  last error: {e}");
+    }
+    out
+}
+
+/// `provision on-demand`: one user through the cycle's code path, every step shown.
+async fn on_demand(args: &JobArgs, user: &str, format: Format) -> anyhow::Result<Exit> {
+    let mut engine = open_engine(args, Arc::new(SystemClock))?;
+    let trace = engine.provision_on_demand(user).await?;
+    match format {
+        Format::Json => emit(&(serde_json::to_string_pretty(&trace)? + "\n"))?,
+        Format::Text => emit(&on_demand_text(&trace, &engine.job().source().to_string()))?,
+    }
+    Ok(if trace.result == Status::Failure { Exit::Failures } else { Exit::Clean })
+}
+
+fn on_demand_text(trace: &OnDemandTrace, source: &str) -> String {
+    let mut out = format!(
+        "Provision on demand: {} ({:?})\n",
+        trace.log.source_identity.display_name, trace.log.source_identity.id
+    );
+    let _ = writeln!(out, "\n1. Import user: retrieved from {source}");
+    let _ = writeln!(out, "\n2. Determine if user is in scope: {}", if trace.scope.in_scope() { "yes" } else { "no" });
+    let _ = writeln!(
+        out,
+        "   active in source: {}  assigned: {}  scope sync all: {}  scoping filters: {}",
+        trace.scope.active, trace.scope.assigned, trace.scope.scope_sync_all, trace.scope.passes_scoping_filters
+    );
+    for c in &trace.scope.clauses {
+        let verdict = if c.passed { "pass" } else { "fail" };
+        let _ =
+            writeln!(out, "   [{verdict}] {} {} (value: {})", c.filter, c.clause, c.value.as_deref().unwrap_or("null"));
+    }
+    let _ = writeln!(out, "\n3. Attribute resolution:");
+    for a in &trace.attributes {
+        let value = a.value.as_ref().map(Value::to_string).unwrap_or_else(|| "null (not sent)".into());
+        let _ = writeln!(out, "   {:<70} {:<45} = {value}", a.target, a.expression.as_deref().unwrap_or("(default)"));
+    }
+    let _ = writeln!(out, "\n4. Steps:");
+    for s in &trace.log.provisioning_steps {
+        let _ = writeln!(out, "   {:<30} {:?}: {}", s.name, s.status, s.description);
+    }
+    let _ = writeln!(out, "\n5. Requests:");
+    for x in &trace.exchanges {
+        let _ = writeln!(out, "   {} {} → {}", x.method, x.url, x.status);
+        if let Some(body) = &x.request {
+            let _ = writeln!(out, "     request:  {body}");
+        }
+        if !x.response.is_null() {
+            let _ = writeln!(out, "     response: {}", x.response);
+        }
+    }
+    match &trace.log.error_information {
+        Some(e) => {
+            let _ = writeln!(out, "\nResult: {:?} {:?} — {}: {}", trace.action, trace.result, e.error_code, e.reason);
+        }
+        None => {
+            let _ = writeln!(out, "\nResult: {:?} {:?}", trace.action, trace.result);
+        }
+    }
+    out
+}
+
+/// `provision test-connection`.
+async fn test_connection(job_path: &Path) -> anyhow::Result<Exit> {
+    let job = load_job(job_path)?;
+    let mut engine = Engine::new(job, JobState::temporary()?, Arc::new(SystemClock), seed())?;
+    match engine.test_connection().await {
+        Ok(message) => {
+            emit_line(&format!("Connection OK: {message}"))?;
+            Ok(Exit::Clean)
+        }
+        Err(e) => Err(anyhow::anyhow!("test connection failed: {}", explain_connection_error(&e))),
+    }
+}
+
+fn explain_connection_error(error: &EngineError) -> String {
+    use crate::client::ClientError;
+    let message = error.to_string();
+    let hint = match error {
+        EngineError::Client(ClientError::Http { status: 401 | 403, .. }) => {
+            "the server refused the credentials: check target.token (or target.oauth)"
+        }
+        EngineError::Client(ClientError::Http { status: 404, .. }) => {
+            "the path is not a SCIM endpoint: the tenant URL should end with the SCIM root (for example /scim/v2) so that /Users exists"
+        }
+        EngineError::Client(ClientError::Connect { .. }) => "nothing answered at that address: check target.url and that the server runs",
+        // The TLS message carries its own advice.
+        EngineError::Client(ClientError::Tls { .. }) => return message,
+        EngineError::Client(ClientError::NotScim { .. }) => {
+            "the endpoint answered, but not with SCIM JSON: check the tenant URL"
+        }
+        _ => return message,
+    };
+    format!("{message}\n  hint: {hint}")
+}
+
+/// `provision import-entra`: the job goes to `out` (or stdout), notes to stderr.
+fn import(schema: &Path, settings: &ImportSettings, out: Option<&Path>) -> anyhow::Result<Exit> {
+    let text = std::fs::read_to_string(schema).with_context(|| format!("cannot read {}", schema.display()))?;
+    let imported = import_entra(&text, &schema.display().to_string(), settings)?;
+    for note in &imported.notes {
+        eprintln!("note: {note}");
+    }
+    let json = serde_json::to_string_pretty(&imported.spec)? + "\n";
+    match out {
+        Some(path) => {
+            std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {} (set assignments before the first run)", path.display());
+        }
+        None => emit(&json)?,
+    }
+    Ok(Exit::Clean)
+}
+
+/// `provision logs`.
+fn logs(args: &JobArgs, format: &str, status: Option<&str>) -> anyhow::Result<String> {
+    let job = load_job(&args.job)?;
+    let state = open_state(&job, args.state.as_deref())?;
+    let wanted = Status::parse_filter(status).map_err(|e| anyhow::anyhow!("--{e}"))?;
+    let entries: Vec<_> = state.logs()?.into_iter().filter(|e| wanted.is_none_or(|w| e.status == w)).collect();
+    match format {
+        "jsonl" => Ok(entries.iter().filter_map(|e| serde_json::to_string(e).ok()).map(|l| l + "\n").collect()),
+        "csv" => Ok(to_csv(&entries)?),
+        other => Err(anyhow::anyhow!("--format must be jsonl or csv, not '{other}'")),
+    }
+}

@@ -1,0 +1,46 @@
+//! `scimlab serve` and `scimlab token`.
+
+use crate::auth::{mint_token, Claims};
+use crate::config::{ServeArgs, Settings};
+use crate::startup::Application;
+
+use super::{emit_line, Exit};
+
+pub fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
+    let settings = Settings::from_args(args)?;
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings.clone())?;
+        tracing::info!(url = %app.base_url(), profile = %settings.profile, "scimlab serving SCIM");
+        app.run_until_stopped().await
+    })?;
+    Ok(Exit::Clean)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TokenArgs {
+    /// The server's --jwt-secret.
+    #[arg(long)]
+    secret: String,
+    /// Audience claim (`aud`).
+    #[arg(long)]
+    aud: Option<String>,
+    /// Issuer claim (`iss`).
+    #[arg(long)]
+    iss: Option<String>,
+    /// Subject claim (`sub`).
+    #[arg(long, default_value = "scimlab-test")]
+    sub: String,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    ttl: u64,
+}
+
+pub fn token(args: &TokenArgs) -> anyhow::Result<Exit> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
+    let mut claims = Claims::new(now, args.ttl);
+    claims.aud = args.aud.clone();
+    claims.iss = args.iss.clone();
+    claims.sub = Some(args.sub.clone());
+    emit_line(&mint_token(&args.secret, &claims)?)?;
+    Ok(Exit::Clean)
+}

@@ -1,0 +1,89 @@
+//! `scimlab validate URL`: runs the checks and writes the report.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::{emit, Exit};
+use crate::validate::{validate, ValidateOptions, ValidateProfile};
+
+#[derive(clap::Args, Debug)]
+pub struct ValidateArgs {
+    /// The SCIM base URL, e.g. https://app.example.com/scim/v2
+    url: String,
+    /// Bearer token for the endpoint.
+    #[arg(long, env = "SCIMLAB_TARGET_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Interoperability expectations on top of the RFCs (the same names as `serve --profile`).
+    #[arg(long, value_enum, default_value = "entra")]
+    profile: ValidateProfile,
+    /// Only these check groups or check ids (discovery, auth, users, patch, groups, filters,
+    /// paging, etag, bulk, errors, okta, entra-flow; or e.g. users.create).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: ReportFormat,
+    /// Write the report here (standard output otherwise).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Leave the test objects in place for inspection.
+    #[arg(long)]
+    keep: bool,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 15)]
+    timeout: u64,
+    /// PEM file of a CA to trust besides the platform's (else SSL_CERT_FILE when set).
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+    /// Do not verify the server's certificate (self-signed development servers only).
+    #[arg(long)]
+    insecure: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ReportFormat {
+    Text,
+    Json,
+    Junit,
+}
+
+pub async fn run(args: ValidateArgs) -> anyhow::Result<Exit> {
+    if args.insecure {
+        eprintln!(
+            "warning: --insecure: the server's certificate is not verified; use it only against development servers"
+        );
+    }
+    let options = ValidateOptions {
+        base: args.url,
+        token: args.token,
+        profile: args.profile,
+        only: args.only,
+        keep: args.keep,
+        timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        ca_cert: args.ca_cert,
+        insecure: args.insecure,
+    };
+    let report = validate(options).await?;
+    let text = match args.format {
+        ReportFormat::Text => report.to_text(args.out.is_none() && std::io::stdout().is_terminal()),
+        ReportFormat::Json => report.to_json(),
+        ReportFormat::Junit => report.to_junit(),
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("cannot write the report to {}", path.display()))?;
+            eprintln!("{} — report written to {}", report.summary_line(), path.display());
+        }
+        None => emit(&text)?,
+    }
+    if report.success() {
+        Ok(Exit::Clean)
+    } else {
+        if report.passed() + report.failed() == 0 {
+            eprintln!("nothing ran: every selected check was skipped");
+        }
+        Ok(Exit::Failures)
+    }
+}
