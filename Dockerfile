@@ -12,7 +12,8 @@ COPY src ./src
 COPY grammar ./grammar
 RUN cargo build --release --locked && strip target/release/scimlab
 
-# Runtime stage: a slim Debian with the binary, the fixtures (for `scimlab demo`) and curl
+# Runtime stage: a slim Debian with the binary (the demo's fixtures are compiled in; the
+# fixture files come along as examples for job files) and curl
 # for the health check, running as an unprivileged user.
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -31,7 +32,10 @@ ENV SCIMLAB_ADDR=0.0.0.0:8080 \
     SCIMLAB_LOG_FORMAT=json
 # Discovery is public so the health check needs no credentials; every resource endpoint
 # still requires SCIMLAB_TOKEN (or JWT settings).
+# With SCIMLAB_TLS_CERT/SCIMLAB_TLS_KEY set the server speaks HTTPS; the check then skips
+# certificate verification because it talks to itself on the loopback address.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
-    CMD curl -fsS http://127.0.0.1:8080/scim/v2/ServiceProviderConfig > /dev/null || exit 1
+    CMD if [ -n "$SCIMLAB_TLS_CERT" ]; then curl -fsSk https://127.0.0.1:8080/scim/v2/ServiceProviderConfig; \
+        else curl -fsS http://127.0.0.1:8080/scim/v2/ServiceProviderConfig; fi > /dev/null || exit 1
 ENTRYPOINT ["scimlab"]
 CMD ["serve", "--public-discovery"]

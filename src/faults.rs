@@ -59,6 +59,18 @@ pub enum Misbehaviour {
     DropEtag,
 }
 
+impl Misbehaviour {
+    /// The name used in fault plans (`wrong-total`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Misbehaviour::IgnoreFilter => "ignore-filter",
+            Misbehaviour::PatchNoContent => "patch-no-content",
+            Misbehaviour::WrongTotal => "wrong-total",
+            Misbehaviour::DropEtag => "drop-etag",
+        }
+    }
+}
+
 fn always() -> f64 {
     1.0
 }
@@ -107,8 +119,9 @@ pub struct Fault {
 
 impl Fault {
     /// `rule#2 status 500` — sent back in a response header so tests and users see it.
+    /// Rules count from 1, as the documentation does; misbehaviours by their plan names.
     pub fn describe(&self) -> String {
-        let mut parts = vec![format!("rule#{}", self.rule)];
+        let mut parts = vec![format!("rule#{}", self.rule + 1)];
         if let Some(d) = self.delay {
             parts.push(format!("latency {}ms", d.as_millis()));
         }
@@ -119,7 +132,7 @@ impl Fault {
             parts.push(format!("status {s}"));
         }
         if let Some(m) = self.misbehave {
-            parts.push(format!("misbehave {m:?}"));
+            parts.push(format!("misbehave {}", m.name()));
         }
         parts.join(" ")
     }

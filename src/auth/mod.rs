@@ -21,7 +21,7 @@ pub enum AuthConfigError {
     KeyFile { path: String, source: std::io::Error },
     #[error("the JWT public key in {path} is not a valid {algorithm:?} PEM key: {message}")]
     KeyFormat { path: String, algorithm: Algorithm, message: String },
-    #[error("unsupported JWT algorithm '{0}': use HS256, RS256 or ES256")]
+    #[error("--jwt-algorithm '{0}' is not supported for --jwt-public-key: use RS256 or ES256 (HS256 tokens are verified with --jwt-secret)")]
     Algorithm(String),
 }
 
@@ -157,10 +157,30 @@ impl Authenticator {
         for verifier in &self.jwt {
             match decode::<Claims>(token, &verifier.key, &verifier.validation) {
                 Ok(data) => return Ok(Principal { subject: data.claims.sub.unwrap_or_else(|| "jwt".into()) }),
-                Err(e) => last_error = Some(e.to_string()),
+                Err(e) => last_error = Some(explain_jwt_error(&e)),
             }
         }
         Err(AuthError::Invalid(last_error.unwrap_or_else(|| "it matches no configured token".into())))
+    }
+}
+
+/// What is wrong with a JWT, in words a client developer can act on (jsonwebtoken's own
+/// messages are its enum names, such as "InvalidAudience").
+fn explain_jwt_error(e: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind as K;
+    match e.kind() {
+        K::ExpiredSignature => "the JWT has expired (its 'exp' is in the past)".into(),
+        K::ImmatureSignature => "the JWT is not valid yet (its 'nbf' is in the future)".into(),
+        K::InvalidAudience => "the JWT's 'aud' is not the audience this server requires (--jwt-audience)".into(),
+        K::InvalidIssuer => "the JWT's 'iss' is not the issuer this server requires (--jwt-issuer)".into(),
+        K::InvalidSignature => "the JWT's signature does not verify with the configured key or secret".into(),
+        K::InvalidAlgorithm => "the JWT is signed with an algorithm this server does not accept".into(),
+        K::MissingRequiredClaim(claim) => format!("the JWT lacks the required '{claim}' claim"),
+        K::Json(_) => "the JWT's claims are incomplete: 'iat' and 'exp' must be numbers (seconds since 1970)".into(),
+        K::InvalidToken | K::Base64(_) | K::Utf8(_) => {
+            "it is neither a configured token nor a well-formed JWT (header.payload.signature)".into()
+        }
+        _ => format!("the JWT is not accepted ({e})"),
     }
 }
 

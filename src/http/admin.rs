@@ -196,13 +196,20 @@ pub(crate) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiEr
     }
 }
 
+const ADMIN_PAGE: &str = include_str!("static/admin.html");
+
+/// Shown on the page when the server runs without an admin token (the API answers 403).
+const ADMIN_API_OFF: &str = r#"<p id="admin-off" role="alert" style="margin:12px 16px;padding:10px;background:#fff4e5;border:1px solid #b35900">The admin API is off on this server, so this page has nothing to show. Restart it with <code>--admin-token &lt;secret&gt;</code> (or <code>SCIMLAB_ADMIN_TOKEN</code>, or <code>admin_token</code> in the config file), then enter that secret above.</p>"#;
+
 /// The admin page: a static file in the binary; it holds no data and asks for the admin
 /// token, then reads the admin API.
-async fn page() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("cache-control", "no-store"))
-        .body(include_str!("static/admin.html"))
+async fn page(state: web::Data<AppState>) -> HttpResponse {
+    let body = if state.admin_token.is_some() {
+        std::borrow::Cow::Borrowed(ADMIN_PAGE)
+    } else {
+        std::borrow::Cow::Owned(ADMIN_PAGE.replacen("<!--ADMIN-API-OFF-->", ADMIN_API_OFF, 1))
+    };
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").insert_header(("cache-control", "no-store")).body(body)
 }
 
 /// `GET /admin/tenants/{name}/users|groups`: the newest 200, for the admin page.

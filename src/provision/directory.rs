@@ -170,10 +170,8 @@ impl Directory {
 fn load_json(path: &Path) -> Result<Directory, DirectoryError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| DirectoryError::Read { path: path.display().to_string(), source })?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| DirectoryError::Invalid {
-        path: path.display().to_string(),
-        message: format!("{e} (line {}, column {})", e.line(), e.column()),
-    })?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| DirectoryError::Invalid { path: path.display().to_string(), message: e.to_string() })?;
     let list = |key: &str| -> Result<Vec<Map<String, Value>>, DirectoryError> {
         match value.get(key) {
             None => Ok(Vec::new()),

@@ -109,10 +109,8 @@ fn rules(root: &Value) -> Option<&Vec<Value>> {
 }
 
 pub fn import_entra(text: &str, path: &str, settings: &ImportSettings) -> Result<Imported, ImportError> {
-    let root: Value = serde_json::from_str(text).map_err(|e| ImportError::Json {
-        path: path.into(),
-        message: format!("{e} (line {}, column {})", e.line(), e.column()),
-    })?;
+    let root: Value =
+        serde_json::from_str(text).map_err(|e| ImportError::Json { path: path.into(), message: e.to_string() })?;
     let rules = rules(&root).ok_or_else(|| ImportError::Shape {
         path: path.into(),
         message: "no 'synchronizationRules' found; export the schema with GET …/synchronization/jobs/{id}/schema \

@@ -323,10 +323,8 @@ impl Job {
     pub fn load(path: &Path) -> Result<Job, JobError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| JobError::Read { path: path.display().to_string(), source })?;
-        let spec: JobSpec = serde_json::from_str(&text).map_err(|e| JobError::Parse {
-            path: path.display().to_string(),
-            message: format!("{e} (line {}, column {})", e.line(), e.column()),
-        })?;
+        let spec: JobSpec = serde_json::from_str(&text)
+            .map_err(|e| JobError::Parse { path: path.display().to_string(), message: e.to_string() })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Job::from_spec(spec, base_dir)
     }

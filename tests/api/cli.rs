@@ -387,3 +387,103 @@ async fn on_demand_restart_allow_deletions_and_jsonl_logs_from_the_cli() {
     let again = run(with_job(&["provision", "run", "--quiet"])).await;
     assert!(stdout(&again).contains("initial cycle") && stdout(&again).contains("0 created"), "{}", stdout(&again));
 }
+
+fn small_job(work: &Path, name: &str, target: &str, token: &str) -> String {
+    let job = work.join(format!("{name}.json"));
+    let spec = json!({
+        "name": name,
+        "target": {"url": target, "token": token},
+        "source": {"directory": repo_path("fixtures/directory/csv")},
+        "assignments": {"groups": ["Engineering Team"]},
+        "options": {"retry": {"maxAttempts": 1}}
+    });
+    std::fs::write(&job, spec.to_string()).unwrap();
+    job.to_str().unwrap().to_string()
+}
+
+#[actix_web::test]
+async fn provision_run_exit_codes_say_clean_failed_or_held() {
+    let work = tempfile::tempdir().unwrap();
+    let clean = spawn_app().await;
+    let job = small_job(work.path(), "clean", &clean.url(""), TOKEN);
+    let out = scimlab(&["provision", "run", "--job", &job, "--quiet"]).await;
+    assert_eq!(out.status.code(), Some(0), "clean: {}", stderr(&out));
+
+    // Every create refused with 400: the cycle ran, objects failed (escrowed).
+    let refusing = crate::helpers::spawn_app_with(|s| {
+        s.faults =
+            serde_json::from_value(json!({"rules": [{"method": "POST", "path": "/Users", "status": 400}]})).unwrap()
+    })
+    .await;
+    let job = small_job(work.path(), "failing", &refusing.url(""), TOKEN);
+    let out = scimlab(&["provision", "run", "--job", &job, "--quiet"]).await;
+    assert_eq!(out.status.code(), Some(2), "objects failed: {}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("2 failed"), "{}", stdout(&out));
+
+    // A wrong token: every request 401, the job goes to quarantine.
+    let job = small_job(work.path(), "quarantined", &clean.url(""), "wrong-token");
+    let out = scimlab(&["provision", "run", "--job", &job, "--quiet"]).await;
+    assert_eq!(out.status.code(), Some(3), "quarantined: {}\n{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains("quarantine"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains('\u{1b}'), "no colour codes when stderr is not a terminal: {}", stderr(&out));
+
+    // A job file that does not exist: usage error, the cause said once.
+    let out = scimlab(&["provision", "run", "--job", "/nonexistent/job.json"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out).matches("No such file or directory").count(), 1, "{}", stderr(&out));
+}
+
+#[actix_web::test]
+async fn validate_refuses_unknown_selections_and_unreachable_endpoints() {
+    let app = spawn_app().await;
+    let out = scimlab(&["validate", &app.url(""), "--token", TOKEN, "--only", "nosuchgroup"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("nosuchgroup") && err.contains("discovery") && err.contains("entra-flow"), "{err}");
+
+    let out = scimlab(&["validate", &app.url(""), "--token", TOKEN, "--only", "users.no-such-check"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("users.create"), "the valid check ids are listed: {}", stderr(&out));
+
+    // Nothing answers: one clear cause, no verdicts, exit 1.
+    let out = scimlab(&["validate", "http://127.0.0.1:9/scim/v2", "--token", "t"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "no report of checks that could not run");
+
+    // Not a SCIM root: say so instead of judging the endpoint on 404s.
+    let out = scimlab(&["validate", &format!("{}/nope", app.address), "--token", TOKEN]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("does not answer as a SCIM endpoint"), "{}", stderr(&out));
+}
+
+#[actix_web::test]
+async fn output_into_a_closed_pipe_ends_quietly() {
+    let app = spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let job = demo_job(work.path(), &app.url(""));
+    let state = work.path().join("state");
+    let run =
+        scimlab(&["provision", "run", "--job", job.to_str().unwrap(), "--state", state.to_str().unwrap(), "--quiet"])
+            .await;
+    assert!(run.status.success(), "{}", stderr(&run));
+    let (job, state) = (job.to_str().unwrap().to_string(), state.to_str().unwrap().to_string());
+    let output = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"))
+            .args(["provision", "logs", "--job", &job, "--state", &state])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read a little, as `head -c 100` would, and close the pipe.
+        let mut first = [0u8; 100];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let err = stderr(&output);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert_eq!(output.status.code(), Some(0), "{err}");
+}

@@ -46,7 +46,7 @@ async fn injected_statuses_carry_retry_after_and_name_the_rule() {
     let first = app.post("/Users", user_body("a@example.com")).await;
     first.assert_error(429, None);
     assert_eq!(first.header("retry-after").as_deref(), Some("2"));
-    assert_eq!(first.header("x-scimlab-fault").as_deref(), Some("rule#0 status 429"));
+    assert_eq!(first.header("x-scimlab-fault").as_deref(), Some("rule#1 status 429"));
     let second = app.post("/Users", user_body("a@example.com")).await;
     assert_eq!(second.status, 201, "the rule fired once: {}", second.body);
     let id = second.body["id"].as_str().unwrap().to_string();
@@ -86,5 +86,32 @@ async fn latency_faults_delay_but_serve_and_faults_load_from_the_config() {
     let res = app.get("/ServiceProviderConfig").await;
     assert_eq!(res.status, 200);
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
-    assert_eq!(res.header("x-scimlab-fault").as_deref(), Some("rule#0 latency 300ms"));
+    assert_eq!(res.header("x-scimlab-fault").as_deref(), Some("rule#1 latency 300ms"));
+}
+
+#[actix_web::test]
+async fn the_admin_page_says_how_to_turn_the_admin_api_on_when_it_is_off() {
+    let app = spawn_app().await;
+    let page = app.client.get(format!("{}/admin", app.address)).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("id=\"admin-off\"") && html.contains("--admin-token"), "the page explains: {html:.300}");
+
+    let on = spawn_app_with(|s| s.admin_token = Some("a".into())).await;
+    let html = on.client.get(format!("{}/admin", on.address)).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("id=\"admin-off\""), "no warning when the API is on");
+}
+
+#[actix_web::test]
+async fn fault_headers_name_rules_from_one_and_misbehaviours_by_their_plan_names() {
+    let app = spawn_app_with(|s| {
+        s.faults = serde_json::from_value(serde_json::json!({"rules": [
+            {"method": "DELETE", "status": 500},
+            {"method": "GET", "path": "/Users", "misbehave": "wrong-total"}
+        ]}))
+        .unwrap()
+    })
+    .await;
+    let res = app.list("/Users", &[("count", "1")]).await;
+    assert_eq!(res.header("x-scimlab-fault").as_deref(), Some("rule#2 misbehave wrong-total"));
 }

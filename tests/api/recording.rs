@@ -88,7 +88,7 @@ async fn the_ring_is_bounded_and_records_injected_faults() {
     let records = all["requests"].as_array().unwrap();
     assert_eq!(records.len(), 5, "only the newest 5 are kept");
     let last = records.last().unwrap();
-    assert_eq!((last["status"].as_u64(), last["fault"].as_str()), (Some(503), Some("rule#0 status 503")));
+    assert_eq!((last["status"].as_u64(), last["fault"].as_str()), (Some(503), Some("rule#1 status 503")));
     assert_eq!(records[0]["requestBody"]["userName"], "ring4@example.com");
 
     let off = spawn_app_with(|s| {

@@ -190,3 +190,18 @@ async fn the_cli_writes_junit_that_ci_tools_can_read_and_exits_by_required_check
     let failure = doc.descendants().find(|n| n.has_tag_name("failure")).expect("a failure element");
     assert!(failure.text().unwrap().contains("DELETE"), "the failing request is in the report");
 }
+
+#[actix_web::test]
+async fn a_failing_flow_step_shows_its_own_exchange_not_an_earlier_one() {
+    let app = server(Profile::Entra).await;
+    misbehave(&app, json!([{"method": "PATCH", "path": "/Users/", "status": 500}])).await;
+    let report = run(&app, ValidateProfile::Entra, &["errors", "entra-flow"]).await;
+    let update = report.find("flow.update").expect("the update step ran");
+    assert!(matches!(update.outcome, Outcome::Fail { .. }), "{}", report.to_text(false));
+    let exchange = update.exchange.as_ref().expect("the failing exchange is attached");
+    assert_eq!((exchange.method.as_str(), exchange.status), ("PATCH", 500), "{exchange:?}");
+    assert!(exchange.url.contains("/Users/"), "{exchange:?}");
+    let passed = report.find("flow.test-connection").unwrap();
+    assert_eq!(passed.outcome, Outcome::Pass);
+    assert!(passed.exchange.is_none(), "a passing step carries no evidence");
+}
