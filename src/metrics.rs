@@ -53,20 +53,13 @@ impl Metrics {
         h.sum += seconds;
     }
 
-    /// One completed provisioning cycle of a hosted job.
-    pub fn observe_cycle(&self, job: &str, report: &crate::provision::CycleReport) {
+    /// One completed provisioning cycle of a hosted job: its kind (`initial` or
+    /// `incremental`) and the objects per outcome (`created`, `failed`, …).
+    pub fn observe_cycle(&self, job: &str, kind: &'static str, objects: &[(&'static str, usize)]) {
         let mut inner = self.lock();
-        let kind = if report.initial { "initial" } else { "incremental" };
         *inner.cycles.entry((job.to_string(), kind)).or_default() += 1;
-        for (action, n) in [
-            ("created", report.created),
-            ("updated", report.updated),
-            ("disabled", report.disabled),
-            ("deleted", report.deleted),
-            ("skipped", report.skipped),
-            ("failed", report.failed),
-        ] {
-            *inner.objects.entry((job.to_string(), action)).or_default() += n as u64;
+        for (action, n) in objects {
+            *inner.objects.entry((job.to_string(), action)).or_default() += *n as u64;
         }
     }
 

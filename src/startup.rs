@@ -12,7 +12,27 @@ use crate::clock::{Clock, IdSource, SystemClock, UuidIds};
 use crate::config::Settings;
 use crate::filter::FilterLimits;
 use crate::http::{self, AppState, HttpLimits};
-use crate::provision::host::{JobHost, Supervisor};
+use crate::metrics::Metrics;
+use crate::provision::host::{CycleObserver, JobHost, Supervisor};
+use crate::provision::CycleReport;
+
+/// Hosted jobs' cycles counted in the server's metrics.
+struct CycleMetrics(Arc<Metrics>);
+
+impl CycleObserver for CycleMetrics {
+    fn observe_cycle(&self, job: &str, r: &CycleReport) {
+        let kind = if r.initial { "initial" } else { "incremental" };
+        let objects = [
+            ("created", r.created),
+            ("updated", r.updated),
+            ("disabled", r.disabled),
+            ("deleted", r.deleted),
+            ("skipped", r.skipped),
+            ("failed", r.failed),
+        ];
+        self.0.observe_cycle(job, kind, &objects);
+    }
+}
 use crate::scim::discovery::Capabilities;
 use crate::service::{ScimService, ServiceConfig};
 use crate::store::SledStore;
@@ -99,7 +119,7 @@ impl Application {
             &settings.jobs,
             settings.data.as_ref().map(|d| d.join("jobs")).as_deref(),
             Arc::clone(&clock_for_jobs),
-            Arc::clone(&metrics),
+            Arc::new(CycleMetrics(Arc::clone(&metrics))),
         )?;
         if !jobs.is_empty() && settings.admin_token.is_none() {
             tracing::warn!("hosted jobs run, but /admin/jobs is off until --admin-token is set");

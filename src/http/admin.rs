@@ -102,6 +102,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
 fn host_error(e: HostError) -> ApiError {
     match e {
         HostError::Unknown(_) => ApiError(ScimError::not_found(e.to_string())),
+        HostError::Stopped(_) => ApiError(ScimError::unavailable(e.to_string())),
         HostError::Engine(e) => ApiError(ScimError::internal(e.to_string())),
     }
 }

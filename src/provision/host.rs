@@ -9,12 +9,16 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::engine::{status_of, Engine, EngineError, NoProgress};
+use super::engine::{CycleReport, Engine, EngineError, JobControl, NoProgress};
 use super::health::JobStatus;
 use super::log::LogEntry;
 use super::{Job, JobState};
-use crate::client::PauseGate;
 use crate::clock::Clock;
+
+/// Hears about every finished cycle of a hosted job (the server's metrics do).
+pub trait CycleObserver: Send + Sync {
+    fn observe_cycle(&self, job: &str, report: &CycleReport);
+}
 
 /// A request to a job's supervisor; handled between cycles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +31,7 @@ pub enum Command {
 struct Hosted {
     job: Job,
     state: JobState,
-    gate: PauseGate,
+    control: JobControl,
     commands: mpsc::UnboundedSender<Command>,
 }
 
@@ -41,13 +45,15 @@ pub struct JobHost {
 pub struct Supervisor {
     engine: Engine,
     commands: mpsc::UnboundedReceiver<Command>,
-    metrics: Arc<crate::metrics::Metrics>,
+    observer: Arc<dyn CycleObserver>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     #[error("no hosted job named '{0}'")]
     Unknown(String),
+    #[error("the job '{0}' is not running (the server is shutting down)")]
+    Stopped(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -58,7 +64,7 @@ impl JobHost {
         paths: &[PathBuf],
         state_root: Option<&Path>,
         clock: Arc<dyn Clock>,
-        metrics: Arc<crate::metrics::Metrics>,
+        observer: Arc<dyn CycleObserver>,
     ) -> anyhow::Result<(JobHost, Vec<Supervisor>)> {
         let mut host = JobHost::default();
         let mut supervisors = Vec::new();
@@ -74,12 +80,13 @@ impl JobHost {
             };
             let engine = Engine::new(job.clone(), state.clone(), Arc::clone(&clock), rand::random())?;
             let (tx, rx) = mpsc::unbounded_channel();
-            let gate = engine.client().gate.clone();
-            if state.meta("paused")?.as_deref() == Some("true") {
-                gate.pause();
+            let control = engine.control();
+            if control.is_paused()? {
+                // Paused before a restart: the gate closes again before any request.
+                control.pause()?;
             }
-            host.jobs.insert(name, Hosted { job, state, gate, commands: tx });
-            supervisors.push(Supervisor { engine, commands: rx, metrics: Arc::clone(&metrics) });
+            host.jobs.insert(name, Hosted { job, state, control, commands: tx });
+            supervisors.push(Supervisor { engine, commands: rx, observer: Arc::clone(&observer) });
         }
         Ok((host, supervisors))
     }
@@ -98,36 +105,29 @@ impl JobHost {
 
     pub fn status(&self, name: &str) -> Result<JobStatus, HostError> {
         let h = self.get(name)?;
-        Ok(status_of(&h.job, &h.state, h.gate.is_paused())?)
+        Ok(h.control.status(&h.job)?)
     }
 
     /// Stops every request of the job at once (a cycle in progress waits where it is).
     pub fn pause(&self, name: &str) -> Result<(), HostError> {
-        let h = self.get(name)?;
-        h.gate.pause();
-        h.state.set_meta("paused", "true").map_err(EngineError::from)?;
-        Ok(())
+        Ok(self.get(name)?.control.pause()?)
     }
 
     /// Continues a paused job where it stopped.
     pub fn resume(&self, name: &str) -> Result<(), HostError> {
-        let h = self.get(name)?;
-        h.state.remove_meta("paused").map_err(EngineError::from)?;
-        h.gate.resume();
-        let _ = h.commands.send(Command::RunNow);
-        Ok(())
+        self.get(name)?.control.resume()?;
+        self.send(name, Command::RunNow)
     }
 
     /// Graph's `start`: resumes, lifts a quarantine, and runs a cycle now.
     pub fn start(&self, name: &str) -> Result<(), HostError> {
-        let h = self.get(name)?;
-        h.state.remove_meta("quarantine").map_err(EngineError::from)?;
-        self.resume(name)
+        self.get(name)?.control.start()?;
+        self.send(name, Command::RunNow)
     }
 
+    /// Hands a command to the job's supervisor (handled between cycles).
     pub fn send(&self, name: &str, command: Command) -> Result<(), HostError> {
-        let _ = self.get(name)?.commands.send(command);
-        Ok(())
+        self.get(name)?.commands.send(command).map_err(|_| HostError::Stopped(name.to_string()))
     }
 
     pub fn logs(&self, name: &str) -> Result<Vec<LogEntry>, HostError> {
@@ -137,8 +137,7 @@ impl JobHost {
     /// Graceful shutdown: no further request leaves, and every job's state is on disk.
     pub fn shutdown(&self) {
         for (name, h) in &self.jobs {
-            h.gate.pause();
-            if let Err(e) = h.state.flush() {
+            if let Err(e) = h.control.pause_in_memory_and_flush() {
                 tracing::error!(job = %name, error = %e, "could not flush the job state");
             }
         }
@@ -153,7 +152,7 @@ impl Supervisor {
         loop {
             match self.engine.run_cycle(&NoProgress).await {
                 Ok(report) => {
-                    self.metrics.observe_cycle(&name, &report);
+                    self.observer.observe_cycle(&name, &report);
                     tracing::info!(job = %name, "{}", super::engine::summary(&report))
                 }
                 Err(EngineError::Paused) => tracing::info!(job = %name, "paused; waiting for resume"),

@@ -83,7 +83,7 @@ impl Operator {
 }
 
 /// The result of one clause, for on-demand traces.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ClauseResult {
     pub filter: String,
     pub clause: String,

@@ -109,6 +109,9 @@ impl ScimError {
     pub fn not_implemented(detail: impl Into<String>) -> Self {
         Self::new(501, None, detail)
     }
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(503, None, detail)
+    }
 
     /// The RFC 7644 §3.12 body; `status` is a string on the wire.
     pub fn to_body(&self) -> Value {

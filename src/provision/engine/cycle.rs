@@ -1,0 +1,307 @@
+//! A cycle from start to end: read the source, plan, then execute the plan phase by phase
+//! (users, source deletions, managers, groups, memberships, group deletions), and record
+//! the outcome (docs/entra-behaviour.md §5.2).
+
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
+use serde_json::{json, Map, Value};
+
+use super::plan::{self, CyclePlan, PlanInput, Work};
+use super::report::{CycleReport, Outcome, Progress};
+use super::{Engine, EngineError};
+use crate::clock::rfc3339;
+use crate::provision::directory::{display_name, object_id, Directory};
+use crate::provision::health::{self, Quarantine, QuarantineReason, Transition};
+use crate::provision::log::{Action, Status};
+use crate::provision::state::ObjectKind;
+
+impl Engine {
+    /// Runs one cycle: initial if the job never completed one or its configuration changed,
+    /// otherwise incremental (only objects whose source changed since the watermark).
+    pub async fn run_cycle(&mut self, progress: &dyn Progress) -> Result<CycleReport, EngineError> {
+        if let Some(reason) = self.state.meta("disabled")? {
+            return Err(EngineError::Disabled(reason));
+        }
+        if self.state.meta("paused")?.as_deref() == Some("true") {
+            return Err(EngineError::Paused);
+        }
+        match self.cycle(progress).await {
+            Ok(report) => {
+                self.after_cycle(&report).await?;
+                Ok(report)
+            }
+            Err(e) => {
+                self.state.set_meta("last_error", &e.to_string())?;
+                let at = rfc3339(self.clock.now());
+                self.notifier.send("cycleFailed", &at, json!({"error": e.to_string()})).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn cycle(&mut self, progress: &dyn Progress) -> Result<CycleReport, EngineError> {
+        let started = Instant::now();
+        let started_at = rfc3339(self.clock.now());
+        let dir = self.load_source().await?;
+        let remembered_hash = self.state.meta("config_hash")?;
+        let config_changed = remembered_hash.as_deref() != Some(self.job.config_hash.as_str());
+        if config_changed && remembered_hash.is_some() {
+            // New mappings or scoping: re-evaluate everything (§4.3).
+            self.state.clear_watermark()?;
+        }
+        let initial = self.state.meta("initial_done")?.as_deref() != Some("true") || config_changed;
+        let deletions_allowed = self.state.meta("allow_deletions")?.as_deref() == Some("true");
+        self.cycle_id = self.new_id();
+        let mut report = CycleReport { cycle_id: self.cycle_id.clone(), initial, started_at, ..Default::default() };
+
+        let plan = plan::plan(&self.job, &dir, PlanInput { initial, deletions_allowed }, &self.state)?;
+        if plan.hold_deletions {
+            tracing::warn!(
+                removals = plan.removals,
+                threshold = self.job.spec.options.deletion_threshold,
+                "accidental-deletion threshold reached: disables and deletes are held"
+            );
+        }
+        progress.start(plan.total());
+        self.execute(&dir, plan, &mut report, progress).await?;
+        progress.finish();
+
+        self.state.set_meta("initial_done", "true")?;
+        self.state.set_meta("config_hash", &self.job.config_hash)?;
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        report.finished_at = rfc3339(self.clock.now());
+        self.state.set_meta("last_cycle", &serde_json::to_string(&report).unwrap_or_default())?;
+        self.state.prune_logs(crate::provision::state::LOG_RETENTION)?;
+        self.state.flush()?;
+        Ok(report)
+    }
+
+    /// The plan's phases, in order.
+    async fn execute(
+        &self,
+        dir: &Directory,
+        plan: CyclePlan<'_>,
+        report: &mut CycleReport,
+        progress: &dyn Progress,
+    ) -> Result<(), EngineError> {
+        let hold = plan.hold_deletions;
+        let reference_users = self.export_users(plan.users, hold, report, progress).await?;
+        self.delete_gone(ObjectKind::User, plan.gone_users, hold, report, progress).await?;
+        self.link_managers(dir, &reference_users, report).await?;
+        self.export_groups(&plan.groups, report, progress).await?;
+        self.sync_memberships(dir, &plan.groups, report).await?;
+        self.delete_gone(ObjectKind::Group, plan.gone_groups, false, report, progress).await?;
+        if !hold {
+            self.state.set_meta("allow_deletions", "false")?;
+        }
+        Ok(())
+    }
+
+    /// Users: create / update / disable, up to `concurrency` at a time. Returns the ids of
+    /// the in-scope users, whose managers are linked next.
+    async fn export_users(
+        &self,
+        work: Vec<Work<'_>>,
+        hold_deletions: bool,
+        report: &mut CycleReport,
+        progress: &dyn Progress,
+    ) -> Result<Vec<String>, EngineError> {
+        let mut reference_users = Vec::new();
+        let mut users = stream::iter(work)
+            .map(|w| async move {
+                let mut run = self.run();
+                let outcome = run.process_user(w.object, &w.scope, hold_deletions).await;
+                (w, run, outcome)
+            })
+            .buffer_unordered(self.concurrency());
+        while let Some((w, mut run, outcome)) = users.next().await {
+            let outcome = outcome?;
+            let id = object_id(w.object).to_string();
+            progress.advance(&display_name(w.object));
+            report.processed += 1;
+            report.count(&outcome);
+            self.escrow(ObjectKind::User, &id, &outcome)?;
+            if outcome.status != Status::Failure {
+                self.state.set_watermark(ObjectKind::User, &id, &w.fingerprint)?;
+            }
+            if w.scope.in_scope() {
+                reference_users.push(id);
+            }
+            run.log(ObjectKind::User, w.object, outcome)?;
+        }
+        Ok(reference_users)
+    }
+
+    /// Objects deleted in the source: DELETE in the target (or held by the threshold).
+    async fn delete_gone(
+        &self,
+        kind: ObjectKind,
+        ids: Vec<String>,
+        hold: bool,
+        report: &mut CycleReport,
+        progress: &dyn Progress,
+    ) -> Result<(), EngineError> {
+        let mut deleted = stream::iter(ids)
+            .map(|id| async move {
+                let mut run = self.run();
+                let outcome = run.process_deleted(kind, &id, hold).await;
+                (id, run, outcome)
+            })
+            .buffer_unordered(self.concurrency());
+        while let Some((id, mut run, outcome)) = deleted.next().await {
+            let outcome = outcome?;
+            progress.advance(&id);
+            report.processed += 1;
+            report.count(&outcome);
+            if outcome.status != Status::Failure && outcome.action != Action::StagedDelete {
+                self.state.remove_watermark(kind, &id)?;
+            }
+            let placeholder = Map::from_iter([("objectId".to_string(), Value::String(id))]);
+            run.log(kind, &placeholder, outcome)?;
+        }
+        Ok(())
+    }
+
+    /// Managers are linked once both users exist (§5.2 step 6).
+    async fn link_managers(
+        &self,
+        dir: &Directory,
+        reference_users: &[String],
+        report: &mut CycleReport,
+    ) -> Result<(), EngineError> {
+        let mut managers = stream::iter(reference_users.iter().filter_map(|id| dir.user(id)))
+            .map(|user| async move {
+                let mut run = self.run();
+                let outcome = run.link_manager(dir, user).await;
+                (user, run, outcome)
+            })
+            .buffer_unordered(self.concurrency());
+        while let Some((user, mut run, outcome)) = managers.next().await {
+            if let Some(outcome) = outcome? {
+                report.count_reference(&outcome);
+                run.log(ObjectKind::User, user, outcome)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Groups themselves (changed ones only), before memberships so nested groups resolve.
+    async fn export_groups(
+        &self,
+        work: &[Work<'_>],
+        report: &mut CycleReport,
+        progress: &dyn Progress,
+    ) -> Result<(), EngineError> {
+        let mut groups = stream::iter(work)
+            .map(|w| async move {
+                let mut run = self.run();
+                let outcome = if w.changed { Some(run.process_group(w.object, &w.scope).await?) } else { None };
+                Ok::<_, EngineError>((w, run, outcome))
+            })
+            .buffer_unordered(self.concurrency());
+        while let Some(result) = groups.next().await {
+            let (w, mut run, outcome) = result?;
+            progress.advance(&display_name(w.object));
+            let Some(outcome) = outcome else { continue };
+            report.processed += 1;
+            report.count(&outcome);
+            self.escrow(ObjectKind::Group, object_id(w.object), &outcome)?;
+            if outcome.status != Status::Failure {
+                self.state.set_watermark(ObjectKind::Group, object_id(w.object), &w.fingerprint)?;
+            }
+            run.log(ObjectKind::Group, w.object, outcome)?;
+        }
+        Ok(())
+    }
+
+    /// Memberships of every in-scope group, against the cached membership.
+    async fn sync_memberships(
+        &self,
+        dir: &Directory,
+        work: &[Work<'_>],
+        report: &mut CycleReport,
+    ) -> Result<(), EngineError> {
+        let mut memberships = stream::iter(work.iter().filter(|w| w.scope.in_scope()))
+            .map(|w| async move {
+                let mut run = self.run();
+                let outcome = run.sync_members(dir, w.object).await;
+                (w, run, outcome)
+            })
+            .buffer_unordered(self.concurrency());
+        while let Some((w, mut run, outcome)) = memberships.next().await {
+            if let Some(outcome) = outcome? {
+                report.count_reference(&outcome);
+                run.log(ObjectKind::Group, w.object, outcome)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn concurrency(&self) -> usize {
+        self.job.spec.options.concurrency.max(1)
+    }
+
+    fn escrow(&self, kind: ObjectKind, id: &str, outcome: &Outcome) -> Result<(), EngineError> {
+        match (&outcome.error, outcome.status) {
+            (Some(e), Status::Failure) => {
+                self.state.escrow(kind, id, &rfc3339(self.clock.now()), &e.error_code, &e.reason)?
+            }
+            _ => self.state.release_escrow(kind, id)?,
+        }
+        Ok(())
+    }
+
+    /// Quarantine bookkeeping and notifications after a completed cycle (§5.6, §5.8).
+    async fn after_cycle(&mut self, report: &CycleReport) -> Result<(), EngineError> {
+        let policy = &self.job.spec.options.quarantine;
+        let current: Option<Quarantine> = self.state.meta("quarantine")?.and_then(|q| serde_json::from_str(&q).ok());
+        let now = self.clock.now();
+        let transition = health::transition(policy, current, policy.evaluate(report), now);
+        let store = |q: &Quarantine| serde_json::to_string(q).unwrap_or_default();
+        match &transition {
+            Transition::Healthy => {}
+            Transition::Entered(q) | Transition::Continued(q) => self.state.set_meta("quarantine", &store(q))?,
+            Transition::Lifted(_) => self.state.remove_meta("quarantine")?,
+            Transition::Disabled(q) => {
+                self.state.set_meta("quarantine", &store(q))?;
+                self.state.set_meta("disabled", "still failing after 4 weeks in quarantine")?;
+            }
+        }
+        if report.failed == 0 {
+            self.state.remove_meta("last_error")?;
+        } else if let Some((code, n)) = report.failure_codes.iter().max_by_key(|(_, n)| **n) {
+            self.state.set_meta("last_error", &format!("{n} objects failed with {code}"))?;
+        }
+        self.state.flush()?;
+        let summary = serde_json::to_value(report).unwrap_or(Value::Null);
+        let at = rfc3339(now);
+        match transition {
+            Transition::Entered(q) => {
+                tracing::warn!(reason = ?q.reason, detail = %q.detail, "the job is in quarantine");
+                let event = if q.reason == QuarantineReason::TooManyDeletes {
+                    "deletionThresholdExceeded"
+                } else {
+                    "quarantine"
+                };
+                self.notifier.send(event, &at, json!({"quarantine": q, "cycle": summary})).await;
+            }
+            Transition::Lifted(q) => {
+                self.notifier.send("quarantineLifted", &at, json!({"quarantine": q, "cycle": summary})).await
+            }
+            Transition::Disabled(q) => {
+                self.notifier.send("disabled", &at, json!({"quarantine": q, "cycle": summary})).await
+            }
+            Transition::Continued(_) | Transition::Healthy => {}
+        }
+        Ok(())
+    }
+
+    /// How long a scheduler should wait before the next cycle (interval, or the
+    /// quarantine schedule).
+    pub fn next_delay(&self) -> Result<std::time::Duration, EngineError> {
+        let quarantine: Option<Quarantine> = self.state.meta("quarantine")?.and_then(|q| serde_json::from_str(&q).ok());
+        let interval = std::time::Duration::from_secs(self.job.spec.options.interval_seconds);
+        Ok(health::next_delay(interval, quarantine.as_ref(), self.clock.now()))
+    }
+}

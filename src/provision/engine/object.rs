@@ -1,0 +1,213 @@
+//! The processing of one object: its steps, the attribute values its mappings produce,
+//! the lookup of a matching target object, and the provisioning log record it leaves.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use rand::rngs::StdRng;
+use rand::Rng;
+use serde_json::{json, Map, Value};
+
+use super::report::{Outcome, ResolvedAttribute};
+use super::scope::SourceView;
+use super::EngineError;
+use crate::client::ScimClient;
+use crate::clock::{rfc3339, Clock};
+use crate::filter::{parse_filter, FilterLimits};
+use crate::provision::directory::{display_name, object_id};
+use crate::provision::expr::{EvalContext, Val};
+use crate::provision::job::{CompiledObject, FlowType, Job};
+use crate::provision::log::{Action, ErrorInformation, Identity, LogEntry, Status, Step, StepType};
+use crate::provision::shape::to_json;
+use crate::provision::state::{JobState, ObjectKind};
+use crate::scim::{ResourceKind, ResourceType};
+
+/// The processing of one object: the engine's shared parts, borrowed, and the object's own
+/// steps. Objects are processed concurrently (bounded by `options.concurrency`), each in
+/// its own run.
+pub(crate) struct ObjectRun<'a> {
+    pub job: &'a Job,
+    pub client: &'a ScimClient,
+    pub state: &'a JobState,
+    pub clock: &'a dyn Clock,
+    pub rng: &'a Mutex<StdRng>,
+    pub users_rt: &'a ResourceType,
+    pub groups_rt: &'a ResourceType,
+    pub compliant: bool,
+    pub cycle_id: &'a str,
+    pub steps: Vec<Step>,
+    /// When the object's first step was recorded (its log duration).
+    pub object_started: Option<Instant>,
+}
+
+pub(crate) fn random_id(rng: &Mutex<StdRng>) -> String {
+    let bytes: [u8; 16] = rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).gen();
+    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+}
+
+impl ObjectRun<'_> {
+    fn new_id(&self) -> String {
+        random_id(self.rng)
+    }
+
+    pub fn step(&mut self, name: &str, kind: StepType, status: Status, description: String, details: Value) {
+        if self.steps.is_empty() {
+            self.object_started = Some(Instant::now());
+        }
+        self.steps.push(Step { name: name.into(), provisioning_step_type: kind, status, description, details });
+    }
+
+    /// Evaluates the mappings of `object` (references excluded): target path → JSON value,
+    /// in mapping order. `creating` applies ObjectAddOnly mappings and default values.
+    pub fn evaluate(
+        &mut self,
+        kind: ResourceKind,
+        view: &SourceView<'_>,
+        creating: bool,
+    ) -> (Vec<(String, Value)>, Vec<ResolvedAttribute>, bool) {
+        let (object, rt) = match kind {
+            ResourceKind::User => (&self.job.users, &self.users_rt),
+            ResourceKind::Group => (&self.job.groups, &self.groups_rt),
+        };
+        let mut values = Vec::new();
+        let mut resolved = Vec::new();
+        let mut redacted = false;
+        let now = self.clock.now();
+        let domain = self.job.spec.options.default_domain.clone();
+        for m in &object.mappings {
+            if m.reference().is_some() || (m.flow_type == FlowType::ObjectAddOnly && !creating) {
+                continue;
+            }
+            let mut rng = self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut ctx =
+                EvalContext { source: view, now, rng: &mut rng, default_domain: &domain, taken: None, redacted: false };
+            let value = match &m.program {
+                Some(p) => p.evaluate(&mut ctx).unwrap_or(Val::Null),
+                None => Val::Null,
+            };
+            redacted |= ctx.redacted;
+            let value = match (value, creating, &m.default_value) {
+                (Val::Null, true, Some(d)) => Val::Str(d.clone()),
+                (v, _, _) => v,
+            };
+            let json = to_json(rt, &m.target, &value);
+            resolved.push(ResolvedAttribute {
+                target: m.target.clone(),
+                expression: m.program.as_ref().map(|p| p.text().to_string()),
+                value: if ctx.redacted { json.as_ref().map(|_| json!("[Redact]")) } else { json.clone() },
+            });
+            // Null values are never provisioned (§2.3).
+            if let Some(v) = json {
+                values.push((m.target.clone(), v));
+            }
+        }
+        (values, resolved, redacted)
+    }
+
+    fn match_filter(&self, target: &str, value: &Value) -> Option<crate::filter::Filter> {
+        let literal = match value {
+            Value::String(s) => Value::String(s.clone()),
+            other => other.clone(),
+        };
+        parse_filter(&format!("{target} eq {literal}"), FilterLimits::default()).ok()
+    }
+
+    /// Looks the object up by its matching attributes in precedence order (§2.2).
+    pub async fn find_match(
+        &mut self,
+        kind: ResourceKind,
+        object: &CompiledObject,
+        values: &[(String, Value)],
+    ) -> Result<Option<Value>, Outcome> {
+        let mut any_value = false;
+        for m in object.matching() {
+            let Some((_, value)) = values.iter().find(|(t, _)| t == &m.target) else { continue };
+            any_value = true;
+            let Some(filter) = self.match_filter(&m.target, value) else { continue };
+            match self.client.find(kind, &filter).await {
+                Ok(found) if found.is_empty() => {
+                    self.step(
+                        "EntryImport",
+                        StepType::Matching,
+                        Status::Success,
+                        format!("No {kind} with {filter} found in the target"),
+                        Value::Null,
+                    );
+                }
+                Ok(found) if found.len() == 1 => {
+                    let candidate = found.into_iter().next().unwrap_or(Value::Null);
+                    self.step(
+                        "EntryImport",
+                        StepType::Matching,
+                        Status::Success,
+                        format!("Matched {kind} with {filter}"),
+                        json!({"id": candidate.get("id")}),
+                    );
+                    return Ok(Some(candidate));
+                }
+                Ok(found) => {
+                    let mut o = Outcome::new(Action::Other, Status::Failure, "");
+                    o.error = Some(ErrorInformation {
+                        error_code: "DuplicateTargetEntries".into(),
+                        reason: format!(
+                            "{} {kind}s in the target match {filter}; matching needs exactly one",
+                            found.len()
+                        ),
+                    });
+                    return Err(o);
+                }
+                Err(e) => return Err(Outcome::failed(Action::Other, "", &e)),
+            }
+        }
+        if !any_value {
+            let mut o = Outcome::new(Action::Other, Status::Skipped, "");
+            o.error = Some(ErrorInformation {
+                error_code: "ImportSkipped".into(),
+                reason: "the object has no value for any matching attribute".into(),
+            });
+            return Err(o);
+        }
+        Ok(None)
+    }
+
+    pub fn log(
+        &mut self,
+        kind: ObjectKind,
+        object: &Map<String, Value>,
+        outcome: Outcome,
+    ) -> Result<LogEntry, EngineError> {
+        let identity_type = match kind {
+            ObjectKind::User => "User",
+            ObjectKind::Group => "Group",
+        };
+        let entry = LogEntry {
+            id: self.new_id(),
+            activity_date_time: rfc3339(self.clock.now()),
+            job_id: self.job.spec.name.clone(),
+            cycle_id: self.cycle_id.to_string(),
+            change_id: self.new_id(),
+            provisioning_action: outcome.action,
+            status: outcome.status,
+            duration_in_milliseconds: self
+                .object_started
+                .take()
+                .map(|t| t.elapsed().as_millis() as u64)
+                .unwrap_or_default(),
+            source_identity: Identity {
+                id: object_id(object).into(),
+                display_name: display_name(object),
+                identity_type: identity_type.into(),
+            },
+            target_identity: Identity {
+                id: outcome.target_id,
+                display_name: display_name(object),
+                identity_type: identity_type.into(),
+            },
+            error_information: outcome.error,
+            provisioning_steps: std::mem::take(&mut self.steps),
+            modified_properties: outcome.modified,
+        };
+        self.state.append_log(&entry)?;
+        Ok(entry)
+    }
+}

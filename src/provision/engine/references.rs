@@ -1,0 +1,132 @@
+//! Phase 5, references: the manager of each user once both exist in the target, and
+//! group memberships against the cached membership (docs/entra-behaviour.md §1.4.5, §1.5).
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Map, Value};
+
+use super::object::ObjectRun;
+use super::report::Outcome;
+use super::EngineError;
+use crate::provision::directory::{object_id, Directory};
+use crate::provision::log::{Action, ModifiedProperty, Status, StepType};
+use crate::provision::shape::member_operations;
+use crate::provision::state::ObjectKind;
+use crate::scim::ResourceKind;
+
+impl ObjectRun<'_> {
+    /// Links the enterprise manager once both users exist in the target (§1.4.5).
+    pub async fn link_manager(
+        &mut self,
+        dir: &Directory,
+        user: &Map<String, Value>,
+    ) -> Result<Option<Outcome>, EngineError> {
+        let Some(mapping) = self.job.users.mappings.iter().find(|m| m.reference() == Some("manager")).cloned() else {
+            return Ok(None);
+        };
+        let id = object_id(user).to_string();
+        let Some(mut link) = self.state.link(ObjectKind::User, &id)? else { return Ok(None) };
+        let manager_source = user.get("manager").and_then(Value::as_str).unwrap_or("");
+        let desired = if manager_source.is_empty() {
+            None
+        } else {
+            match self.state.link(ObjectKind::User, manager_source)? {
+                Some(m) if dir.user(manager_source).is_some() => Some(m.target_id),
+                _ => None,
+            }
+        };
+        let exported = link.exported.get(&mapping.target).and_then(Value::as_str).map(str::to_string);
+        if desired == exported || desired.is_none() {
+            return Ok(None);
+        }
+        let Some(manager_id) = desired else { return Ok(None) };
+        let op = json!({"op": if self.compliant { "add" } else { "Add" }, "path": mapping.target, "value": manager_id});
+        self.step(
+            "EntryReferenceResolution",
+            StepType::ReferenceResolution,
+            Status::Success,
+            format!("Resolved manager {manager_source} to {manager_id}"),
+            Value::Null,
+        );
+        match self.client.patch(ResourceKind::User, &link.target_id, vec![op]).await {
+            Ok(()) => {
+                link.exported.insert(mapping.target.clone(), Value::String(manager_id.clone()));
+                self.state.set_link(&id, &link)?;
+                let mut o = Outcome::new(Action::Update, Status::Success, &link.target_id);
+                o.modified = vec![ModifiedProperty {
+                    display_name: "manager".into(),
+                    old_value: exported,
+                    new_value: Some(manager_id),
+                }];
+                Ok(Some(o))
+            }
+            Err(e) => {
+                let mut o = Outcome::failed(Action::Update, &link.target_id, &e);
+                if let Some(info) = &mut o.error {
+                    info.error_code = "UnableToResolveReferenceAttributeValue".into();
+                }
+                Ok(Some(o))
+            }
+        }
+    }
+
+    /// Brings the target group's members in line with the source, against the cached
+    /// membership (§1.5): members not provisioned are skipped.
+    pub async fn sync_members(
+        &mut self,
+        dir: &Directory,
+        group: &Map<String, Value>,
+    ) -> Result<Option<Outcome>, EngineError> {
+        if !self.job.groups.mappings.iter().any(|m| m.reference() == Some("members")) {
+            return Ok(None);
+        }
+        let id = object_id(group).to_string();
+        let Some(mut link) = self.state.link(ObjectKind::Group, &id)? else { return Ok(None) };
+        let mut desired = BTreeSet::new();
+        for member in Directory::members(group) {
+            let linked = match self.state.link(ObjectKind::User, &member)? {
+                Some(l) if !l.disabled && dir.user(&member).is_some() => Some(l),
+                Some(_) => None,
+                None => self.state.link(ObjectKind::Group, &member)?,
+            };
+            if let Some(l) = linked {
+                desired.insert(l.target_id);
+            }
+        }
+        let cached: BTreeSet<String> = link.members.iter().cloned().collect();
+        let add: Vec<String> = desired.difference(&cached).cloned().collect();
+        let remove: Vec<String> = cached.difference(&desired).cloned().collect();
+        if add.is_empty() && remove.is_empty() {
+            return Ok(None);
+        }
+        let ops = member_operations(&add, &remove, self.compliant);
+        match self.client.patch(ResourceKind::Group, &link.target_id, ops).await {
+            Ok(()) => {
+                link.members = desired.into_iter().collect();
+                self.state.set_link(&id, &link)?;
+                self.step(
+                    "EntryExportUpdate",
+                    StepType::Export,
+                    Status::Success,
+                    format!("Group '{}' members: {} added, {} removed", link.display, add.len(), remove.len()),
+                    Value::Null,
+                );
+                let mut o = Outcome::new(Action::Update, Status::Success, &link.target_id);
+                o.modified = vec![ModifiedProperty {
+                    display_name: "members".into(),
+                    old_value: (!remove.is_empty()).then(|| remove.join(",")),
+                    new_value: (!add.is_empty()).then(|| add.join(",")),
+                }];
+                Ok(Some(o))
+            }
+            Err(e) => {
+                let mut o = Outcome::failed(Action::Update, &link.target_id, &e);
+                if let Some(info) = &mut o.error {
+                    info.error_code = "UnableToResolveReferenceAttributeValue".into();
+                    info.reason = format!("We were unable to assign members of {}: {e}", link.display);
+                }
+                Ok(Some(o))
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! What a cycle did: the report, each object's outcome, progress, and on-demand traces.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::scope::ScopeDecision;
+use crate::client::{ClientError, Exchange};
+use crate::provision::log::{Action, ErrorInformation, LogEntry, ModifiedProperty, Status};
+
+/// What one cycle did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CycleReport {
+    pub cycle_id: String,
+    pub initial: bool,
+    pub started_at: String,
+    pub finished_at: String,
+    pub processed: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub disabled: usize,
+    pub deleted: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    /// Disables/deletes held back by the accidental-deletion threshold.
+    pub held_deletions: usize,
+    /// Failures of manager and member updates (included in `failed`; quarantine
+    /// thresholds on objects leave them out, §5.6).
+    pub reference_failed: usize,
+    /// Failures by Entra error code.
+    pub failure_codes: BTreeMap<String, usize>,
+    pub duration_ms: u64,
+}
+
+impl CycleReport {
+    pub(crate) fn count(&mut self, outcome: &Outcome) {
+        if outcome.status == Status::Failure {
+            let code = outcome.error.as_ref().map_or("Unknown", |e| e.error_code.as_str());
+            *self.failure_codes.entry(code.to_string()).or_default() += 1;
+        }
+        match (outcome.status, outcome.action) {
+            (_, Action::StagedDelete) => self.held_deletions += 1,
+            (Status::Failure, _) => self.failed += 1,
+            (Status::Skipped, _) => self.skipped += 1,
+            (_, Action::Create) => self.created += 1,
+            (_, Action::Update) => self.updated += 1,
+            (_, Action::Disable) => self.disabled += 1,
+            (_, Action::Delete) => self.deleted += 1,
+            (_, Action::Other) => self.skipped += 1,
+        }
+    }
+
+    pub(crate) fn count_reference(&mut self, outcome: &Outcome) {
+        if outcome.status == Status::Failure {
+            self.reference_failed += 1;
+        }
+        self.count(outcome);
+    }
+}
+
+/// Receives progress during a cycle (the CLI draws a progress bar from it).
+pub trait Progress: Send + Sync {
+    fn start(&self, _total: usize) {}
+    fn advance(&self, _label: &str) {}
+    fn finish(&self) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// One object's processing, for logs and on-demand traces.
+pub(crate) struct Outcome {
+    pub action: Action,
+    pub status: Status,
+    pub target_id: String,
+    pub error: Option<ErrorInformation>,
+    pub modified: Vec<ModifiedProperty>,
+}
+
+impl Outcome {
+    pub fn new(action: Action, status: Status, target_id: &str) -> Self {
+        Outcome { action, status, target_id: target_id.to_string(), error: None, modified: Vec::new() }
+    }
+
+    pub fn failed(action: Action, target_id: &str, e: &ClientError) -> Self {
+        let mut o = Outcome::new(action, Status::Failure, target_id);
+        o.error = Some(ErrorInformation { error_code: e.error_code().into(), reason: e.to_string() });
+        o
+    }
+}
+
+/// A single-user run (`provision on-demand`): every step, value and exchange.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnDemandTrace {
+    pub result: Status,
+    pub action: Action,
+    pub scope: ScopeDecision,
+    pub attributes: Vec<ResolvedAttribute>,
+    pub log: LogEntry,
+    pub exchanges: Vec<Exchange>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedAttribute {
+    pub target: String,
+    pub expression: Option<String>,
+    pub value: Option<Value>,
+}
+
+pub(crate) fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Per-action counts for a summary line.
+pub fn summary(report: &CycleReport) -> String {
+    let mut parts = BTreeMap::new();
+    parts.insert("created", report.created);
+    parts.insert("updated", report.updated);
+    parts.insert("disabled", report.disabled);
+    parts.insert("deleted", report.deleted);
+    parts.insert("skipped", report.skipped);
+    parts.insert("failed", report.failed);
+    format!(
+        "{} cycle: {} objects processed — {} created, {} updated, {} disabled, {} deleted, {} skipped, {} failed{} ({} ms)",
+        if report.initial { "initial" } else { "incremental" },
+        report.processed,
+        report.created,
+        report.updated,
+        report.disabled,
+        report.deleted,
+        report.skipped,
+        report.failed,
+        if report.held_deletions > 0 { format!(", {} deletions held by the threshold", report.held_deletions) } else { String::new() },
+        report.duration_ms
+    )
+}
