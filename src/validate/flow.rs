@@ -6,16 +6,12 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::report::{Outcome, Severity};
-use super::{CheckMeta, Ctx};
+use super::report::Outcome;
+use super::{registry, CheckMeta, Ctx};
 use crate::clock::SystemClock;
 use crate::provision::state::ObjectKind;
 use crate::provision::{CycleReport, Engine, Job, JobState, NoProgress};
 use crate::scim::ResourceKind;
-
-fn step(id: &'static str, title: &'static str, source: &'static str) -> CheckMeta {
-    CheckMeta { id, group: "entra-flow", title, source, severity: Severity::EntraInterop }
-}
 
 struct Flow {
     engine: Engine,
@@ -109,16 +105,16 @@ impl Flow {
 }
 
 pub async fn entra_flow(ctx: &Ctx) {
-    let first = step("flow.test-connection", "Test Connection (a filter for a random userName)", "Entra §1.3");
-    if let Some(reason) = ctx.wanted(&first) {
-        ctx.record(&first, ctx.begin(), Outcome::Skip { reason });
+    let first = registry::find("flow.test-connection");
+    if let Some(reason) = ctx.wanted(first) {
+        ctx.record(first, ctx.begin(), Outcome::Skip { reason });
         return;
     }
     let mut flow = match Flow::new(ctx) {
         Ok(f) => f,
         Err(e) => {
             let outcome = Outcome::Fail { expected: "a provisioning job".into(), actual: e.to_string() };
-            ctx.record(&first, ctx.begin(), outcome);
+            ctx.record(first, ctx.begin(), outcome);
             return;
         }
     };
@@ -131,21 +127,12 @@ pub async fn entra_flow(ctx: &Ctx) {
         Err(e) => Outcome::Fail { expected: "200 with an empty ListResponse".into(), actual: e.to_string() },
     };
     let connected = outcome == Outcome::Pass;
-    flow.record(ctx, &first, t, outcome);
+    flow.record(ctx, first, t, outcome);
     if connected {
         let t = ctx.begin();
         let r = flow.cycle(|_| {}).await;
         let outcome = verdict(&r, |r| r.created == 3, "2 users and 1 group created, after a lookup each");
-        flow.record(
-            ctx,
-            &step(
-                "flow.create",
-                "Initial cycle: lookup, create users and group, link manager",
-                "Entra §1.4.1–1.4.5, §1.5",
-            ),
-            t,
-            outcome,
-        );
+        flow.record(ctx, registry::find("flow.create"), t, outcome);
 
         let t = ctx.begin();
         let r = flow.cycle(|s| s["users"][1]["jobTitle"] = json!("Senior Engineer")).await;
@@ -161,12 +148,7 @@ pub async fn entra_flow(ctx: &Ctx) {
                 }
             }
         }
-        flow.record(
-            ctx,
-            &step("flow.update", "Incremental cycle: PATCH of a changed attribute", "Entra §1.4.4"),
-            t,
-            outcome,
-        );
+        flow.record(ctx, registry::find("flow.update"), t, outcome);
 
         let t = ctx.begin();
         let r = flow.cycle(|s| s["users"][1]["accountEnabled"] = json!(false)).await;
@@ -183,7 +165,7 @@ pub async fn entra_flow(ctx: &Ctx) {
                 }
             }
         }
-        flow.record(ctx, &step("flow.disable", "Disable: active false, still retrievable", "Entra §1.4.6"), t, outcome);
+        flow.record(ctx, registry::find("flow.disable"), t, outcome);
 
         let t = ctx.begin();
         let r = flow.cycle(|s| s["groups"][0]["members"] = json!([lead.clone()])).await;
@@ -200,7 +182,7 @@ pub async fn entra_flow(ctx: &Ctx) {
                 }
             }
         }
-        flow.record(ctx, &step("flow.members", "Group membership add and remove", "Entra §1.5"), t, outcome);
+        flow.record(ctx, registry::find("flow.members"), t, outcome);
 
         let t = ctx.begin();
         let ids: Vec<(ResourceKind, Option<String>)> = vec![
@@ -227,7 +209,7 @@ pub async fn entra_flow(ctx: &Ctx) {
                 }
             }
         }
-        flow.record(ctx, &step("flow.delete", "Delete: DELETE, then 404", "Entra §1.4.7"), t, outcome);
+        flow.record(ctx, registry::find("flow.delete"), t, outcome);
     }
 
     // Whatever the engine still has linked was created by this run: remove it.

@@ -1,0 +1,122 @@
+//! The `patch` checks.
+
+use serde_json::{json, Value};
+
+use super::*;
+
+pub(super) async fn patch(ctx: &Ctx, id: &str) {
+    let kind = ResourceKind::User;
+    check(ctx, "patch.replace-path", || async {
+        let r = ctx.patch(kind, id, json!([{"op": "replace", "path": "title", "value": "Validator"}])).await;
+        if r.status != 200 && r.status != 204 {
+            expect_status(&r, 200)?;
+        }
+        let u = read(ctx, kind, id).await?;
+        if u["title"] == "Validator" {
+            Ok(())
+        } else {
+            Err(fail("title \"Validator\"", u["title"].to_string()).into())
+        }
+    })
+    .await;
+    check(ctx, "patch.returns-resource", || async {
+        let r = ctx.patch(kind, id, json!([{"op": "replace", "path": "nickName", "value": "val"}])).await;
+        expect_status(&r, 200)?;
+        if r.body["nickName"] == "val" {
+            Ok(())
+        } else {
+            Err(fail("the updated resource in the body", r.body.to_string()).into())
+        }
+    })
+    .await;
+    check(ctx, "patch.add-no-path", || async {
+        let u = patch_then_read(
+            ctx,
+            kind,
+            id,
+            json!([{"op": "add", "value": {"nickName": "merged", "preferredLanguage": "en-US"}}]),
+        )
+        .await?;
+        if u["nickName"] == "merged" && u["preferredLanguage"] == "en-US" {
+            Ok(())
+        } else {
+            Err(fail(
+                "nickName \"merged\", preferredLanguage \"en-US\"",
+                format!("{} {}", u["nickName"], u["preferredLanguage"]),
+            )
+            .into())
+        }
+    })
+    .await;
+    check(ctx, "patch.value-filter", || async {
+        let new_mail = ctx.user_name("patched");
+        let u = patch_then_read(
+            ctx,
+            kind,
+            id,
+            json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": new_mail}]),
+        )
+        .await?;
+        let work =
+            u["emails"].as_array().and_then(|e| e.iter().find(|m| m["type"] == "work")).cloned().unwrap_or(Value::Null);
+        if work["value"] == new_mail.as_str() {
+            Ok(())
+        } else {
+            Err(fail(format!("the work email {new_mail}"), u["emails"].to_string()).into())
+        }
+    })
+    .await;
+    check(ctx, "patch.remove", || async {
+        let u = patch_then_read(ctx, kind, id, json!([{"op": "remove", "path": "nickName"}])).await?;
+        if u.get("nickName").is_none_or(Value::is_null) {
+            Ok(())
+        } else {
+            Err(fail("no nickName", u["nickName"].to_string()).into())
+        }
+    })
+    .await;
+    check(ctx, "patch.entra-legacy", || async {
+        let u = patch_then_read(ctx, kind, id, json!([{"op": "Replace", "path": "active", "value": "False"}])).await?;
+        let restore = ctx.patch(kind, id, json!([{"op": "Replace", "path": "active", "value": "True"}])).await;
+        let _ = restore;
+        if u["active"] == false {
+            Ok(())
+        } else {
+            Err(fail("active false", u["active"].to_string()).into())
+        }
+    })
+    .await;
+    check(ctx, "patch.entra-dotted", || async {
+        let u = patch_then_read(
+            ctx,
+            kind,
+            id,
+            json!([{"op": "replace", "value": {"name.givenName": "Dotted", "displayName": "Dotted User"}}]),
+        )
+        .await?;
+        if u["name"]["givenName"] == "Dotted" {
+            Ok(())
+        } else {
+            Err(fail("name.givenName \"Dotted\"", u["name"].to_string()).into())
+        }
+    })
+    .await;
+    check(ctx, "patch.entra-manager", || async {
+        let m = ctx.create(ResourceKind::User, &user_body(ctx, "manager")).await;
+        expect_status(&m, 201)?;
+        let manager_path = format!("{}:manager", urn::ENTERPRISE_USER);
+        let u = patch_then_read(ctx, kind, id, json!([{"op": "Add", "path": manager_path, "value": m.id()}])).await?;
+        if u[urn::ENTERPRISE_USER]["manager"]["value"] != m.id().as_str() {
+            return Err(fail(format!("manager.value {}", m.id()), u[urn::ENTERPRISE_USER].to_string()).into());
+        }
+        let u =
+            patch_then_read(ctx, kind, id, json!([{"op": "Replace", "path": manager_path, "value": {"value": ""}}]))
+                .await?;
+        if u[urn::ENTERPRISE_USER]["manager"].is_null() {
+            Ok(())
+        } else {
+            Err(fail("no manager after {\"value\":\"\"}", u[urn::ENTERPRISE_USER].to_string()).into())
+        }
+    })
+    .await;
+}
