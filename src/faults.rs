@@ -44,7 +44,7 @@ pub struct FaultRule {
     pub misbehave: Option<Misbehaviour>,
 }
 
-/// Ways real SCIM servers get the protocol wrong (scim-peers.md), to test clients and the
+/// Ways real SCIM servers get the protocol wrong (docs/scim-server.md), to test clients and the
 /// validator against them.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod digest;
 pub mod faults;
 pub mod filter;
 pub mod http;

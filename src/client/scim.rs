@@ -277,14 +277,7 @@ impl ScimClient {
 
 /// Percent-encodes an id for a path segment (RFC 3986 unreserved characters stay).
 fn urlencode_path(id: &str) -> String {
-    use std::fmt::Write;
-    id.bytes().fold(String::with_capacity(id.len()), |mut out, b| {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            other => {
-                let _ = write!(out, "%{other:02X}");
-            }
-        }
-        out
-    })
+    const UNRESERVED: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(id, UNRESERVED).to_string()
 }

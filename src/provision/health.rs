@@ -1,4 +1,4 @@
-//! Job health (entra-provisioning-client.md §5.6–5.8): escrowed failures, quarantine with
+//! Job health (docs/entra-behaviour.md §5.6–5.8): escrowed failures, quarantine with
 //! its documented thresholds and back-off schedule, and the status document.
 
 use std::time::Duration;

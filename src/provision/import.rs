@@ -1,5 +1,5 @@
 //! `scimlab provision import-entra`: turns a Graph `synchronizationSchema` export (the JSON
-//! the portal's schema editor downloads, entra-provisioning-client.md §7) into a job, so a
+//! the portal's schema editor downloads, docs/entra-behaviour.md §7) into a job, so a
 //! tenant's real mappings and scoping filters run locally.
 
 use serde::Deserialize;

@@ -482,7 +482,7 @@ fn map(target: &str, source: &str) -> AttributeMapping {
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-/// The out-of-box user mappings of a non-gallery SCIM app (entra-provisioning-client.md §2.4).
+/// The out-of-box user mappings of a non-gallery SCIM app (docs/entra-behaviour.md §2.4).
 pub fn default_user_mapping() -> ObjectMapping {
     let mut user_name = map("userName", "[userPrincipalName]");
     user_name.matching_priority = 1;

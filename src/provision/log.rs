@@ -1,4 +1,4 @@
-//! Provisioning log records (entra-provisioning-client.md §6.1): one per object per action.
+//! Provisioning log records (docs/entra-behaviour.md §6.1): one per object per action.
 
 use serde::{Deserialize, Serialize};
 

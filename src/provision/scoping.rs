@@ -1,4 +1,4 @@
-//! Attribute-based scoping filters (entra-provisioning-client.md §4.2): clauses are AND-ed
+//! Attribute-based scoping filters (docs/entra-behaviour.md §4.2): clauses are AND-ed
 //! within a filter, filters are OR-ed; a null or empty attribute fails every clause except
 //! `IS NULL`.
 

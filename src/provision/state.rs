@@ -6,7 +6,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::log::LogEntry;
 
@@ -18,24 +17,7 @@ fn err(e: impl std::fmt::Display) -> StateError {
     StateError(e.to_string())
 }
 
-/// A short content hash.
-pub fn fingerprint(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// The watermark of a source object: its content and whether it was in scope, hashed as it
-/// serializes (no intermediate copy; a cycle fingerprints every object in the source).
-pub fn object_fingerprint(object: &Map<String, Value>, in_scope: bool) -> String {
-    let mut hasher = Sha256::new();
-    // Writing JSON into a hasher cannot fail: the map holds only JSON values.
-    let _ = serde_json::to_writer(&mut hasher, object);
-    hasher.update([u8::from(in_scope)]);
-    hex(&hasher.finalize())
-}
-
-fn hex(digest: &[u8]) -> String {
-    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::digest::{fingerprint, object_fingerprint};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ObjectKind {

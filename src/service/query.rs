@@ -420,7 +420,7 @@ struct Cursor {
 impl Cursor {
     fn binding(kinds: &[ResourceKind], filter: Option<&str>) -> String {
         let names: Vec<&str> = kinds.iter().map(|k| k.endpoint()).collect();
-        crate::provision::state::fingerprint(format!("{}|{}", names.join(","), filter.unwrap_or("")).as_bytes())
+        crate::digest::fingerprint(format!("{}|{}", names.join(","), filter.unwrap_or("")).as_bytes())
     }
 
     fn encode(&self, kinds: &[ResourceKind], filter: Option<&str>) -> String {

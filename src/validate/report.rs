@@ -13,9 +13,9 @@ pub enum Severity {
     Required,
     /// Good practice most clients rely on.
     Recommended,
-    /// What Microsoft Entra ID sends or expects (entra-provisioning-client.md).
+    /// What Microsoft Entra ID sends or expects (docs/entra-behaviour.md).
     EntraInterop,
-    /// What Okta sends or expects (scim-peers.md §6.2).
+    /// What Okta sends or expects (docs/scim-server.md, Okta).
     OktaInterop,
 }
 

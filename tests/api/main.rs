@@ -1,6 +1,7 @@
 //! One integration-test binary (each file under tests/ would be a separate binary to
 //! compile and link). Add modules here, not new files in tests/.
 
+mod architecture;
 mod auth;
 mod browser;
 mod bulk;

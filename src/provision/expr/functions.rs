@@ -1,4 +1,4 @@
-//! The function library of entra-provisioning-client.md §3.2, with Entra's semantics.
+//! The function library of docs/entra-behaviour.md §3.2, with Entra's semantics.
 
 use base64::Engine;
 use rand::seq::SliceRandom;
@@ -647,7 +647,7 @@ fn random_string(rng: &mut rand::rngs::StdRng, length: usize, minimums: [usize; 
     chars.into_iter().collect()
 }
 
-/// The diacritics table of entra-provisioning-client.md §3.2 (NormalizeDiacritics).
+/// The diacritics table of docs/entra-behaviour.md §3.2 (NormalizeDiacritics).
 fn normalize_diacritics(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

@@ -1,4 +1,4 @@
-//! Every documented example of entra-provisioning-client.md §3.2, one line each.
+//! Every documented example of docs/entra-behaviour.md §3.2, one line each.
 
 use rand::SeedableRng;
 use serde_json::{json, Value};

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::*;
 
-/// Okta answers within 600 ms in its own spec tests (scim-peers.md §6.2).
+/// Okta answers within 600 ms in its own spec tests (docs/scim-server.md, Okta).
 pub(super) fn quick(started: Instant, what: &str) -> Result<(), Failure> {
     let ms = started.elapsed().as_millis();
     if ms < 600 {

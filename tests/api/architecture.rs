@@ -1,0 +1,72 @@
+//! The dependency rules of docs/architecture.md, checked on the sources.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn src(module: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(module)
+}
+
+/// Files of `module` (a directory or `name.rs`) that mention any of `forbidden` as
+/// `crate::<name>` (imports and paths alike).
+fn violations(module: &str, forbidden: &[&str]) -> Vec<String> {
+    let dir = src(module);
+    let files = if dir.is_dir() { rust_files(&dir) } else { vec![src(&format!("{module}.rs"))] };
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for name in forbidden {
+            let needles = [format!("crate::{name}::"), format!("crate::{name};"), format!("crate::{{{name}")];
+            if needles.iter().any(|n| text.contains(n.as_str())) {
+                found.push(format!("{} uses crate::{name}", file.display()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn pure_and_server_side_modules_do_not_reach_into_the_client_side() {
+    let client_side = ["provision", "validate", "http", "client", "cli", "startup", "bench"];
+    let mut all = Vec::new();
+    for module in ["scim", "filter", "digest", "store", "service"] {
+        all.extend(violations(module, &client_side));
+    }
+    assert!(all.is_empty(), "layering broken:\n{}", all.join("\n"));
+}
+
+#[test]
+fn the_engine_and_the_client_never_call_the_server() {
+    let server_side = ["service", "store", "http", "startup", "tenants", "recording", "metrics", "faults"];
+    let mut all = Vec::new();
+    for module in ["provision", "client", "validate"] {
+        all.extend(violations(module, &server_side));
+    }
+    all.extend(violations("metrics", &["provision"]));
+    assert!(all.is_empty(), "layering broken:\n{}", all.join("\n"));
+}
+
+#[test]
+fn reqwest_clients_are_built_in_one_module() {
+    let builders: Vec<String> = rust_files(&src(""))
+        .into_iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.contains("reqwest::Client::builder") || text.contains("reqwest::Client::new")
+        })
+        .map(|f| f.strip_prefix(src("")).unwrap().display().to_string())
+        .collect();
+    assert_eq!(builders, ["client/transport.rs"]);
+}
