@@ -206,11 +206,12 @@ pub fn transition(
 #[serde(rename_all = "camelCase")]
 pub struct JobStatus {
     pub job: String,
-    /// NotRun, Active, Paused, Quarantine or Disabled.
-    pub state: String,
+    pub state: RunState,
     pub initial_cycle_complete: bool,
     /// Initial cycle done and the last cycle ran without failures.
     pub steady_state: bool,
+    /// Disables and deletes the deletion threshold is holding back.
+    pub held_removals: usize,
     pub last_cycle: Option<CycleReport>,
     pub quarantine: Option<Quarantine>,
     /// Objects whose last attempt failed; they are retried on the next cycle.
@@ -219,6 +220,22 @@ pub struct JobStatus {
     /// Objects linked in the target (the connector data store).
     pub users: usize,
     pub groups: usize,
+}
+
+/// Where a job stands (Graph's synchronizationStatus `code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunState {
+    NotRun,
+    Active,
+    Paused,
+    Quarantine,
+    Disabled,
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
 }
 
 /// How long a scheduler waits before the next cycle.

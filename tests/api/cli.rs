@@ -487,3 +487,76 @@ async fn output_into_a_closed_pipe_ends_quietly() {
     assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
     assert_eq!(output.status.code(), Some(0), "{err}");
 }
+
+#[actix_web::test]
+async fn provisioning_logs_survive_any_number_of_process_restarts() {
+    let app = spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let job = small_job(work.path(), "kept-logs", &app.url(""), TOKEN);
+    for round in 0..3 {
+        if round > 0 {
+            let restart = scimlab(&["provision", "restart", "--job", &job]).await;
+            assert!(restart.status.success(), "{}", stderr(&restart));
+        }
+        let run = scimlab(&["provision", "run", "--job", &job, "--quiet"]).await;
+        assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    }
+    let logs = scimlab(&["provision", "logs", "--job", &job]).await;
+    let cycles: std::collections::BTreeSet<String> = stdout(&logs)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["cycleId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cycles.len(), 3, "the records of all three cycles are kept");
+}
+
+#[actix_web::test]
+async fn held_hard_deletes_are_carried_out_after_allow_deletions_even_across_restarts() {
+    let app = spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let people = |ids: &[&str]| {
+        let users: Vec<Value> = ids
+            .iter()
+            .map(|n| {
+                json!({"objectId": n, "userPrincipalName": format!("{n}@contoso.com"), "mailNickname": n,
+                            "displayName": n, "accountEnabled": true})
+            })
+            .collect();
+        std::fs::write(work.path().join("directory.json"), json!({"users": users, "groups": []}).to_string()).unwrap();
+    };
+    people(&["ann", "bob", "cid"]);
+    let job = work.path().join("job.json");
+    let spec = json!({
+        "name": "held",
+        "target": {"url": app.url(""), "token": TOKEN},
+        "source": {"directory": "directory.json"},
+        "scope": "all",
+        "options": {"deletionThreshold": 1}
+    });
+    std::fs::write(&job, spec.to_string()).unwrap();
+    let job = job.to_str().unwrap();
+    let first = scimlab(&["provision", "run", "--job", job, "--quiet"]).await;
+    assert!(stdout(&first).contains("3 created"), "{}", stdout(&first));
+
+    people(&["ann"]);
+    let held = scimlab(&["provision", "run", "--job", job, "--quiet"]).await;
+    assert_eq!(held.status.code(), Some(3), "held by the threshold: {}", stderr(&held));
+    assert!(stdout(&held).contains("0 deleted, ") && stdout(&held).contains("2 deletions held"), "{}", stdout(&held));
+    assert_eq!(app.list("/Users", &[("count", "0")]).await.body["totalResults"], 3, "nothing deleted yet");
+    let status: Value =
+        serde_json::from_str(&stdout(&scimlab(&["provision", "status", "--job", job, "--format", "json"]).await))
+            .unwrap();
+    assert_eq!(status["heldRemovals"], 2, "{status}");
+
+    // Another process allows them; a third carries them out.
+    let allow = scimlab(&["provision", "allow-deletions", "--job", job]).await;
+    assert!(allow.status.success(), "{}", stderr(&allow));
+    let applied = scimlab(&["provision", "run", "--job", job, "--quiet"]).await;
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    assert!(stdout(&applied).contains("2 deleted"), "{}", stdout(&applied));
+    assert_eq!(app.list("/Users", &[("count", "0")]).await.body["totalResults"], 1);
+
+    // Allowing is for one cycle: a new mass deletion is held again.
+    people(&[]);
+    let quiet = scimlab(&["provision", "run", "--job", job, "--quiet"]).await;
+    assert!(stdout(&quiet).contains("1 deleted"), "one delete is within the threshold: {}", stdout(&quiet));
+}

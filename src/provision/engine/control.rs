@@ -2,10 +2,9 @@
 //! resume, start, restart, allow deletions, and the status document (docs/entra-behaviour.md
 //! §5.9, §6.5).
 
-use super::report::CycleReport;
 use super::EngineError;
 use crate::client::PauseGate;
-use crate::provision::health::{JobStatus, Quarantine};
+use crate::provision::health::{JobStatus, RunState};
 use crate::provision::job::Job;
 use crate::provision::state::{JobState, ObjectKind};
 
@@ -29,14 +28,14 @@ impl JobControl {
     /// Pauses the job: the running cycle stops sending requests, and no cycle starts.
     pub fn pause(&self) -> Result<(), EngineError> {
         self.gate.pause();
-        self.state.set_meta("paused", "true")?;
+        self.state.update_meta(|m| m.paused = true)?;
         self.state.flush()?;
         Ok(())
     }
 
     /// Resumes a paused job where it stopped.
     pub fn resume(&self) -> Result<(), EngineError> {
-        self.state.remove_meta("paused")?;
+        self.state.update_meta(|m| m.paused = false)?;
         self.state.flush()?;
         self.gate.resume();
         Ok(())
@@ -44,7 +43,7 @@ impl JobControl {
 
     /// Graph's `start`: resumes a paused job and lifts a quarantine, so a cycle may run now.
     pub fn start(&self) -> Result<(), EngineError> {
-        self.state.remove_meta("quarantine")?;
+        self.state.update_meta(|m| m.quarantine = None)?;
         self.resume()
     }
 
@@ -56,9 +55,11 @@ impl JobControl {
         } else {
             self.state.clear_watermark()?;
             self.state.clear_escrows()?;
-            for key in ["quarantine", "disabled", "last_error"] {
-                self.state.remove_meta(key)?;
-            }
+            self.state.update_meta(|m| {
+                m.quarantine = None;
+                m.disabled = None;
+                m.last_error = None;
+            })?;
         }
         self.state.flush()?;
         Ok(())
@@ -66,10 +67,13 @@ impl JobControl {
 
     /// Lets the next cycle execute disables/deletes held by the deletion threshold.
     /// Graph's `resetScope: ForceDeletes`: the next cycle, due at once, carries them out.
+    /// The held objects are still planned (their watermarks were not advanced), so nothing
+    /// else needs to be remembered.
     pub fn allow_deletions(&self) -> Result<(), EngineError> {
-        self.state.set_meta("allow_deletions", "true")?;
-        self.state.clear_watermark()?;
-        self.state.remove_meta("quarantine")?;
+        self.state.update_meta(|m| {
+            m.deletions_allowed = true;
+            m.quarantine = None;
+        })?;
         self.state.flush()?;
         Ok(())
     }
@@ -83,36 +87,35 @@ impl JobControl {
 
     /// Whether the state says the job is paused (a restarted process pauses its gate).
     pub fn is_paused(&self) -> Result<bool, EngineError> {
-        Ok(self.state.meta("paused")?.as_deref() == Some("true"))
+        Ok(self.state.meta()?.paused)
     }
 }
 
 /// The status document of a job from its state (§6.5); `gate_paused` is a pause requested
 /// in this process that the state may not show yet.
 pub fn status_of(job: &Job, state: &JobState, gate_paused: bool) -> Result<JobStatus, EngineError> {
-    let last_cycle: Option<CycleReport> = state.meta("last_cycle")?.and_then(|c| serde_json::from_str(&c).ok());
-    let quarantine: Option<Quarantine> = state.meta("quarantine")?.and_then(|q| serde_json::from_str(&q).ok());
-    let initial_cycle_complete = state.meta("initial_done")?.as_deref() == Some("true");
-    let status = if state.meta("disabled")?.is_some() {
-        "Disabled"
-    } else if state.meta("paused")?.as_deref() == Some("true") || gate_paused {
-        "Paused"
-    } else if quarantine.is_some() {
-        "Quarantine"
-    } else if last_cycle.is_none() {
-        "NotRun"
+    let meta = state.meta()?;
+    let run_state = if meta.disabled.is_some() {
+        RunState::Disabled
+    } else if meta.paused || gate_paused {
+        RunState::Paused
+    } else if meta.quarantine.is_some() {
+        RunState::Quarantine
+    } else if meta.last_cycle.is_none() {
+        RunState::NotRun
     } else {
-        "Active"
+        RunState::Active
     };
     Ok(JobStatus {
         job: job.spec.name.clone(),
-        state: status.into(),
-        initial_cycle_complete,
-        steady_state: initial_cycle_complete && last_cycle.as_ref().is_some_and(|c| c.failed == 0),
-        last_cycle,
-        quarantine,
+        state: run_state,
+        initial_cycle_complete: meta.initial_cycle_complete,
+        steady_state: meta.initial_cycle_complete && meta.last_cycle.as_ref().is_some_and(|c| c.failed == 0),
+        held_removals: meta.held_removals,
+        last_cycle: meta.last_cycle,
+        quarantine: meta.quarantine,
         escrowed: state.escrows()?.len(),
-        last_error: state.meta("last_error")?,
+        last_error: meta.last_error,
         users: state.count_links(ObjectKind::User),
         groups: state.count_links(ObjectKind::Group),
     })

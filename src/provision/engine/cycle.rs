@@ -12,7 +12,7 @@ use super::report::{CycleReport, Outcome, Progress};
 use super::{Engine, EngineError};
 use crate::clock::rfc3339;
 use crate::provision::directory::{display_name, object_id, Directory};
-use crate::provision::health::{self, Quarantine, QuarantineReason, Transition};
+use crate::provision::health::{self, QuarantineReason, Transition};
 use crate::provision::log::{Action, Status};
 use crate::provision::state::ObjectKind;
 
@@ -20,10 +20,11 @@ impl Engine {
     /// Runs one cycle: initial if the job never completed one or its configuration changed,
     /// otherwise incremental (only objects whose source changed since the watermark).
     pub async fn run_cycle(&mut self, progress: &dyn Progress) -> Result<CycleReport, EngineError> {
-        if let Some(reason) = self.state.meta("disabled")? {
+        let meta = self.state.meta()?;
+        if let Some(reason) = meta.disabled {
             return Err(EngineError::Disabled(reason));
         }
-        if self.state.meta("paused")?.as_deref() == Some("true") {
+        if meta.paused {
             return Err(EngineError::Paused);
         }
         match self.cycle(progress).await {
@@ -32,7 +33,7 @@ impl Engine {
                 Ok(report)
             }
             Err(e) => {
-                self.state.set_meta("last_error", &e.to_string())?;
+                self.state.update_meta(|m| m.last_error = Some(e.to_string()))?;
                 let at = rfc3339(self.clock.now());
                 self.notifier.send("cycleFailed", &at, json!({"error": e.to_string()})).await;
                 Err(e)
@@ -44,14 +45,14 @@ impl Engine {
         let started = Instant::now();
         let started_at = rfc3339(self.clock.now());
         let dir = self.load_source().await?;
-        let remembered_hash = self.state.meta("config_hash")?;
-        let config_changed = remembered_hash.as_deref() != Some(self.job.config_hash.as_str());
-        if config_changed && remembered_hash.is_some() {
+        let meta = self.state.meta()?;
+        let config_changed = meta.config_hash.as_deref() != Some(self.job.config_hash.as_str());
+        if config_changed && meta.config_hash.is_some() {
             // New mappings or scoping: re-evaluate everything (§4.3).
             self.state.clear_watermark()?;
         }
-        let initial = self.state.meta("initial_done")?.as_deref() != Some("true") || config_changed;
-        let deletions_allowed = self.state.meta("allow_deletions")?.as_deref() == Some("true");
+        let initial = !meta.initial_cycle_complete || config_changed;
+        let deletions_allowed = meta.deletions_allowed;
         self.cycle_id = self.new_id();
         let mut report = CycleReport { cycle_id: self.cycle_id.clone(), initial, started_at, ..Default::default() };
 
@@ -67,12 +68,18 @@ impl Engine {
         self.execute(&dir, plan, &mut report, progress).await?;
         progress.finish();
 
-        self.state.set_meta("initial_done", "true")?;
-        self.state.set_meta("config_hash", &self.job.config_hash)?;
         report.duration_ms = started.elapsed().as_millis() as u64;
         report.finished_at = rfc3339(self.clock.now());
-        self.state.set_meta("last_cycle", &serde_json::to_string(&report).unwrap_or_default())?;
-        self.state.prune_logs(crate::provision::state::LOG_RETENTION)?;
+        self.state.update_meta(|m| {
+            m.initial_cycle_complete = true;
+            m.config_hash = Some(self.job.config_hash.clone());
+            m.held_removals = report.held_deletions;
+            if report.held_deletions == 0 {
+                m.deletions_allowed = false;
+            }
+            m.last_cycle = Some(report.clone());
+        })?;
+        self.state.prune_logs(self.clock.now(), crate::provision::state::LOG_RETENTION)?;
         self.state.flush()?;
         Ok(report)
     }
@@ -89,12 +96,9 @@ impl Engine {
         let reference_users = self.export_users(plan.users, hold, report, progress).await?;
         self.delete_gone(ObjectKind::User, plan.gone_users, hold, report, progress).await?;
         self.link_managers(dir, &reference_users, report).await?;
-        self.export_groups(&plan.groups, report, progress).await?;
+        self.export_groups(&plan.groups, hold, report, progress).await?;
         self.sync_memberships(dir, &plan.groups, report).await?;
-        self.delete_gone(ObjectKind::Group, plan.gone_groups, false, report, progress).await?;
-        if !hold {
-            self.state.set_meta("allow_deletions", "false")?;
-        }
+        self.delete_gone(ObjectKind::Group, plan.gone_groups, hold, report, progress).await?;
         Ok(())
     }
 
@@ -122,7 +126,9 @@ impl Engine {
             report.processed += 1;
             report.count(&outcome);
             self.escrow(ObjectKind::User, &id, &outcome)?;
-            if outcome.status != Status::Failure {
+            // A held disable keeps its old watermark, so every cycle plans it again until
+            // deletions are allowed (the held set survives restarts in the watermarks).
+            if outcome.status != Status::Failure && outcome.action != Action::StagedDelete {
                 self.state.set_watermark(ObjectKind::User, &id, &w.fingerprint)?;
             }
             if w.scope.in_scope() {
@@ -170,16 +176,24 @@ impl Engine {
         reference_users: &[String],
         report: &mut CycleReport,
     ) -> Result<(), EngineError> {
+        let assigned = super::scope::members_of_assigned_groups(&self.job, dir);
+        let assigned = &assigned;
         let mut managers = stream::iter(reference_users.iter().filter_map(|id| dir.user(id)))
             .map(|user| async move {
                 let mut run = self.run();
-                let outcome = run.link_manager(dir, user).await;
+                let outcome = run.link_manager(dir, user, assigned).await;
                 (user, run, outcome)
             })
             .buffer_unordered(self.concurrency());
         while let Some((user, mut run, outcome)) = managers.next().await {
             if let Some(outcome) = outcome? {
                 report.count_reference(&outcome);
+                if outcome.status == Status::Failure {
+                    // Plan the user again next cycle, so the reference is retried.
+                    self.state.remove_watermark(ObjectKind::User, object_id(user))?;
+                    report.unresolved_references += 1;
+                }
+                self.escrow(ObjectKind::User, object_id(user), &outcome)?;
                 run.log(ObjectKind::User, user, outcome)?;
             }
         }
@@ -190,13 +204,15 @@ impl Engine {
     async fn export_groups(
         &self,
         work: &[Work<'_>],
+        hold_deletions: bool,
         report: &mut CycleReport,
         progress: &dyn Progress,
     ) -> Result<(), EngineError> {
         let mut groups = stream::iter(work)
             .map(|w| async move {
                 let mut run = self.run();
-                let outcome = if w.changed { Some(run.process_group(w.object, &w.scope).await?) } else { None };
+                let outcome =
+                    if w.changed { Some(run.process_group(w.object, &w.scope, hold_deletions).await?) } else { None };
                 Ok::<_, EngineError>((w, run, outcome))
             })
             .buffer_unordered(self.concurrency());
@@ -207,7 +223,7 @@ impl Engine {
             report.processed += 1;
             report.count(&outcome);
             self.escrow(ObjectKind::Group, object_id(w.object), &outcome)?;
-            if outcome.status != Status::Failure {
+            if outcome.status != Status::Failure && outcome.action != Action::StagedDelete {
                 self.state.set_watermark(ObjectKind::Group, object_id(w.object), &w.fingerprint)?;
             }
             run.log(ObjectKind::Group, w.object, outcome)?;
@@ -255,24 +271,24 @@ impl Engine {
     /// Quarantine bookkeeping and notifications after a completed cycle (§5.6, §5.8).
     async fn after_cycle(&mut self, report: &CycleReport) -> Result<(), EngineError> {
         let policy = &self.job.spec.options.quarantine;
-        let current: Option<Quarantine> = self.state.meta("quarantine")?.and_then(|q| serde_json::from_str(&q).ok());
+        let current = self.state.meta()?.quarantine;
         let now = self.clock.now();
         let transition = health::transition(policy, current, policy.evaluate(report), now);
-        let store = |q: &Quarantine| serde_json::to_string(q).unwrap_or_default();
-        match &transition {
-            Transition::Healthy => {}
-            Transition::Entered(q) | Transition::Continued(q) => self.state.set_meta("quarantine", &store(q))?,
-            Transition::Lifted(_) => self.state.remove_meta("quarantine")?,
-            Transition::Disabled(q) => {
-                self.state.set_meta("quarantine", &store(q))?;
-                self.state.set_meta("disabled", "still failing after 4 weeks in quarantine")?;
+        self.state.update_meta(|m| {
+            match &transition {
+                Transition::Healthy => {}
+                Transition::Entered(q) | Transition::Continued(q) => m.quarantine = Some(q.clone()),
+                Transition::Lifted(_) => m.quarantine = None,
+                Transition::Disabled(q) => {
+                    m.quarantine = Some(q.clone());
+                    m.disabled = Some("still failing after 4 weeks in quarantine".into());
+                }
             }
-        }
-        if report.failed == 0 {
-            self.state.remove_meta("last_error")?;
-        } else if let Some((code, n)) = report.failure_codes.iter().max_by_key(|(_, n)| **n) {
-            self.state.set_meta("last_error", &format!("{n} objects failed with {code}"))?;
-        }
+            m.last_error = match report.failure_codes.iter().max_by_key(|(_, n)| **n) {
+                Some((code, n)) if report.failed > 0 => Some(format!("{n} objects failed with {code}")),
+                _ => None,
+            };
+        })?;
         self.state.flush()?;
         let summary = serde_json::to_value(report).unwrap_or(Value::Null);
         let at = rfc3339(now);
@@ -300,7 +316,7 @@ impl Engine {
     /// How long a scheduler should wait before the next cycle (interval, or the
     /// quarantine schedule).
     pub fn next_delay(&self) -> Result<std::time::Duration, EngineError> {
-        let quarantine: Option<Quarantine> = self.state.meta("quarantine")?.and_then(|q| serde_json::from_str(&q).ok());
+        let quarantine = self.state.meta()?.quarantine;
         let interval = std::time::Duration::from_secs(self.job.spec.options.interval_seconds);
         Ok(health::next_delay(interval, quarantine.as_ref(), self.clock.now()))
     }

@@ -293,6 +293,7 @@ impl ObjectRun<'_> {
         &mut self,
         group: &Map<String, Value>,
         scope: &ScopeDecision,
+        hold_deletions: bool,
     ) -> Result<Outcome, EngineError> {
         let id = object_id(group).to_string();
         let name = display_name(group);
@@ -307,7 +308,7 @@ impl ObjectRun<'_> {
         match (link, scope.in_scope()) {
             (None, false) => Ok(Outcome::new(Action::Other, Status::Skipped, "")),
             (None, true) => self.create_or_match(ResourceKind::Group, group).await,
-            (Some(_), false) => self.process_deleted(ObjectKind::Group, &id, false).await,
+            (Some(_), false) => self.process_deleted(ObjectKind::Group, &id, hold_deletions).await,
             (Some(mut link), true) => {
                 let current = match self.client.get(ResourceKind::Group, &link.target_id).await {
                     Ok(Some(c)) => c,

@@ -183,7 +183,8 @@ impl Engine {
         let (action, status) = (outcome.action, outcome.status);
         let mut log = run.log(ObjectKind::User, &user, outcome)?;
         let mut reference_run = self.run();
-        if let Some(reference) = reference_run.link_manager(&dir, &user).await? {
+        let assigned = scope::members_of_assigned_groups(&self.job, &dir);
+        if let Some(reference) = reference_run.link_manager(&dir, &user, &assigned).await? {
             log.modified_properties.extend(reference.modified);
             log.provisioning_steps.extend(reference_run.steps);
         }

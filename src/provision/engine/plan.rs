@@ -104,22 +104,32 @@ pub fn plan<'a>(
             removals += 1;
         }
     }
-    let threshold = job.spec.options.deletion_threshold;
-    let hold_deletions = threshold > 0 && removals > threshold && !input.deletions_allowed;
-
+    // Groups count toward the threshold too: deleted in the source, or left scope.
     let (groups, gone_groups) = if job.groups.enabled {
         let mut groups = Vec::new();
         for group in &dir.groups {
+            let id = object_id(group);
             let scope = scope::of_group(job, group);
             let fingerprint = object_fingerprint(group, scope.in_scope());
-            let changed = input.initial
-                || state.watermark(ObjectKind::Group, object_id(group))?.as_deref() != Some(fingerprint.as_str());
+            let changed =
+                input.initial || state.watermark(ObjectKind::Group, id)?.as_deref() != Some(fingerprint.as_str());
+            if changed && !scope.in_scope() && state.linked(ObjectKind::Group, id)?.is_some() {
+                removals += 1;
+            }
             groups.push(Work { object: group, scope, fingerprint, changed });
         }
-        (groups, gone(state, ObjectKind::Group, dir.groups.iter().map(object_id).collect())?)
+        let gone_groups = gone(state, ObjectKind::Group, dir.groups.iter().map(object_id).collect())?;
+        for id in &gone_groups {
+            if state.linked(ObjectKind::Group, id)?.is_some() {
+                removals += 1;
+            }
+        }
+        (groups, gone_groups)
     } else {
         (Vec::new(), Vec::new())
     };
+    let threshold = job.spec.options.deletion_threshold;
+    let hold_deletions = threshold > 0 && removals > threshold && !input.deletions_allowed;
     Ok(CyclePlan { users, gone_users, groups, gone_groups, removals, hold_deletions })
 }
 
@@ -245,6 +255,27 @@ mod tests {
         let at_threshold = directory(vec![user("a", None, true), user("b", None, true)]);
         let one = plan(&job, &at_threshold, PlanInput { initial: false, deletions_allowed: false }, &state).unwrap();
         assert_eq!((one.removals, one.hold_deletions), (1, false), "the threshold itself is not exceeded");
+    }
+
+    #[test]
+    fn deleted_groups_count_toward_the_threshold() {
+        let job = job(json!({"deletionThreshold": 1}));
+        let groups = vec![
+            json!({"objectId": "g1", "displayName": "One"}).as_object().unwrap().clone(),
+            json!({"objectId": "g2", "displayName": "Two"}).as_object().unwrap().clone(),
+        ];
+        let before = Directory::new(Vec::new(), groups);
+        let mut state = Remembered::default();
+        let first = plan(&job, &before, PlanInput { initial: true, deletions_allowed: false }, &state).unwrap();
+        for w in first.groups {
+            let id = object_id(w.object).to_string();
+            state.watermarks.insert((ObjectKind::Group, id.clone()), w.fingerprint);
+            state.links.insert((ObjectKind::Group, id), false);
+        }
+        let after = Directory::new(Vec::new(), Vec::new());
+        let p = plan(&job, &after, PlanInput { initial: false, deletions_allowed: false }, &state).unwrap();
+        assert_eq!(p.gone_groups, ["g1", "g2"]);
+        assert_eq!((p.removals, p.hold_deletions), (2, true), "two group deletes exceed a threshold of 1");
     }
 
     #[test]

@@ -1,25 +1,31 @@
 //! Phase 5, references: the manager of each user once both exist in the target, and
 //! group memberships against the cached membership (docs/entra-behaviour.md §1.4.5, §1.5).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use serde_json::{json, Map, Value};
 
 use super::object::ObjectRun;
 use super::report::Outcome;
+use super::scope;
 use super::EngineError;
 use crate::provision::directory::{object_id, Directory};
-use crate::provision::log::{Action, ModifiedProperty, Status, StepType};
+use crate::provision::log::{Action, ErrorInformation, ModifiedProperty, Status, StepType};
 use crate::provision::shape::member_operations;
 use crate::provision::state::ObjectKind;
 use crate::scim::ResourceKind;
 
 impl ObjectRun<'_> {
     /// Links the enterprise manager once both users exist in the target (§1.4.5).
+    ///
+    /// A manager that is in scope but not provisioned yet (its create failed and was
+    /// escrowed) is a reference failure: the caller keeps the user planned, so the next
+    /// cycle links it once the manager exists (docs/entra-behaviour.md §5.6).
     pub async fn link_manager(
         &mut self,
         dir: &Directory,
         user: &Map<String, Value>,
+        assigned_members: &HashSet<String>,
     ) -> Result<Option<Outcome>, EngineError> {
         let Some(mapping) = self.job.users.mappings.iter().find(|m| m.reference() == Some("manager")).cloned() else {
             return Ok(None);
@@ -27,13 +33,16 @@ impl ObjectRun<'_> {
         let id = object_id(user).to_string();
         let Some(mut link) = self.state.link(ObjectKind::User, &id)? else { return Ok(None) };
         let manager_source = user.get("manager").and_then(Value::as_str).unwrap_or("");
-        let desired = if manager_source.is_empty() {
-            None
-        } else {
-            match self.state.link(ObjectKind::User, manager_source)? {
-                Some(m) if dir.user(manager_source).is_some() => Some(m.target_id),
-                _ => None,
-            }
+        let manager = dir.user(manager_source).filter(|_| !manager_source.is_empty());
+        let desired = match manager {
+            None => None,
+            Some(manager) => match self.state.link(ObjectKind::User, manager_source)? {
+                Some(m) => Some(m.target_id),
+                None if scope::of_user(self.job, manager, assigned_members).in_scope() => {
+                    return Ok(Some(self.unresolved_manager(manager_source, &link.target_id)));
+                }
+                None => None,
+            },
         };
         let exported = link.exported.get(&mapping.target).and_then(Value::as_str).map(str::to_string);
         if desired == exported || desired.is_none() {
@@ -68,6 +77,22 @@ impl ObjectRun<'_> {
                 Ok(Some(o))
             }
         }
+    }
+
+    fn unresolved_manager(&mut self, manager_source: &str, target_id: &str) -> Outcome {
+        let reason = format!(
+            "the manager {manager_source} is in scope but not provisioned yet (its create failed); the reference is retried next cycle"
+        );
+        self.step(
+            "EntryReferenceResolution",
+            StepType::ReferenceResolution,
+            Status::Failure,
+            reason.clone(),
+            Value::Null,
+        );
+        let mut o = Outcome::new(Action::Update, Status::Failure, target_id);
+        o.error = Some(ErrorInformation { error_code: "UnableToResolveReferenceAttributeValue".into(), reason });
+        o
     }
 
     /// Brings the target group's members in line with the source, against the cached

@@ -29,6 +29,8 @@ pub struct CycleReport {
     /// Failures of manager and member updates (included in `failed`; quarantine
     /// thresholds on objects leave them out, §5.6).
     pub reference_failed: usize,
+    /// Manager references left unresolved (retried next cycle).
+    pub unresolved_references: usize,
     /// Failures by Entra error code.
     pub failure_codes: BTreeMap<String, usize>,
     pub duration_ms: u64,
@@ -137,7 +139,16 @@ pub fn summary(report: &CycleReport) -> String {
         report.deleted,
         report.skipped,
         report.failed,
-        if report.held_deletions > 0 { format!(", {} deletions held by the threshold", report.held_deletions) } else { String::new() },
+        {
+            let mut notes = String::new();
+            if report.held_deletions > 0 {
+                notes += &format!(", {} deletions held by the threshold", report.held_deletions);
+            }
+            if report.unresolved_references > 0 {
+                notes += &format!(", {} manager references unresolved (retried next cycle)", report.unresolved_references);
+            }
+            notes
+        },
         report.duration_ms
     )
 }

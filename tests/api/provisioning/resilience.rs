@@ -8,6 +8,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::{json, Value};
 
 use scimlab::provision::health::QuarantineReason;
+use scimlab::provision::health::RunState;
 use scimlab::provision::log::Status;
 use scimlab::provision::NoProgress;
 
@@ -218,7 +219,7 @@ async fn unreachable_target_quarantines_and_notifies() {
     let report = engine.run_cycle(&NoProgress).await.unwrap();
     assert_eq!(report.failed, 2, "{report:?}");
     let status = engine.status().unwrap();
-    assert_eq!(status.state, "Quarantine");
+    assert_eq!(status.state, RunState::Quarantine);
     let q = status.quarantine.unwrap();
     assert_eq!(q.reason, QuarantineReason::EncounteredQuarantineException);
     assert!(q.detail.contains("WebExceptionProtocolError"), "{}", q.detail);
@@ -242,7 +243,7 @@ async fn failure_rate_quarantine_is_lifted_by_a_successful_cycle() {
     let mut engine = lab.engine();
     engine.run_cycle(&NoProgress).await.unwrap();
     let status = engine.status().unwrap();
-    assert_eq!(status.state, "Quarantine");
+    assert_eq!(status.state, RunState::Quarantine);
     assert_eq!(status.quarantine.as_ref().unwrap().reason, QuarantineReason::EncounteredEscrowProportionThreshold);
     assert_eq!(status.escrowed, 2);
     assert!(engine.next_delay().unwrap() <= Duration::from_secs(1));
@@ -251,7 +252,7 @@ async fn failure_rate_quarantine_is_lifted_by_a_successful_cycle() {
     let report = engine.run_cycle(&NoProgress).await.unwrap();
     assert_eq!((report.created, report.failed), (2, 0), "{report:?}");
     let status = engine.status().unwrap();
-    assert_eq!((status.state.as_str(), status.escrowed, status.steady_state), ("Active", 0, true));
+    assert_eq!((status.state, status.escrowed, status.steady_state), (RunState::Active, 0, true));
     assert_eq!(sink.names(), ["quarantine", "quarantineLifted"]);
 }
 
@@ -275,7 +276,7 @@ async fn deletion_threshold_stop_is_a_quarantine_with_a_notification() {
     assert_eq!(engine.next_delay().unwrap(), Duration::from_secs(engine.job().spec.options.interval_seconds));
     let report = engine.run_cycle(&NoProgress).await.unwrap();
     assert_eq!(report.disabled, 2, "{report:?}");
-    assert_eq!(engine.status().unwrap().state, "Active");
+    assert_eq!(engine.status().unwrap().state, RunState::Active);
 }
 
 #[actix_web::test]
@@ -313,7 +314,7 @@ async fn a_paused_job_runs_no_cycle_until_resumed() {
     let lab = Lab::with(two_users).await;
     let mut engine = lab.engine();
     engine.pause().unwrap();
-    assert_eq!(engine.status().unwrap().state, "Paused");
+    assert_eq!(engine.status().unwrap().state, RunState::Paused);
     let err = engine.run_cycle(&NoProgress).await.unwrap_err();
     assert!(err.to_string().contains("paused"), "{err}");
     assert_eq!(lab.total("/Users").await, 0);
@@ -427,4 +428,50 @@ async fn oauth_client_credentials_fetch_the_bearer_token() {
     let err = engine.test_connection().await.unwrap_err().to_string();
     assert!(err.contains("access_token"), "{err}");
     drop(token_server);
+}
+
+#[actix_web::test]
+async fn manager_references_held_up_by_an_escrowed_create_are_linked_in_a_later_cycle() {
+    // u00 manages u01..u09 and u10 manages u11..u19.
+    let users: Vec<Value> = (0..20)
+        .map(|i| {
+            let mut p = super::person(&format!("u{i:02}"), &format!("First{i:02}"), "Staff", "Engineer");
+            if i % 10 != 0 {
+                p["manager"] = json!(format!("u{:02}", i - i % 10));
+            }
+            p
+        })
+        .collect();
+    let lab = Lab::with(|s| {
+        s.scope = scimlab::provision::job::ScopeMode::All;
+        s.options.concurrency = 1;
+        s.options.retry.max_attempts = 1;
+    })
+    .await;
+    lab.edit_directory(|d| {
+        d["users"] = json!(users);
+        d["groups"] = json!([]);
+    });
+    // The first create (a manager: managers go first) fails and is escrowed.
+    lab.faults(json!({"rules": [{"method": "POST", "path": "/Users", "times": 1, "status": 503}]})).await;
+    let first = lab.engine().run_cycle(&NoProgress).await.unwrap();
+    assert_eq!(first.created, 19, "{first:?}");
+    assert_eq!(first.unresolved_references, 9, "{first:?}");
+    assert!(scimlab::provision::engine::summary(&first).contains("9 manager references unresolved"));
+
+    lab.faults(json!({"rules": []})).await;
+    let second = lab.engine().run_cycle(&NoProgress).await.unwrap();
+    assert_eq!((second.created, second.unresolved_references, second.failed), (1, 0, 0), "{second:?}");
+    let third = lab.engine().run_cycle(&NoProgress).await.unwrap();
+    assert_eq!((third.processed, third.failed), (0, 0), "nothing left to do: {third:?}");
+
+    let listed = lab.app.list("/Users", &[("count", "100")]).await.body;
+    let by_name =
+        |name: &str| listed["Resources"].as_array().unwrap().iter().find(|u| u["userName"] == name).unwrap().clone();
+    for i in (0..20).filter(|i| i % 10 != 0) {
+        let report = by_name(&format!("first{i:02}.staff@contoso.com"));
+        let boss = by_name(&format!("first{:02}.staff@contoso.com", i - i % 10));
+        let manager = &report[super::super::helpers::ENTERPRISE_URN]["manager"]["value"];
+        assert_eq!(manager, &boss["id"], "u{i:02} is linked to its manager");
+    }
 }
