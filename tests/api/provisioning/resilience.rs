@@ -142,22 +142,29 @@ async fn a_burst_of_5xx_is_retried_with_backoff_and_nothing_is_lost() {
 
 #[actix_web::test]
 async fn a_400_is_not_retried_and_the_object_is_escrowed_with_the_scim_detail() {
-    let lab = Lab::with(two_users).await;
+    // One at a time, so the first POST (Alice, the manager) is the one refused.
+    let lab = Lab::with(|s| {
+        two_users(s);
+        s.options.concurrency = 1;
+    })
+    .await;
     lab.faults(json!({"rules": [{"method": "POST", "path": "/Users", "times": 1, "status": 400}]})).await;
     let mut engine = lab.engine();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
-    assert_eq!((report.created, report.failed), (1, 1), "{report:?}");
+    // Alice's create fails; Bob, created, cannot get his manager yet: a reference failure.
+    assert_eq!((report.created, report.failed, report.unresolved_references), (1, 2, 1), "{report:?}");
     let posts = statuses_of(&engine.client().take_exchanges(), "POST");
     assert_eq!(posts, [400, 201], "one attempt for the 400");
     let failure = engine.state().logs().unwrap().into_iter().find(|l| l.status == Status::Failure).unwrap();
     let info = failure.error_information.unwrap();
     assert_eq!(info.error_code, "SystemForCrossDomainIdentityManagementBadRequest");
     assert!(info.reason.contains("injected fault"), "the server's detail is kept: {}", info.reason);
-    assert_eq!(engine.status().unwrap().escrowed, 1);
+    assert_eq!(engine.status().unwrap().escrowed, 2, "Alice's create and Bob's manager reference");
 
-    // The next cycle retries the escrowed object (its watermark was never set).
+    // The next cycle retries both: Alice is created, then Bob's manager is linked.
     let report = engine.run_cycle(&NoProgress).await.unwrap();
-    assert_eq!((report.processed, report.created, report.failed), (1, 1, 0), "{report:?}");
+    assert_eq!((report.processed, report.created, report.failed), (2, 1, 0), "{report:?}");
+    assert_eq!(report.updated, 1, "Bob's manager PATCH: {report:?}");
     assert_eq!(engine.status().unwrap().escrowed, 0);
     assert_eq!(lab.total("/Users").await, 2);
 }
