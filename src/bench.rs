@@ -127,7 +127,7 @@ impl BenchServer {
         let settings = Settings {
             addr: "127.0.0.1:0".into(),
             data: Some(dir.path().join("data")),
-            tokens: vec![token.clone()],
+            tokens: vec![token.clone().into()],
             max_results: 1000,
             faults,
             record_capacity,

@@ -1,130 +1,139 @@
-//! Server settings: defaults < TOML config file < environment < command line.
+//! Server settings, declared once in [`ServeArgs`]: every key is a flag, an environment
+//! variable and a key of the TOML file given with `--config` (unknown keys are refused).
+//! Layers, lowest first: defaults < config file < environment < command line (clap gives
+//! a flag precedence over its variable). [`Settings`] is the resolved result; secrets in
+//! it are `secrecy` strings that never print.
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::service::profile::Profile;
 
-/// `scimlab serve` options. Every flag also reads an environment variable, and any of
-/// them can come from the TOML file given with `--config`.
-#[derive(clap::Args, Debug, Clone, Default)]
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `scimlab serve` options.
+#[derive(clap::Args, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "SCIMLAB_ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub addr: Option<String>,
-    /// Directory of the sled database.
+    /// Directory of the sled database [default: ./data].
     #[arg(long, env = "SCIMLAB_DATA")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<PathBuf>,
     /// Keep data in memory only (nothing is written to disk).
     #[arg(long)]
+    #[serde(skip_serializing_if = "is_false")]
     pub in_memory: bool,
     /// Static bearer token clients must send; repeat or separate with commas for several.
-    #[arg(long = "token", env = "SCIMLAB_TOKEN", value_delimiter = ',')]
+    #[arg(long = "token", env = "SCIMLAB_TOKEN", value_delimiter = ',', hide_env_values = true)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tokens: Vec<String>,
     /// Shared secret for HS256 JWTs.
-    #[arg(long, env = "SCIMLAB_JWT_SECRET")]
+    #[arg(long, env = "SCIMLAB_JWT_SECRET", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jwt_secret: Option<String>,
     /// PEM public key file for RS256/ES256 JWTs.
     #[arg(long, env = "SCIMLAB_JWT_PUBLIC_KEY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jwt_public_key: Option<String>,
-    /// Algorithm of --jwt-public-key: RS256 or ES256.
+    /// Algorithm of --jwt-public-key: RS256 or ES256 [default: RS256].
     #[arg(long, env = "SCIMLAB_JWT_ALGORITHM")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jwt_algorithm: Option<String>,
     /// Required JWT issuer (`iss`).
     #[arg(long, env = "SCIMLAB_JWT_ISSUER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jwt_issuer: Option<String>,
     /// Required JWT audience (`aud`).
     #[arg(long, env = "SCIMLAB_JWT_AUDIENCE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jwt_audience: Option<String>,
     /// Accept every request without credentials (local experiments only).
     #[arg(long)]
+    #[serde(skip_serializing_if = "is_false")]
     pub no_auth: bool,
     /// Let discovery endpoints (/ServiceProviderConfig, /Schemas, /ResourceTypes) be read without a token.
     #[arg(long)]
+    #[serde(skip_serializing_if = "is_false")]
     pub public_discovery: bool,
-    /// Quirk profile: strict (RFC only), entra (default) or okta.
+    /// Quirk profile: strict (RFC only), entra or okta [default: entra].
     #[arg(long, env = "SCIMLAB_PROFILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<Profile>,
-    /// Largest page a list returns (ServiceProviderConfig filter.maxResults).
+    /// Largest page a list returns (ServiceProviderConfig filter.maxResults) [default: 200].
     #[arg(long, env = "SCIMLAB_MAX_RESULTS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_results: Option<usize>,
-    /// Largest request body in bytes.
+    /// Largest request body in bytes [default: 1048576].
     #[arg(long, env = "SCIMLAB_MAX_PAYLOAD_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_payload_bytes: Option<usize>,
-    /// Longest filter in characters.
+    /// Longest filter in characters [default: 4096].
     #[arg(long, env = "SCIMLAB_FILTER_MAX_LENGTH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub filter_max_length: Option<usize>,
-    /// Deepest filter nesting.
+    /// Deepest filter nesting [default: 32].
     #[arg(long, env = "SCIMLAB_FILTER_MAX_DEPTH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub filter_max_depth: Option<usize>,
-    /// External base URL when behind a proxy (e.g. https://scim.example.com).
+    /// External base URL when behind a proxy or tunnel (e.g. https://scim.example.com).
     #[arg(long, env = "SCIMLAB_PUBLIC_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
-    /// HTTP worker threads (default: one per core).
+    /// HTTP worker threads [default: one per core].
     #[arg(long, env = "SCIMLAB_WORKERS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<usize>,
-    /// Requests kept by the request recorder (0 turns recording off).
+    /// Requests kept by the request recorder; 0 turns recording off [default: 10000].
     #[arg(long, env = "SCIMLAB_RECORD_CAPACITY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub record_capacity: Option<usize>,
-    /// Most operations in one /Bulk request (ServiceProviderConfig bulk.maxOperations).
+    /// Most operations in one /Bulk request (ServiceProviderConfig bulk.maxOperations) [default: 1000].
     #[arg(long, env = "SCIMLAB_BULK_MAX_OPERATIONS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bulk_max_operations: Option<usize>,
     /// Bearer token of the /admin API (fault injection, hosted jobs); off when absent.
-    #[arg(long, env = "SCIMLAB_ADMIN_TOKEN")]
+    #[arg(long, env = "SCIMLAB_ADMIN_TOKEN", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_token: Option<String>,
     /// Provisioning job to host: cycles run in the background, controlled at /admin/jobs
     /// (repeat for several).
     #[arg(long = "job")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub jobs: Vec<PathBuf>,
     /// documentationUri in ServiceProviderConfig (absent unless set).
     #[arg(long, env = "SCIMLAB_DOCUMENTATION_URI")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub documentation_uri: Option<String>,
     /// PEM certificate chain: serve HTTPS (TLS 1.2 and 1.3) instead of HTTP; needs --tls-key.
     #[arg(long, env = "SCIMLAB_TLS_CERT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert.
     #[arg(long, env = "SCIMLAB_TLS_KEY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
-    /// TOML configuration file.
+    /// Tenants besides the default one (config file only: `[[tenants]]` with `name`,
+    /// `tokens`, `profile`, `faults`).
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<crate::tenants::TenantSpec>,
+    /// Faults injected from the start (config file only: `[faults]`, see `crate::faults`).
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faults: Option<crate::faults::FaultPlan>,
+    /// TOML configuration file with these keys.
     #[arg(long, env = "SCIMLAB_CONFIG")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
-}
-
-/// The same settings as a TOML file (`addr = "127.0.0.1:8080"`, `tokens = ["…"]`, …).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    addr: Option<String>,
-    data: Option<PathBuf>,
-    in_memory: Option<bool>,
-    tokens: Option<Vec<String>>,
-    jwt_secret: Option<String>,
-    jwt_public_key: Option<String>,
-    jwt_algorithm: Option<String>,
-    jwt_issuer: Option<String>,
-    jwt_audience: Option<String>,
-    no_auth: Option<bool>,
-    public_discovery: Option<bool>,
-    profile: Option<String>,
-    max_results: Option<usize>,
-    max_payload_bytes: Option<usize>,
-    filter_max_length: Option<usize>,
-    filter_max_depth: Option<usize>,
-    public_url: Option<String>,
-    workers: Option<usize>,
-    admin_token: Option<String>,
-    bulk_max_operations: Option<usize>,
-    record_capacity: Option<usize>,
-    jobs: Option<Vec<PathBuf>>,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    documentation_uri: Option<String>,
-    /// `[[tenants]]` with `name`, `tokens`, `profile` and `faults`.
-    tenants: Option<Vec<crate::tenants::TenantSpec>>,
-    /// `[faults]` with `seed` and `[[faults.rules]]` (see `crate::faults`).
-    faults: Option<crate::faults::FaultPlan>,
 }
 
 #[derive(Debug, Error)]
@@ -133,10 +142,19 @@ pub enum ConfigError {
     Read { path: String, source: std::io::Error },
     #[error("config file {path}: {message}")]
     Parse { path: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
     #[error("HTTPS needs both a certificate and its key: {0} is set, but not {1}")]
     HalfTls(&'static str, &'static str),
     #[error("no credentials configured: pass --token <secret> (or --jwt-secret / --jwt-public-key), or --no-auth for an open local server")]
     NoCredentials,
+}
+
+/// PEM files of the server's certificate chain and private key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Fully resolved server settings.
@@ -144,7 +162,7 @@ pub enum ConfigError {
 pub struct Settings {
     pub addr: String,
     pub data: Option<PathBuf>,
-    pub tokens: Vec<String>,
+    pub tokens: Vec<SecretString>,
     pub jwt: crate::auth::JwtSettings,
     pub no_auth: bool,
     pub public_discovery: bool,
@@ -155,7 +173,7 @@ pub struct Settings {
     pub filter_max_depth: usize,
     pub public_url: Option<String>,
     pub workers: Option<usize>,
-    pub admin_token: Option<String>,
+    pub admin_token: Option<SecretString>,
     pub bulk_max_operations: usize,
     /// Requests kept by the recorder (0: off).
     pub record_capacity: usize,
@@ -169,13 +187,6 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// documentationUri in ServiceProviderConfig.
     pub documentation_uri: Option<String>,
-}
-
-/// PEM files of the server's certificate chain and private key.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
 }
 
 impl Default for Settings {
@@ -206,64 +217,78 @@ impl Default for Settings {
     }
 }
 
+impl ServeArgs {
+    /// These values over `lower`'s: a key set here wins, every other key keeps `lower`'s.
+    fn over(&self, lower: &ServeArgs) -> Result<ServeArgs, serde_json::Error> {
+        let mut merged = serde_json::to_value(lower)?;
+        if let (Some(into), serde_json::Value::Object(upper)) = (merged.as_object_mut(), serde_json::to_value(self)?) {
+            into.extend(upper);
+        }
+        serde_json::from_value(merged)
+    }
+}
+
 impl Settings {
     pub fn from_args(args: &ServeArgs) -> Result<Settings, ConfigError> {
-        let file = match &args.config {
-            Some(path) => read_file(path)?,
-            None => FileConfig::default(),
+        let merged = match &args.config {
+            Some(path) => {
+                let file = read_file(path)?;
+                args.over(&file)
+                    .map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })?
+            }
+            None => args.clone(),
         };
+        Settings::resolve(merged)
+    }
+
+    /// Defaults for every key the layers left unset, then the checks.
+    fn resolve(a: ServeArgs) -> Result<Settings, ConfigError> {
         let d = Settings::default();
-        let profile = match (args.profile, &file.profile) {
-            (Some(p), _) => p,
-            (None, Some(p)) => p.parse().map_err(|message| ConfigError::Parse {
-                path: args.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-                message,
-            })?,
-            (None, None) => d.profile,
+        let non_empty = |key: &'static str, value: Option<String>| match value {
+            Some(v) if v.trim().is_empty() => Err(ConfigError::Invalid {
+                key,
+                message: "is set but empty (an unset environment variable?): give it a value or leave it out".into(),
+            }),
+            other => Ok(other),
         };
-        let in_memory = args.in_memory || file.in_memory.unwrap_or(false);
+        if a.tokens.iter().any(|t| t.trim().is_empty()) {
+            return Err(ConfigError::Invalid { key: "--token", message: "an empty token is not a credential".into() });
+        }
         let settings = Settings {
-            addr: args.addr.clone().or(file.addr).unwrap_or(d.addr),
-            data: if in_memory { None } else { args.data.clone().or(file.data).or(d.data) },
-            tokens: if args.tokens.is_empty() { file.tokens.unwrap_or_default() } else { args.tokens.clone() },
+            addr: a.addr.unwrap_or(d.addr),
+            data: if a.in_memory { None } else { a.data.or(d.data) },
+            tokens: a.tokens.into_iter().map(SecretString::from).collect(),
             jwt: crate::auth::JwtSettings {
-                secret: args.jwt_secret.clone().or(file.jwt_secret),
-                public_key_path: args.jwt_public_key.clone().or(file.jwt_public_key),
-                algorithm: args.jwt_algorithm.clone().or(file.jwt_algorithm),
-                issuer: args.jwt_issuer.clone().or(file.jwt_issuer),
-                audience: args.jwt_audience.clone().or(file.jwt_audience),
+                secret: non_empty("--jwt-secret", a.jwt_secret)?.map(SecretString::from),
+                public_key_path: a.jwt_public_key,
+                algorithm: a.jwt_algorithm,
+                issuer: a.jwt_issuer,
+                audience: a.jwt_audience,
             },
-            no_auth: args.no_auth || file.no_auth.unwrap_or(false),
-            public_discovery: args.public_discovery || file.public_discovery.unwrap_or(false),
-            profile,
-            max_results: args.max_results.or(file.max_results).unwrap_or(d.max_results).max(1),
-            max_payload_bytes: args.max_payload_bytes.or(file.max_payload_bytes).unwrap_or(d.max_payload_bytes),
-            filter_max_length: args.filter_max_length.or(file.filter_max_length).unwrap_or(d.filter_max_length),
-            filter_max_depth: args.filter_max_depth.or(file.filter_max_depth).unwrap_or(d.filter_max_depth),
-            public_url: args.public_url.clone().or(file.public_url),
-            workers: args.workers.or(file.workers),
-            admin_token: args.admin_token.clone().or(file.admin_token),
-            bulk_max_operations: args
-                .bulk_max_operations
-                .or(file.bulk_max_operations)
-                .unwrap_or(d.bulk_max_operations)
-                .max(1),
-            record_capacity: args.record_capacity.or(file.record_capacity).unwrap_or(d.record_capacity),
-            jobs: if args.jobs.is_empty() { file.jobs.unwrap_or_default() } else { args.jobs.clone() },
-            faults: file.faults.unwrap_or_default(),
-            tenants: file.tenants.unwrap_or_default(),
-            documentation_uri: args.documentation_uri.clone().or(file.documentation_uri),
-            tls: match (args.tls_cert.clone().or(file.tls_cert), args.tls_key.clone().or(file.tls_key)) {
+            no_auth: a.no_auth,
+            public_discovery: a.public_discovery,
+            profile: a.profile.unwrap_or(d.profile),
+            max_results: a.max_results.unwrap_or(d.max_results).max(1),
+            max_payload_bytes: a.max_payload_bytes.unwrap_or(d.max_payload_bytes),
+            filter_max_length: a.filter_max_length.unwrap_or(d.filter_max_length),
+            filter_max_depth: a.filter_max_depth.unwrap_or(d.filter_max_depth),
+            public_url: a.public_url,
+            workers: a.workers,
+            admin_token: non_empty("--admin-token", a.admin_token)?.map(SecretString::from),
+            bulk_max_operations: a.bulk_max_operations.unwrap_or(d.bulk_max_operations).max(1),
+            record_capacity: a.record_capacity.unwrap_or(d.record_capacity),
+            jobs: a.jobs,
+            faults: a.faults.unwrap_or_default(),
+            tenants: a.tenants,
+            documentation_uri: a.documentation_uri,
+            tls: match (a.tls_cert, a.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
                 (None, None) => None,
                 (Some(_), None) => return Err(ConfigError::HalfTls("--tls-cert (tls_cert)", "--tls-key (tls_key)")),
                 (None, Some(_)) => return Err(ConfigError::HalfTls("--tls-key (tls_key)", "--tls-cert (tls_cert)")),
             },
         };
-        settings.faults.check().map_err(|message| ConfigError::Parse {
-            path: args.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-            message: format!("faults: {message}"),
-        })?;
+        settings.faults.check().map_err(|message| ConfigError::Invalid { key: "faults", message })?;
         if !settings.no_auth
             && settings.tokens.is_empty()
             && settings.jwt.secret.is_none()
@@ -275,8 +300,48 @@ impl Settings {
     }
 }
 
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+/// The config file, parsed with the same keys as the flags (positions in errors).
+fn read_file(path: &Path) -> Result<ServeArgs, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
     toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scimlab.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let (_dir, path) =
+            file("addr = \"0.0.0.0:9000\"\ntokens = [\"from-file\"]\nmax_results = 50\nprofile = \"okta\"\n");
+        let args = ServeArgs { config: Some(path), max_results: Some(7), ..ServeArgs::default() };
+        let s = Settings::from_args(&args).unwrap();
+        assert_eq!(s.addr, "0.0.0.0:9000");
+        assert_eq!(s.max_results, 7);
+        assert_eq!(s.profile, Profile::Okta);
+        assert_eq!(s.tokens[0].expose_secret(), "from-file");
+        assert_eq!(s.filter_max_depth, 32, "a default");
+        assert!(!format!("{s:?}").contains("from-file"), "secrets never print");
+    }
+
+    #[test]
+    fn unknown_keys_and_empty_secrets_are_refused() {
+        let (_dir, path) = file("tokns = [\"x\"]\n");
+        let err = Settings::from_args(&ServeArgs { config: Some(path), ..ServeArgs::default() }).unwrap_err();
+        assert!(err.to_string().contains("tokns"), "{err}");
+        let empty = ServeArgs { jwt_secret: Some(String::new()), ..ServeArgs::default() };
+        assert!(Settings::from_args(&empty).unwrap_err().to_string().contains("--jwt-secret"));
+        let blank = ServeArgs { tokens: vec![" ".into()], ..ServeArgs::default() };
+        assert!(Settings::from_args(&blank).is_err());
+    }
 }

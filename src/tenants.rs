@@ -122,7 +122,8 @@ impl Tenants {
             Arc::clone(&self.factory.ids),
             ServiceConfig { profile, ..self.factory.base.clone() },
         );
-        let auth = Authenticator::new(spec.tokens.clone(), &Default::default()).map_err(|e| e.to_string())?;
+        let auth = Authenticator::new(spec.tokens.iter().map(|t| t.as_str().into()).collect(), &Default::default())
+            .map_err(|e| e.to_string())?;
         let tenant = Arc::new(Tenant {
             name: name.to_string(),
             service: Arc::new(service),

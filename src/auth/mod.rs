@@ -2,6 +2,7 @@
 //! the http layer turns an [`AuthError`] into `401` with `WWW-Authenticate: Bearer`.
 
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -53,7 +54,7 @@ struct JwtVerifier {
 
 /// Validates bearer tokens against the configured credentials.
 pub struct Authenticator {
-    tokens: Vec<String>,
+    tokens: Vec<SecretString>,
     jwt: Vec<JwtVerifier>,
     /// No credentials at all: every request is let through (explicit `--no-auth`).
     open: bool,
@@ -62,7 +63,7 @@ pub struct Authenticator {
 /// JWT settings: a shared secret (HS256) and/or a public key file (RS256/ES256).
 #[derive(Debug, Clone, Default)]
 pub struct JwtSettings {
-    pub secret: Option<String>,
+    pub secret: Option<secrecy::SecretString>,
     pub public_key_path: Option<String>,
     pub algorithm: Option<String>,
     pub issuer: Option<String>,
@@ -84,7 +85,7 @@ impl Authenticator {
         Authenticator { tokens: Vec::new(), jwt: Vec::new(), open: true }
     }
 
-    pub fn new(tokens: Vec<String>, jwt: &JwtSettings) -> Result<Self, AuthConfigError> {
+    pub fn new(tokens: Vec<SecretString>, jwt: &JwtSettings) -> Result<Self, AuthConfigError> {
         let mut verifiers = Vec::new();
         let validation = |alg: Algorithm| {
             let mut v = Validation::new(alg);
@@ -101,7 +102,7 @@ impl Authenticator {
         };
         if let Some(secret) = &jwt.secret {
             verifiers.push(JwtVerifier {
-                key: DecodingKey::from_secret(secret.as_bytes()),
+                key: DecodingKey::from_secret(secret.expose_secret().as_bytes()),
                 validation: validation(Algorithm::HS256),
             });
         }
@@ -148,10 +149,18 @@ impl Authenticator {
         if token.is_empty() {
             return Err(AuthError::Missing);
         }
-        for (i, known) in self.tokens.iter().enumerate() {
-            if constant_time_eq(known.as_bytes(), token.as_bytes()) {
-                return Ok(Principal { subject: format!("token:{}", i + 1) });
+        // Every configured token is compared, in constant time each, so neither the
+        // position of a match nor a token's length shows in the timing.
+        let matched = self.tokens.iter().enumerate().fold(None, |found, (i, known)| {
+            let equal = constant_time_eq(known.expose_secret().as_bytes(), token.as_bytes());
+            if equal && found.is_none() {
+                Some(i)
+            } else {
+                found
             }
+        });
+        if let Some(i) = matched {
+            return Ok(Principal { subject: format!("token:{}", i + 1) });
         }
         let mut last_error = None;
         for verifier in &self.jwt {
@@ -184,11 +193,12 @@ fn explain_jwt_error(e: &jsonwebtoken::errors::Error) -> String {
     }
 }
 
+/// Equality whose time depends on neither where the inputs differ nor the length of the
+/// secret `a`: both are hashed first, and the digests compared byte by byte.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use sha2::{Digest, Sha256};
+    let (x, y) = (Sha256::digest(a), Sha256::digest(b));
+    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
 }
 
 /// Mints an HS256 test JWT (`scimlab token`). `now` is a parameter so tests can fix it.

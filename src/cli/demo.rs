@@ -63,7 +63,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     let settings = Settings {
         addr: "127.0.0.1:0".into(),
         data: Some(work.path().join("scim-data")),
-        tokens: vec![token.clone()],
+        tokens: vec![token.clone().into()],
         workers: Some(2),
         ..Settings::default()
     };

@@ -18,7 +18,7 @@ pub use output::{emit, emit_line, Exit, Format};
 use crate::telemetry::{self, LogFormat};
 
 /// SCIM 2.0 service provider, Entra-style provisioning engine and SCIM validator.
-#[derive(Parser, Debug)]
+#[derive(Parser)]
 #[command(name = "scimlab", version, about)]
 pub struct Cli {
     /// Log output format.
@@ -28,7 +28,7 @@ pub struct Cli {
     command: Command,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 enum Command {
     /// Run the SCIM 2.0 server (HTTP, or HTTPS with --tls-cert and --tls-key).
     Serve(Box<crate::config::ServeArgs>),

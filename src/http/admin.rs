@@ -189,9 +189,18 @@ pub(crate) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiEr
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     match given {
-        Some(token) if crate::auth::constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(token)
+            if crate::auth::constant_time_eq(
+                secrecy::ExposeSecret::expose_secret(expected).as_bytes(),
+                token.as_bytes(),
+            ) =>
+        {
+            Ok(())
+        }
         Some(_) => Err(ApiError(ScimError::unauthorized("the admin token is not valid"))),
         None => Err(ApiError(ScimError::unauthorized("the admin API needs 'Authorization: Bearer <admin token>'"))),
     }

@@ -61,7 +61,7 @@ pub struct AppState {
     /// Injected faults on the SCIM API.
     pub faults: Arc<crate::faults::Faults>,
     /// Bearer token of the `/admin` API (off when absent).
-    pub admin_token: Option<String>,
+    pub admin_token: Option<secrecy::SecretString>,
     /// Provisioning jobs hosted by this server.
     pub jobs: Arc<crate::provision::host::JobHost>,
     /// Recorded SCIM requests and responses.

@@ -10,7 +10,8 @@ use std::str::FromStr;
 
 use crate::scim::{ScimError, ScimType};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Profile {
     /// RFC 7643/7644 only.
     Strict,
@@ -39,6 +40,19 @@ impl Profile {
 impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl TryFrom<String> for Profile {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, String> {
+        name.parse()
+    }
+}
+
+impl From<Profile> for String {
+    fn from(p: Profile) -> String {
+        p.to_string()
     }
 }
 
