@@ -97,7 +97,13 @@ impl Recorder {
             return;
         }
         record.seq = self.next.fetch_add(1, Ordering::Relaxed);
-        let Ok(bytes) = serde_json::to_vec(&record) else { return };
+        let bytes = match serde_json::to_vec(&record) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not encode a request record");
+                return;
+            }
+        };
         if let Err(e) = self.tree.insert(record.seq.to_be_bytes(), bytes) {
             tracing::warn!(error = %e, "could not record a request");
             return;
@@ -105,7 +111,9 @@ impl Recorder {
         // Sequence numbers are contiguous, so the record that falls out of the ring is
         // exactly `capacity` behind (a length count would scan the whole tree).
         if let Some(old) = record.seq.checked_sub(self.capacity as u64) {
-            let _ = self.tree.remove(old.to_be_bytes());
+            if let Err(e) = self.tree.remove(old.to_be_bytes()) {
+                tracing::warn!(error = %e, "could not drop the oldest recorded request");
+            }
         }
     }
 
@@ -126,8 +134,8 @@ impl Recorder {
         out
     }
 
-    pub fn clear(&self) {
-        let _ = self.tree.clear();
+    pub fn clear(&self) -> Result<(), sled::Error> {
+        self.tree.clear()
     }
 }
 

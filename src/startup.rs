@@ -36,7 +36,7 @@ impl CycleObserver for CycleMetrics {
 use crate::scim::discovery::Capabilities;
 use crate::service::{ScimService, ServiceConfig};
 use crate::store::SledStore;
-use crate::tenants::{Tenant, TenantFactory, Tenants, DEFAULT_TENANT};
+use crate::tenants::{Tenant, Tenants, DEFAULT_TENANT};
 
 pub struct Application {
     port: u16,
@@ -112,8 +112,15 @@ impl Application {
             faults: Arc::clone(&faults),
             profile: settings.profile,
         });
-        let factory = TenantFactory { db: db.clone(), clock: Arc::clone(&clock), ids, base: service_config };
-        let tenants = Arc::new(Tenants::open(factory, default_tenant, &settings.tenants)?);
+        let tenant_db = db.clone();
+        let open_service: crate::tenants::ServiceFactory = Box::new(move |name, profile| {
+            // Same data for the same name: the store is the tenant's key prefix.
+            let store = SledStore::open(&tenant_db, name)?;
+            let config = ServiceConfig { profile, ..service_config.clone() };
+            Ok(ScimService::new(Arc::new(store), Arc::clone(&clock), Arc::clone(&ids), config))
+        });
+        let definitions = Box::new(crate::store::SledDefinitions::open(&db, "tenant_definitions")?);
+        let tenants = Arc::new(Tenants::open(open_service, definitions, default_tenant, &settings.tenants)?);
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let (jobs, supervisors) = JobHost::load(
             &settings.jobs,

@@ -1,5 +1,5 @@
-//! Multi-tenancy: each tenant has its own data (a key prefix in the same sled database),
-//! tokens, quirk profile and fault plan. The default tenant is served at `/scim/v2`, the
+//! Multi-tenancy: each tenant has its own data (its own store, opened by the factory that
+//! `startup` hands in), tokens, quirk profile and fault plan. The default tenant is served at `/scim/v2`, the
 //! others at `/tenants/{name}/scim/v2`. Tenants come from the config file or the admin API;
 //! those created over the API are stored, so they survive a restart.
 
@@ -8,12 +8,11 @@ use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Authenticator;
-use crate::clock::{Clock, IdSource};
+use crate::auth::{AuthConfigError, Authenticator};
 use crate::faults::{FaultPlan, Faults};
 use crate::service::profile::Profile;
-use crate::service::{ScimService, ServiceConfig};
-use crate::store::SledStore;
+use crate::service::ScimService;
+use crate::store::{DefinitionStore, StoreError};
 
 pub const DEFAULT_TENANT: &str = "default";
 
@@ -39,18 +38,27 @@ pub struct Tenant {
     pub profile: Profile,
 }
 
-/// Everything needed to open a tenant's service.
-pub struct TenantFactory {
-    pub db: sled::Db,
-    pub clock: Arc<dyn Clock>,
-    pub ids: Arc<dyn IdSource>,
-    pub base: ServiceConfig,
+/// Opens the service of a tenant (its own data, the same name always the same data) with
+/// a profile; built by `startup`, the only place that knows the storage.
+pub type ServiceFactory = Box<dyn Fn(&str, Profile) -> Result<ScimService, StoreError> + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the tenant's tokens: {0}")]
+    Auth(#[from] AuthConfigError),
+    #[error("the tenant's storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("the stored definition of tenant '{name}' does not decode: {source}")]
+    Definition { name: String, source: serde_json::Error },
 }
 
 pub struct Tenants {
-    factory: TenantFactory,
+    open_service: ServiceFactory,
+    default_profile: Profile,
     map: RwLock<BTreeMap<String, Arc<Tenant>>>,
-    definitions: sled::Tree,
+    definitions: Box<dyn DefinitionStore>,
 }
 
 /// Tenant names become URL segments and storage prefixes.
@@ -69,17 +77,21 @@ pub fn check_name(name: &str) -> Result<(), String> {
 impl Tenants {
     /// The registry with the default tenant, the configured tenants and those stored by
     /// the admin API.
-    pub fn open(factory: TenantFactory, default: Arc<Tenant>, configured: &[TenantSpec]) -> anyhow::Result<Tenants> {
-        let definitions = factory.db.open_tree("tenant_definitions")?;
-        let tenants = Tenants { factory, map: RwLock::new(BTreeMap::new()), definitions };
+    pub fn open(
+        open_service: ServiceFactory,
+        definitions: Box<dyn DefinitionStore>,
+        default: Arc<Tenant>,
+        configured: &[TenantSpec],
+    ) -> anyhow::Result<Tenants> {
+        let default_profile = default.profile;
+        let tenants = Tenants { open_service, default_profile, map: RwLock::new(BTreeMap::new()), definitions };
         tenants.write().insert(DEFAULT_TENANT.to_string(), default);
         for spec in configured {
             tenants.install(&spec.name, spec).map_err(|e| anyhow::anyhow!("[[tenants]] {}: {e}", spec.name))?;
         }
-        for entry in tenants.definitions.iter() {
-            let (k, v) = entry?;
-            let name = String::from_utf8_lossy(&k).to_string();
-            let spec: TenantSpec = serde_json::from_slice(&v)?;
+        for (name, bytes) in tenants.definitions.all()? {
+            let spec: TenantSpec = serde_json::from_slice(&bytes)
+                .map_err(|source| TenantError::Definition { name: name.clone(), source })?;
             if !tenants.read().contains_key(&name) {
                 tenants.install(&name, &spec).map_err(|e| anyhow::anyhow!("stored tenant {name}: {e}"))?;
             }
@@ -103,27 +115,19 @@ impl Tenants {
         self.read().values().cloned().collect()
     }
 
-    fn install(&self, name: &str, spec: &TenantSpec) -> Result<Arc<Tenant>, String> {
-        check_name(name)?;
-        if spec.tokens.is_empty() {
-            return Err("a tenant needs at least one token".into());
+    fn install(&self, name: &str, spec: &TenantSpec) -> Result<Arc<Tenant>, TenantError> {
+        check_name(name).map_err(TenantError::Invalid)?;
+        if spec.tokens.is_empty() || spec.tokens.iter().any(|t| t.trim().is_empty()) {
+            return Err(TenantError::Invalid("a tenant needs at least one token, and no empty one".into()));
         }
         let profile = match &spec.profile {
-            Some(p) => p.parse::<Profile>()?,
-            None => self.factory.base.profile,
+            Some(p) => p.parse::<Profile>().map_err(TenantError::Invalid)?,
+            None => self.default_profile,
         };
         let faults = spec.faults.clone().unwrap_or_default();
-        faults.check()?;
-        // Same data for the same name: the store is the tenant's key prefix.
-        let store = SledStore::open(&self.factory.db, name).map_err(|e| e.to_string())?;
-        let service = ScimService::new(
-            Arc::new(store),
-            Arc::clone(&self.factory.clock),
-            Arc::clone(&self.factory.ids),
-            ServiceConfig { profile, ..self.factory.base.clone() },
-        );
-        let auth = Authenticator::new(spec.tokens.iter().map(|t| t.as_str().into()).collect(), &Default::default())
-            .map_err(|e| e.to_string())?;
+        faults.check().map_err(TenantError::Invalid)?;
+        let service = (self.open_service)(name, profile)?;
+        let auth = Authenticator::new(spec.tokens.iter().map(|t| t.as_str().into()).collect(), &Default::default())?;
         let tenant = Arc::new(Tenant {
             name: name.to_string(),
             service: Arc::new(service),
@@ -136,12 +140,13 @@ impl Tenants {
     }
 
     /// Creates or reconfigures a tenant (its data stays) and stores its definition.
-    pub fn put(&self, name: &str, spec: &TenantSpec) -> Result<Arc<Tenant>, String> {
+    pub fn put(&self, name: &str, spec: &TenantSpec) -> Result<Arc<Tenant>, TenantError> {
         let tenant = self.install(name, spec)?;
         let stored = TenantSpec { name: String::new(), ..spec.clone() };
-        let bytes = serde_json::to_vec(&stored).map_err(|e| e.to_string())?;
-        self.definitions.insert(name.as_bytes(), bytes).map_err(|e| e.to_string())?;
-        self.definitions.flush().map_err(|e| e.to_string())?;
+        // A TenantSpec is plain data: it always serializes.
+        let bytes =
+            serde_json::to_vec(&stored).map_err(|source| TenantError::Definition { name: name.into(), source })?;
+        self.definitions.put(name, &bytes)?;
         Ok(tenant)
     }
 }

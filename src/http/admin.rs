@@ -86,7 +86,10 @@ async fn requests_har(
 
 async fn clear_requests(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
-    state.recorder.clear();
+    state.recorder.clear().map_err(|e| {
+        tracing::error!(error = %e, "could not clear the request recording");
+        ApiError(ScimError::internal("the request recording could not be cleared; see the server log"))
+    })?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -313,7 +316,12 @@ async fn put_tenant(
     let tenant = web::block(move || tenants.put(&name, &spec))
         .await
         .map_err(|e| ApiError(ScimError::internal(e.to_string())))?
-        .map_err(|e| ApiError(ScimError::invalid_value(e)))?;
+        .map_err(|e| match e {
+            crate::tenants::TenantError::Invalid(_) | crate::tenants::TenantError::Auth(_) => {
+                ApiError(ScimError::invalid_value(e.to_string()))
+            }
+            other => ApiError(ScimError::internal(other.to_string())),
+        })?;
     tracing::info!(tenant = %tenant.name, profile = %tenant.profile, "tenant configured");
     Ok(scim_json(
         StatusCode::OK,

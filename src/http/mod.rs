@@ -213,7 +213,9 @@ where
             fault: header(FAULT_HEADER),
         };
         // The sled write is small and unflushed; off the async thread all the same.
-        let _ = web::block(move || recorder.record(record)).await;
+        if let Err(e) = web::block(move || recorder.record(record)).await {
+            tracing::warn!(error = %e, "the request recorder's worker is gone; this request is not recorded");
+        }
         let response = head.set_body(actix_web::body::BoxBody::new(bytes));
         Ok(actix_web::dev::ServiceResponse::new(http_req, response))
     }

@@ -585,8 +585,12 @@ fn store_error(e: StoreError, kind: ResourceKind, id: &str) -> ScimError {
         StoreError::MemberNotFound(member) => ScimError::invalid_value(format!(
             "member \"{member}\" does not exist; members are ids of Users or Groups on this server"
         )),
-        StoreError::Corrupt(m) | StoreError::Backend(m) => {
-            tracing::error!(error = %m, "storage failure");
+        StoreError::Corrupt(m) => {
+            tracing::error!(error = %m, "corrupt stored record");
+            ScimError::internal("the server could not read or write its storage; see the server log")
+        }
+        StoreError::Backend(source) => {
+            tracing::error!(error = %source, cause = ?std::error::Error::source(&source), "storage failure");
             ScimError::internal("the server could not read or write its storage; see the server log")
         }
     }

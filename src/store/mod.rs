@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::scim::ResourceKind;
 
-pub use sled_store::SledStore;
+pub use sled_store::{SledDefinitions, SledStore};
 
 /// One index or uniqueness entry: attribute name and normalized value
 /// (lower-cased by the service where the attribute is case-insensitive).
@@ -116,7 +116,43 @@ pub enum StoreError {
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
     #[error("storage failure: {0}")]
-    Backend(String),
+    Backend(#[source] BackendError),
+}
+
+/// A failure of the storage engine, kept with its cause (sled's error today).
+#[derive(Debug, Clone)]
+pub struct BackendError(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl BackendError {
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
+        BackendError(std::sync::Arc::new(e))
+    }
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Two backend failures are the same failure when they say the same thing.
+impl PartialEq for BackendError {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+/// Named records (tenant definitions) that must survive a restart.
+pub trait DefinitionStore: Send + Sync {
+    fn all(&self) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    /// Stores a record durably.
+    fn put(&self, name: &str, value: &[u8]) -> StoreResult<()>;
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

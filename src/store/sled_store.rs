@@ -73,8 +73,34 @@ fn member_key(group_id: &str, member_id: &str) -> Vec<u8> {
     k
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+fn backend(e: sled::Error) -> StoreError {
+    StoreError::Backend(super::BackendError::new(e))
+}
+
+/// Tenant definitions in a sled tree.
+pub struct SledDefinitions(sled::Tree);
+
+impl SledDefinitions {
+    pub fn open(db: &sled::Db, tree: &str) -> StoreResult<SledDefinitions> {
+        Ok(SledDefinitions(db.open_tree(tree).map_err(backend)?))
+    }
+}
+
+impl super::DefinitionStore for SledDefinitions {
+    fn all(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for entry in self.0.iter() {
+            let (k, v) = entry.map_err(backend)?;
+            out.push((String::from_utf8_lossy(&k).into_owned(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn put(&self, name: &str, value: &[u8]) -> StoreResult<()> {
+        self.0.insert(name.as_bytes(), value).map_err(backend)?;
+        self.0.flush().map_err(backend)?;
+        Ok(())
+    }
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {

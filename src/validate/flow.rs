@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use serde_json::{json, Value};
 
 use super::report::Outcome;
@@ -63,10 +64,11 @@ impl Flow {
         Ok(Flow { engine, directory, source, _dir: dir })
     }
 
-    async fn cycle(&mut self, edit: impl FnOnce(&mut Value)) -> Result<CycleReport, String> {
+    async fn cycle(&mut self, edit: impl FnOnce(&mut Value)) -> anyhow::Result<CycleReport> {
         edit(&mut self.source);
-        std::fs::write(&self.directory, self.source.to_string()).map_err(|e| e.to_string())?;
-        self.engine.run_cycle(&NoProgress).await.map_err(|e| e.to_string())
+        std::fs::write(&self.directory, self.source.to_string())
+            .with_context(|| format!("cannot write the flow's directory {}", self.directory.display()))?;
+        Ok(self.engine.run_cycle(&NoProgress).await?)
     }
 
     fn target_id(&self, kind: ObjectKind, source_id: &str) -> Option<String> {
@@ -74,7 +76,7 @@ impl Flow {
     }
 }
 
-fn verdict(report: &Result<CycleReport, String>, want: impl Fn(&CycleReport) -> bool, expected: &str) -> Outcome {
+fn verdict(report: &anyhow::Result<CycleReport>, want: impl Fn(&CycleReport) -> bool, expected: &str) -> Outcome {
     match report {
         Ok(r) if r.failed == 0 && want(r) => Outcome::Pass,
         Ok(r) => Outcome::Fail {
@@ -84,7 +86,7 @@ fn verdict(report: &Result<CycleReport, String>, want: impl Fn(&CycleReport) -> 
                 r.created, r.updated, r.disabled, r.deleted, r.failed, r.failure_codes
             ),
         },
-        Err(e) => Outcome::Fail { expected: expected.into(), actual: format!("the cycle failed: {e}") },
+        Err(e) => Outcome::Fail { expected: expected.into(), actual: format!("the cycle failed: {e:#}") },
     }
 }
 

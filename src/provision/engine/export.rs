@@ -144,7 +144,6 @@ impl ObjectRun<'_> {
                 );
                 let mut o = Outcome::new(Action::Update, Status::Success, &link.target_id);
                 o.modified = modified;
-                let _ = was_disabled;
                 Ok(o)
             }
             Err(e) => {
