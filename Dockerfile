@@ -4,12 +4,24 @@
 #   docker build -t scimlab .
 #   docker run -p 8080:8080 -e SCIMLAB_TOKEN=change-me -v scimlab-data:/data scimlab
 #
-# Build stage: compile a release binary (dependencies cached in their own layer).
-FROM rust:1.95-slim-bookworm AS builder
+# Build stages: cargo-chef compiles the dependencies from a recipe of Cargo.toml and
+# Cargo.lock alone, so that layer is reused until a dependency changes; then the crate.
+FROM rust:1.95-slim-bookworm AS chef
+RUN cargo install cargo-chef --locked --version ^0.1
 WORKDIR /build
+
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS builder
+COPY --from=planner /build/recipe.json recipe.json
+RUN cargo chef cook --release --locked --recipe-path recipe.json
+# The binary embeds grammar/ and the demo's fixtures/.
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY grammar ./grammar
+COPY fixtures ./fixtures
 RUN cargo build --release --locked && strip target/release/scimlab
 
 # Runtime stage: a slim Debian with the binary (the demo's fixtures are compiled in; the

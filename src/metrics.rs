@@ -1,117 +1,132 @@
-//! Prometheus metrics: SCIM requests by route and status, a latency histogram per route,
-//! resources per tenant, and provisioning cycle counters of hosted jobs. Rendered in the
-//! Prometheus text exposition format at `/metrics`.
+//! Prometheus metrics with `prometheus-client`: SCIM requests by method, route and status,
+//! a latency histogram per route, resources per tenant (read at scrape time), and the
+//! cycles and objects of hosted provisioning jobs. Served as OpenMetrics text at `/metrics`.
+//!
+//! Label values come from small, known sets: the method is one of the HTTP methods SCIM
+//! uses (anything else is `other`) and the route is the matched pattern, never a path, so a
+//! client cannot create series at will.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds (seconds) of the latency buckets.
 const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
-#[derive(Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// The content type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    route: String,
+    status: u16,
 }
 
-#[derive(Default)]
-struct Inner {
-    requests: BTreeMap<(String, String, u16), u64>,
-    latency: BTreeMap<String, Histogram>,
-    cycles: BTreeMap<(String, &'static str), u64>,
-    objects: BTreeMap<(String, &'static str), u64>,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
 }
 
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResourceLabels {
+    tenant: String,
+    r#type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CycleLabels {
+    job: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ObjectLabels {
+    job: String,
+    action: &'static str,
+}
+
+type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
 pub struct Metrics {
-    inner: Mutex<Inner>,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: LatencyFamily,
+    resources: Family<ResourceLabels, Gauge>,
+    cycles: Family<CycleLabels, Counter>,
+    objects: Family<ObjectLabels, Counter>,
+    /// Encoding is rare (scrapes); one at a time keeps gauge updates and output consistent.
+    scrape: Mutex<()>,
 }
 
-fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS.into_iter())
+}
+
+/// The method as a label value: the ones SCIM uses, everything else `other`.
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    KNOWN.iter().find(|m| m.eq_ignore_ascii_case(method)).copied().unwrap_or("other")
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
+        let resources = Family::<ResourceLabels, Gauge>::default();
+        let cycles = Family::<CycleLabels, Counter>::default();
+        let objects = Family::<ObjectLabels, Counter>::default();
+        registry.register("scimlab_http_requests", "SCIM requests by method, route and status", requests.clone());
+        registry.register("scimlab_http_request_duration_seconds", "SCIM request latency by route", latency.clone());
+        registry.register("scimlab_resources", "Resources stored, by tenant and type", resources.clone());
+        registry.register(
+            "scimlab_provisioning_cycles",
+            "Completed provisioning cycles of hosted jobs",
+            cycles.clone(),
+        );
+        registry.register(
+            "scimlab_provisioning_objects",
+            "Objects processed by hosted jobs, by outcome",
+            objects.clone(),
+        );
+        Metrics { registry, requests, latency, resources, cycles, objects, scrape: Mutex::new(()) }
+    }
 }
 
 impl Metrics {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// One SCIM request; `route` is the matched pattern (`/scim/v2/{endpoint}/{id}`), so the
-    /// label set stays small.
+    /// One SCIM request; `route` is the matched pattern (`/scim/v2/{endpoint}/{id}`).
     pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let mut inner = self.lock();
-        *inner.requests.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
-        let h = inner.latency.entry(route.to_string()).or_default();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                h.counts[i] += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += seconds;
+        let labels = RequestLabels { method: method_label(method), route: route.to_string(), status };
+        self.requests.get_or_create(&labels).inc();
+        self.latency.get_or_create(&RouteLabels { route: route.to_string() }).observe(seconds);
     }
 
     /// One completed provisioning cycle of a hosted job: its kind (`initial` or
     /// `incremental`) and the objects per outcome (`created`, `failed`, …).
     pub fn observe_cycle(&self, job: &str, kind: &'static str, objects: &[(&'static str, usize)]) {
-        let mut inner = self.lock();
-        *inner.cycles.entry((job.to_string(), kind)).or_default() += 1;
+        self.cycles.get_or_create(&CycleLabels { job: job.to_string(), kind }).inc();
         for (action, n) in objects {
-            *inner.objects.entry((job.to_string(), action)).or_default() += *n as u64;
+            self.objects.get_or_create(&ObjectLabels { job: job.to_string(), action }).inc_by(*n as u64);
         }
     }
 
     /// The exposition text; `resources` are (tenant, resource type, count) read at scrape time.
-    pub fn render(&self, resources: &[(String, &str, usize)]) -> String {
-        let inner = self.lock();
-        let mut out = String::new();
-        out.push_str("# HELP scimlab_http_requests_total SCIM requests by method, route and status.\n");
-        out.push_str("# TYPE scimlab_http_requests_total counter\n");
-        for ((method, route, status), n) in &inner.requests {
-            let _ = writeln!(
-                out,
-                "scimlab_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
-                escape(method),
-                escape(route)
-            );
-        }
-        out.push_str("# HELP scimlab_http_request_duration_seconds SCIM request latency by route.\n");
-        out.push_str("# TYPE scimlab_http_request_duration_seconds histogram\n");
-        for (route, h) in &inner.latency {
-            let route = escape(route);
-            for (bound, n) in BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(
-                    out,
-                    "scimlab_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "scimlab_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(out, "scimlab_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-            let _ = writeln!(out, "scimlab_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
-        }
-        out.push_str("# HELP scimlab_resources Resources stored, by tenant and type.\n");
-        out.push_str("# TYPE scimlab_resources gauge\n");
+    pub fn render(&self, resources: &[(String, &str, usize)]) -> Result<String, std::fmt::Error> {
+        let _one_scrape = self.scrape.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for (tenant, kind, n) in resources {
-            let _ = writeln!(out, "scimlab_resources{{tenant=\"{}\",type=\"{kind}\"}} {n}", escape(tenant));
+            let labels = ResourceLabels { tenant: tenant.clone(), r#type: kind.to_string() };
+            self.resources.get_or_create(&labels).set(i64::try_from(*n).unwrap_or(i64::MAX));
         }
-        out.push_str("# HELP scimlab_provisioning_cycles_total Completed provisioning cycles of hosted jobs.\n");
-        out.push_str("# TYPE scimlab_provisioning_cycles_total counter\n");
-        for ((job, kind), n) in &inner.cycles {
-            let _ = writeln!(out, "scimlab_provisioning_cycles_total{{job=\"{}\",kind=\"{kind}\"}} {n}", escape(job));
-        }
-        out.push_str("# HELP scimlab_provisioning_objects_total Objects processed by hosted jobs, by outcome.\n");
-        out.push_str("# TYPE scimlab_provisioning_objects_total counter\n");
-        for ((job, action), n) in &inner.objects {
-            let _ =
-                writeln!(out, "scimlab_provisioning_objects_total{{job=\"{}\",action=\"{action}\"}} {n}", escape(job));
-        }
-        out
+        let mut out = String::new();
+        encode(&mut out, &self.registry)?;
+        Ok(out)
     }
 }
 
@@ -120,17 +135,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn histogram_buckets_are_cumulative() {
+    fn histogram_buckets_are_cumulative_and_unknown_methods_share_one_label() {
         let m = Metrics::default();
         m.observe_request("GET", "/scim/v2/{endpoint}", 200, 0.003);
         m.observe_request("GET", "/scim/v2/{endpoint}", 200, 0.2);
-        let text = m.render(&[]);
-        assert!(text.contains("le=\"0.001\"} 0"), "{text}");
-        assert!(text.contains("le=\"0.005\"} 1"), "{text}");
-        assert!(text.contains("le=\"0.25\"} 2"), "{text}");
-        assert!(text.contains("le=\"+Inf\"} 2"), "{text}");
+        m.observe_request("XYZZY", "unmatched", 404, 0.001);
+        m.observe_request("FROBNICATE", "unmatched", 404, 0.001);
+        let text = m.render(&[]).unwrap();
+        assert!(text.contains("le=\"0.001\",route=\"/scim/v2/{endpoint}\"} 0"), "{text}");
+        assert!(text.contains("le=\"0.005\",route=\"/scim/v2/{endpoint}\"} 1"), "{text}");
+        assert!(text.contains("le=\"0.25\",route=\"/scim/v2/{endpoint}\"} 2"), "{text}");
+        assert!(text.contains("le=\"+Inf\",route=\"/scim/v2/{endpoint}\"} 2"), "{text}");
         assert!(
-            text.contains("scimlab_http_requests_total{method=\"GET\",route=\"/scim/v2/{endpoint}\",status=\"200\"} 2")
+            text.contains("scimlab_http_requests_total{method=\"GET\",route=\"/scim/v2/{endpoint}\",status=\"200\"} 2"),
+            "{text}"
         );
+        assert!(text.contains("method=\"other\",route=\"unmatched\",status=\"404\"} 2"), "{text}");
     }
 }

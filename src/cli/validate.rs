@@ -69,7 +69,7 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<Exit> {
     let text = match args.format {
         ReportFormat::Text => report.to_text(args.out.is_none() && std::io::stdout().is_terminal()),
         ReportFormat::Json => report.to_json(),
-        ReportFormat::Junit => report.to_junit(),
+        ReportFormat::Junit => report.to_junit().context("cannot write the JUnit report")?,
     };
     match &args.out {
         Some(path) => {

@@ -99,7 +99,8 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
         authorize(&req, &state)?;
     }
     let counts = resource_counts(&state).await?;
-    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(&counts)))
+    let text = state.metrics.render(&counts).map_err(|e| ApiError(ScimError::internal(format!("metrics: {e}"))))?;
+    Ok(HttpResponse::Ok().content_type(crate::metrics::CONTENT_TYPE).body(text))
 }
 
 fn host_error(e: HostError) -> ApiError {

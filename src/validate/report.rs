@@ -129,15 +129,10 @@ impl Report {
 
     /// JUnit XML: one testsuite per group; failed recommended checks are failures too (CI
     /// tools show them), the exit code only counts required ones.
-    pub fn to_junit(&self) -> String {
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let _ = writeln!(
-            out,
-            "<testsuites name=\"scimlab validate\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
-            self.checks.len(),
-            self.failed(),
-            self.skipped()
-        );
+    /// JUnit XML (one suite per check group), written by `quick-junit`.
+    pub fn to_junit(&self) -> Result<String, quick_junit::SerializeError> {
+        use quick_junit::{NonSuccessKind, Report as JUnit, TestCase, TestCaseStatus, TestSuite};
+        let mut junit = JUnit::new("scimlab validate");
         let mut groups: Vec<&str> = Vec::new();
         for c in &self.checks {
             if !groups.contains(&c.group.as_str()) {
@@ -145,54 +140,37 @@ impl Report {
             }
         }
         for g in groups {
-            let checks: Vec<&CheckResult> = self.checks.iter().filter(|c| c.group == g).collect();
-            let failures = checks.iter().filter(|c| matches!(c.outcome, Outcome::Fail { .. })).count();
-            let skipped = checks.iter().filter(|c| matches!(c.outcome, Outcome::Skip { .. })).count();
-            let _ = writeln!(
-                out,
-                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">",
-                xml(g),
-                checks.len()
-            );
-            for c in checks {
-                let _ = write!(
-                    out,
-                    "    <testcase classname=\"{}\" name=\"{} {}\" time=\"{:.3}\">",
-                    xml(&format!("scimlab.validate.{g}")),
-                    xml(&c.id),
-                    xml(&c.title),
-                    c.duration_ms as f64 / 1000.0
-                );
-                match &c.outcome {
-                    Outcome::Pass => {}
+            let mut suite = TestSuite::new(g);
+            for c in self.checks.iter().filter(|c| c.group == g) {
+                let status = match &c.outcome {
+                    Outcome::Pass => TestCaseStatus::success(),
                     Outcome::Skip { reason } => {
-                        let _ = write!(out, "<skipped message=\"{}\"/>", xml(reason));
+                        let mut s = TestCaseStatus::skipped();
+                        s.set_message(reason.as_str());
+                        s
                     }
                     Outcome::Fail { expected, actual } => {
                         let mut text =
                             format!("{} ({:?})\nexpected: {expected}\nactual: {actual}\n", c.source, c.severity);
                         if let Some(x) = &c.exchange {
-                            let _ = write!(
-                                text,
-                                "request: {} {}\nresponse: {} {}\n",
-                                x.method, x.url, x.status, x.response
-                            );
+                            text +=
+                                &format!("request: {} {}\nresponse: {} {}\n", x.method, x.url, x.status, x.response);
                         }
-                        let _ = write!(
-                            out,
-                            "<failure message=\"{}\" type=\"{:?}\">{}</failure>",
-                            xml(&format!("expected {expected}, got {actual}")),
-                            c.severity,
-                            xml(&text)
-                        );
+                        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                        s.set_message(format!("expected {expected}, got {actual}"));
+                        s.set_type(format!("{:?}", c.severity));
+                        s.set_description(text);
+                        s
                     }
-                }
-                out.push_str("</testcase>\n");
+                };
+                let mut case = TestCase::new(format!("{} {}", c.id, c.title), status);
+                case.set_classname(format!("scimlab.validate.{g}"));
+                case.set_time(std::time::Duration::from_millis(c.duration_ms));
+                suite.add_test_case(case);
             }
-            out.push_str("  </testsuite>\n");
+            junit.add_test_suite(suite);
         }
-        out.push_str("</testsuites>\n");
-        out
+        junit.to_string()
     }
 }
 
@@ -202,22 +180,4 @@ fn truncate(s: &str, max: usize) -> String {
     } else {
         s.chars().take(max).collect::<String>() + "…"
     }
-}
-
-/// Escapes text for XML attributes and content (control characters are dropped).
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' | '\t' => out.push(ch),
-            c if (c as u32) < 0x20 => {}
-            c => out.push(c),
-        }
-    }
-    out
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
+use tracing::Instrument;
 
 use super::plan::{self, CyclePlan, PlanInput, Work};
 use super::report::{CycleReport, Outcome, Progress};
@@ -19,6 +20,7 @@ use crate::provision::state::ObjectKind;
 impl Engine {
     /// Runs one cycle: initial if the job never completed one or its configuration changed,
     /// otherwise incremental (only objects whose source changed since the watermark).
+    #[tracing::instrument(name = "cycle", skip_all, fields(job = %self.job.spec.name, cycle_id = tracing::field::Empty))]
     pub async fn run_cycle(&mut self, progress: &dyn Progress) -> Result<CycleReport, EngineError> {
         let meta = self.state.meta()?;
         if let Some(reason) = meta.disabled {
@@ -54,6 +56,7 @@ impl Engine {
         let initial = !meta.initial_cycle_complete || config_changed;
         let deletions_allowed = meta.deletions_allowed;
         self.cycle_id = self.new_id();
+        tracing::Span::current().record("cycle_id", self.cycle_id.as_str());
         let mut report = CycleReport { cycle_id: self.cycle_id.clone(), initial, started_at, ..Default::default() };
 
         let plan = plan::plan(&self.job, &dir, PlanInput { initial, deletions_allowed }, &self.state)?;
@@ -113,10 +116,14 @@ impl Engine {
     ) -> Result<Vec<String>, EngineError> {
         let mut reference_users = Vec::new();
         let mut users = stream::iter(work)
-            .map(|w| async move {
-                let mut run = self.run();
-                let outcome = run.process_user(w.object, &w.scope, hold_deletions).await;
-                (w, run, outcome)
+            .map(|w| {
+                let span = tracing::debug_span!("object", kind = "User", id = %object_id(w.object));
+                async move {
+                    let mut run = self.run();
+                    let outcome = run.process_user(w.object, &w.scope, hold_deletions).await;
+                    (w, run, outcome)
+                }
+                .instrument(span)
             })
             .buffer_unordered(self.concurrency());
         while let Some((w, mut run, outcome)) = users.next().await {
@@ -149,10 +156,14 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<(), EngineError> {
         let mut deleted = stream::iter(ids)
-            .map(|id| async move {
-                let mut run = self.run();
-                let outcome = run.process_deleted(kind, &id, hold).await;
-                (id, run, outcome)
+            .map(|id| {
+                let span = tracing::debug_span!("object", kind = ?kind, id = %id, deleted = true);
+                async move {
+                    let mut run = self.run();
+                    let outcome = run.process_deleted(kind, &id, hold).await;
+                    (id, run, outcome)
+                }
+                .instrument(span)
             })
             .buffer_unordered(self.concurrency());
         while let Some((id, mut run, outcome)) = deleted.next().await {
@@ -209,11 +220,18 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<(), EngineError> {
         let mut groups = stream::iter(work)
-            .map(|w| async move {
-                let mut run = self.run();
-                let outcome =
-                    if w.changed { Some(run.process_group(w.object, &w.scope, hold_deletions).await?) } else { None };
-                Ok::<_, EngineError>((w, run, outcome))
+            .map(|w| {
+                let span = tracing::debug_span!("object", kind = "Group", id = %object_id(w.object));
+                async move {
+                    let mut run = self.run();
+                    let outcome = if w.changed {
+                        Some(run.process_group(w.object, &w.scope, hold_deletions).await?)
+                    } else {
+                        None
+                    };
+                    Ok::<_, EngineError>((w, run, outcome))
+                }
+                .instrument(span)
             })
             .buffer_unordered(self.concurrency());
         while let Some(result) = groups.next().await {
