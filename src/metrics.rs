@@ -66,7 +66,7 @@ pub struct Metrics {
 }
 
 fn latency_histogram() -> Histogram {
-    Histogram::new(BUCKETS.into_iter())
+    Histogram::new(BUCKETS)
 }
 
 /// The method as a label value: the ones SCIM uses, everything else `other`.
