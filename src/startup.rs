@@ -134,12 +134,10 @@ impl Application {
         let jobs = Arc::new(jobs);
         let state = web::Data::new(AppState {
             service: Arc::clone(&service),
-            auth,
             capabilities,
             limits: HttpLimits { max_payload_bytes: settings.max_payload_bytes },
             public_discovery: settings.public_discovery,
             public_url: settings.public_url.clone(),
-            faults,
             admin_token: settings.admin_token.clone(),
             jobs: Arc::clone(&jobs),
             recorder: Arc::new(
@@ -148,6 +146,7 @@ impl Application {
             ),
             metrics,
             tenants,
+            clock: Arc::clone(&clock_for_jobs),
         });
         let listener =
             TcpListener::bind(&settings.addr).with_context(|| format!("cannot listen on {}", settings.addr))?;

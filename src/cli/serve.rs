@@ -11,6 +11,10 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings.clone())?;
         tracing::info!(url = %app.base_url(), profile = %settings.profile, "scimlab serving SCIM");
+        // One machine-readable line once the listener is bound, so a harness can start the
+        // server on port 0 and learn its address without polling.
+        let admin = app.base_url().replace("/scim/v2", "/admin");
+        emit_line(&serde_json::json!({"event": "ready", "url": app.base_url(), "admin": admin}).to_string())?;
         app.run_until_stopped().await
     })?;
     Ok(Exit::Clean)

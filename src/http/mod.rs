@@ -30,7 +30,6 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::auth::Authenticator;
 use crate::scim::discovery::Capabilities;
 use crate::scim::{ScimError, MEDIA_TYPE};
 use crate::service::profile::Leniency;
@@ -50,16 +49,14 @@ pub struct HttpLimits {
 }
 
 pub struct AppState {
+    /// The default tenant's service (discovery documents are the same for every tenant).
     pub service: Arc<ScimService>,
-    pub auth: Arc<Authenticator>,
     pub capabilities: Capabilities,
     pub limits: HttpLimits,
     /// Discovery endpoints readable without a token.
     pub public_discovery: bool,
     /// Fixed external base URL (behind a proxy); otherwise taken from the request.
     pub public_url: Option<String>,
-    /// Injected faults on the SCIM API.
-    pub faults: Arc<crate::faults::Faults>,
     /// Bearer token of the `/admin` API (off when absent).
     pub admin_token: Option<secrecy::SecretString>,
     /// Provisioning jobs hosted by this server.
@@ -69,6 +66,8 @@ pub struct AppState {
     /// Every tenant, the default one included.
     pub tenants: Arc<crate::tenants::Tenants>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The time recorded requests carry.
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 /// Response header naming the fault that was injected into a response.
@@ -158,22 +157,18 @@ where
     use crate::recording::{recorded_request_body, recorded_response_body, redact_header, RequestRecord};
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let recorder = state.as_ref().map(|s| Arc::clone(&s.recorder)).filter(|r| r.enabled());
+    let clock = state.as_ref().map(|s| Arc::clone(&s.clock));
     let metrics = state.map(|s| Arc::clone(&s.metrics));
     let started = Instant::now();
     let method = req.method().to_string();
     // Only a recording server pays for copying the request's head.
-    let captured = recorder.as_ref().map(|_| {
+    let captured = recorder.as_ref().zip(clock).map(|(_, clock)| {
         let headers: Vec<(String, String)> = req
             .headers()
             .iter()
             .map(|(k, v)| (k.to_string(), redact_header(k.as_str(), v.to_str().unwrap_or("[binary]"))))
             .collect();
-        (
-            crate::clock::rfc3339(time::OffsetDateTime::now_utc()),
-            req.path().to_string(),
-            req.query_string().to_string(),
-            headers,
-        )
+        (crate::clock::rfc3339(clock.now()), req.path().to_string(), req.query_string().to_string(), headers)
     });
     let fut = srv.call(req);
     async move {

@@ -220,6 +220,10 @@ pub struct JobStatus {
     /// Objects linked in the target (the connector data store).
     pub users: usize,
     pub groups: usize,
+    /// Cycles that came due while the job was paused and did not run (since the process
+    /// started).
+    #[serde(default)]
+    pub skipped_while_paused: u64,
 }
 
 /// Where a job stands (Graph's synchronizationStatus `code`).

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, user_body, GROUP_URN};
 
-const ADMIN: &str = "browser-admin";
+use crate::helpers::ADMIN_TOKEN as ADMIN;
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 

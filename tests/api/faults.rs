@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, user_body};
 
-const ADMIN: &str = "admin-secret";
+use crate::helpers::ADMIN_TOKEN as ADMIN;
 
 async fn put_plan(app: &crate::helpers::TestApp, token: Option<&str>, plan: Value) -> (u16, Value) {
     let mut req = app.client.put(format!("{}/admin/faults", app.address)).json(&plan);

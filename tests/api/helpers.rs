@@ -11,6 +11,8 @@ use scimlab::service::profile::Profile;
 use scimlab::startup::Application;
 
 pub const TOKEN: &str = "test-token";
+/// The admin token of every test server that turns the admin API on.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
 pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -22,6 +24,8 @@ pub struct TestApp {
     pub token: Option<String>,
     _dir: tempfile::TempDir,
     handle: actix_web::dev::ServerHandle,
+    /// The server task; it ends once storage is flushed and released.
+    task: std::sync::Mutex<Option<actix_web::rt::task::JoinHandle<anyhow::Result<()>>>>,
 }
 
 impl Drop for TestApp {
@@ -82,23 +86,12 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         ..Settings::default()
     };
     configure(&mut settings);
-    // A server that just stopped on the same directory may hold sled's lock for a moment.
-    let mut attempts = 0;
-    let app = loop {
-        match Application::build_with(settings.clone(), Arc::new(SystemClock), Arc::new(UuidIds)) {
-            Ok(app) => break app,
-            Err(e) if attempts < 200 => {
-                attempts += 1;
-                let _ = e;
-                actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
-            }
-            Err(e) => panic!("app does not build: {e:#}"),
-        }
-    };
+    let app = Application::build_with(settings, Arc::new(SystemClock), Arc::new(UuidIds))
+        .unwrap_or_else(|e| panic!("app does not build: {e:#}"));
     let address = format!("{}://127.0.0.1:{}", app.scheme(), app.port());
     let handle = app.handle();
-    actix_web::rt::spawn(app.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), token: Some(TOKEN.into()), _dir: dir, handle }
+    let task = std::sync::Mutex::new(Some(actix_web::rt::spawn(app.run_until_stopped())));
+    TestApp { address, client: reqwest::Client::new(), token: Some(TOKEN.into()), _dir: dir, handle, task }
 }
 
 /// A throwaway CA and a server certificate for 127.0.0.1 and localhost, as PEM files in
@@ -152,9 +145,23 @@ pub async fn spawn_https_app(certs: &TestCerts, configure: impl FnOnce(&mut Sett
 }
 
 impl TestApp {
-    /// Stops the server and waits until it has flushed and released its storage.
+    /// Stops the server and waits until it has flushed and released its storage, so a
+    /// new server can open the same data directory at once.
     pub async fn handle_stop(&self) {
         self.handle.stop(true).await;
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            task.await.expect("the server task ends").expect("the server stops cleanly");
+        }
+    }
+
+    /// A request to the admin API with [`ADMIN_TOKEN`]; the body is JSON when given.
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> reqwest::Response {
+        let mut req = self.client.request(method, format!("{}{path}", self.address)).bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        req.send().await.expect("the admin API answers")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -5,10 +5,10 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, user_body, TestApp, PATCH_URN, TOKEN};
 
-const ADMIN: &str = "rec-admin";
+use crate::helpers::ADMIN_TOKEN as ADMIN;
 
 async fn admin_get(app: &TestApp, path: &str) -> reqwest::Response {
-    app.client.get(format!("{}{path}", app.address)).bearer_auth(ADMIN).send().await.unwrap()
+    app.admin(reqwest::Method::GET, path, None).await
 }
 
 #[actix_web::test]

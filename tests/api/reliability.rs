@@ -100,31 +100,31 @@ async fn oversized_and_deeply_nested_input_is_refused_cleanly() {
 #[actix_web::test]
 async fn every_acknowledged_create_survives_a_sigkill() {
     let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let start = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"))
-            .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--token", TOKEN])
-            .arg("--data")
-            .arg(data.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
+    // Started on port 0; the server says where it listens in its ready line.
+    let start = || async {
+        let data = data.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"))
+                .args(["serve", "--addr", "127.0.0.1:0", "--token", TOKEN])
+                .arg("--data")
+                .arg(&data)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+            let ready: Value = serde_json::from_str(&line).expect("a JSON ready line");
+            assert_eq!(ready["event"], "ready", "{line}");
+            (child, ready["url"].as_str().unwrap().to_string())
+        })
+        .await
+        .unwrap()
     };
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}/scim/v2");
-    let wait_up = || async {
-        for _ in 0..200 {
-            if client.get(format!("{base}/ServiceProviderConfig")).bearer_auth(TOKEN).send().await.is_ok() {
-                return;
-            }
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
-        panic!("server did not come up");
-    };
 
-    let mut server = start();
-    wait_up().await;
+    let (mut server, base) = start().await;
     // Writers create users until the server dies under them; keep every 201.
     let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::new()));
     let writers: Vec<_> = (0..8)
@@ -161,8 +161,7 @@ async fn every_acknowledged_create_survives_a_sigkill() {
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() >= 150, "load ran: {}", acknowledged.len());
 
-    let mut server = start();
-    wait_up().await;
+    let (mut server, base) = start().await;
     for (name, created) in &acknowledged {
         let id = created["id"].as_str().unwrap();
         let res = client.get(format!("{base}/Users/{id}")).bearer_auth(TOKEN).send().await.unwrap();

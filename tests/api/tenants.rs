@@ -6,7 +6,7 @@ use scimlab::service::profile::Profile;
 
 use crate::helpers::{spawn_app_with, user_body, TestApp, PATCH_URN, TOKEN};
 
-const ADMIN: &str = "tenant-admin";
+use crate::helpers::ADMIN_TOKEN as ADMIN;
 
 fn acme() -> scimlab::tenants::TenantSpec {
     serde_json::from_value(json!({"name": "acme", "tokens": ["acme-token"], "profile": "strict"})).unwrap()

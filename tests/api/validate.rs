@@ -10,7 +10,7 @@ use scimlab::validate::{validate, Outcome, Report, Severity, ValidateOptions, Va
 
 use crate::helpers::{spawn_app_with, TestApp, TOKEN};
 
-const ADMIN: &str = "validate-admin";
+use crate::helpers::ADMIN_TOKEN as ADMIN;
 
 async fn server(profile: Profile) -> TestApp {
     spawn_app_with(|s| {
@@ -36,14 +36,7 @@ async fn run(app: &TestApp, profile: ValidateProfile, only: &[&str]) -> Report {
 }
 
 async fn misbehave(app: &TestApp, rules: Value) {
-    let res = app
-        .client
-        .put(format!("{}/admin/faults", app.address))
-        .bearer_auth(ADMIN)
-        .json(&json!({"rules": rules}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.admin(reqwest::Method::PUT, "/admin/faults", Some(&json!({"rules": rules}))).await;
     assert_eq!(res.status().as_u16(), 200);
 }
 

@@ -2,6 +2,9 @@
 //! resume, start, restart, allow deletions, and the status document (docs/entra-behaviour.md
 //! §5.9, §6.5).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use super::EngineError;
 use crate::client::PauseGate;
 use crate::provision::health::{JobStatus, RunState};
@@ -13,16 +16,20 @@ use crate::provision::state::{JobState, ObjectKind};
 pub struct JobControl {
     state: JobState,
     gate: PauseGate,
+    /// Cycles that were due but did not run because the job is paused (this process).
+    skipped_while_paused: Arc<AtomicU64>,
 }
 
 impl JobControl {
-    pub fn new(state: JobState, gate: PauseGate) -> JobControl {
-        JobControl { state, gate }
+    pub(crate) fn new(state: JobState, gate: PauseGate, skipped_while_paused: Arc<AtomicU64>) -> JobControl {
+        JobControl { state, gate, skipped_while_paused }
     }
 
     /// The status document.
     pub fn status(&self, job: &Job) -> Result<JobStatus, EngineError> {
-        status_of(job, &self.state, self.gate.is_paused())
+        let mut status = status_of(job, &self.state, self.gate.is_paused())?;
+        status.skipped_while_paused = self.skipped_while_paused.load(Ordering::Relaxed);
+        Ok(status)
     }
 
     /// Pauses the job: the running cycle stops sending requests, and no cycle starts.
@@ -118,5 +125,6 @@ pub fn status_of(job: &Job, state: &JobState, gate_paused: bool) -> Result<JobSt
         last_error: meta.last_error,
         users: state.count_links(ObjectKind::User),
         groups: state.count_links(ObjectKind::Group),
+        skipped_while_paused: 0,
     })
 }

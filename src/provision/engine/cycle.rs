@@ -26,7 +26,8 @@ impl Engine {
         if let Some(reason) = meta.disabled {
             return Err(EngineError::Disabled(reason));
         }
-        if meta.paused {
+        if meta.paused || self.client.gate.is_paused() {
+            self.skipped_while_paused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Err(EngineError::Paused);
         }
         match self.cycle(progress).await {

@@ -68,6 +68,7 @@ pub struct Engine {
     compliant: bool,
     cycle_id: String,
     notifier: notify::Notifier,
+    skipped_while_paused: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Engine {
@@ -87,13 +88,14 @@ impl Engine {
             compliant,
             cycle_id: String::new(),
             notifier,
+            skipped_while_paused: Arc::default(),
         })
     }
 
     /// A handle on the job's controls (pause, resume, restart, …) sharing this engine's
     /// state and pause gate.
     pub fn control(&self) -> JobControl {
-        JobControl::new(self.state.clone(), self.client.gate.clone())
+        JobControl::new(self.state.clone(), self.client.gate.clone(), Arc::clone(&self.skipped_while_paused))
     }
 
     fn run(&self) -> ObjectRun<'_> {

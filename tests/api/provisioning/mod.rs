@@ -18,7 +18,7 @@ use scimlab::provision::{Engine, Job, JobState};
 
 use crate::helpers::{spawn_app_with, TestApp, TOKEN};
 
-pub const ADMIN_TOKEN: &str = "admin-token";
+pub use crate::helpers::ADMIN_TOKEN;
 
 pub const ALICE: &str = "u-alice";
 pub const BOB: &str = "u-bob";
@@ -148,15 +148,7 @@ pub fn member_ids(group: &Value) -> Vec<String> {
 impl Lab {
     /// Replaces the server's fault plan.
     pub async fn faults(&self, plan: Value) {
-        let res = self
-            .app
-            .client
-            .put(format!("{}/admin/faults", self.app.address))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&plan)
-            .send()
-            .await
-            .expect("admin reachable");
+        let res = self.app.admin(reqwest::Method::PUT, "/admin/faults", Some(&plan)).await;
         assert_eq!(res.status().as_u16(), 200, "{}", res.text().await.unwrap_or_default());
     }
 }
