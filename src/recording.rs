@@ -1,8 +1,15 @@
 //! Request recording: every SCIM request and its response (secrets redacted, bodies
 //! bounded) kept in a ring in sled, so a developer can see exactly what Entra or Okta sent
 //! and what scimlab answered. Exported as JSON, JSONL or HAR 1.2.
+//!
+//! What never reaches the ring: attributes whose schema says `returned: never` (passwords)
+//! by any path form (body keys, PATCH paths with or without the schema URN, Bulk data),
+//! credential headers and query parameters, and request bodies that could not be parsed or
+//! are too large (a summary with the size is kept instead). Requests refused for lack of
+//! credentials (401) are kept as a summary only. The ring is bounded in records and in bytes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -68,23 +75,65 @@ impl RecordQuery {
     }
 }
 
+/// The most bytes the ring keeps, whatever its record capacity.
+pub const MAX_RING_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Paths of unauthenticated requests are cut to this many characters.
+const MAX_SUMMARY_PATH: usize = 200;
+
 /// The ring of recorded requests.
 pub struct Recorder {
     tree: sled::Tree,
     capacity: usize,
+    max_bytes: u64,
     next: AtomicU64,
+    /// Bytes stored; eviction (rare, one writer at a time) keeps it under `max_bytes`.
+    bytes: Mutex<u64>,
+}
+
+fn seq_of(key: &[u8]) -> u64 {
+    key.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
 impl Recorder {
     pub fn open(db: &sled::Db, capacity: usize) -> Result<Recorder, sled::Error> {
+        Self::open_bounded(db, capacity, MAX_RING_BYTES)
+    }
+
+    /// A ring of at most `capacity` records and `max_bytes` bytes.
+    pub fn open_bounded(db: &sled::Db, capacity: usize, max_bytes: u64) -> Result<Recorder, sled::Error> {
         let tree = db.open_tree("recorded_requests")?;
-        let last = tree.last()?.and_then(|(k, _)| k.as_ref().try_into().ok().map(u64::from_be_bytes)).unwrap_or(0);
+        let last = tree.last()?.map(|(k, _)| seq_of(&k)).unwrap_or(0);
         // A smaller capacity than last time: trim once here, not per request.
         let keep_from = (last + 1).saturating_sub(capacity as u64);
-        for key in tree.range(..keep_from.to_be_bytes()).keys().flatten() {
-            tree.remove(key)?;
+        for key in tree.range(..keep_from.to_be_bytes()).keys() {
+            tree.remove(key?)?;
         }
-        Ok(Recorder { tree, capacity, next: AtomicU64::new(last + 1) })
+        let mut bytes = 0u64;
+        for value in tree.iter().values() {
+            bytes += value?.len() as u64;
+        }
+        let recorder = Recorder { tree, capacity, max_bytes, next: AtomicU64::new(last + 1), bytes: Mutex::new(bytes) };
+        recorder.evict_to_bytes()?;
+        Ok(recorder)
+    }
+
+    /// Drops the oldest records until the ring holds at most `max_bytes`.
+    fn evict_to_bytes(&self) -> Result<(), sled::Error> {
+        let mut bytes = self.bytes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        while *bytes > self.max_bytes {
+            let Some((_, value)) = self.tree.pop_min()? else {
+                *bytes = 0;
+                break;
+            };
+            *bytes = bytes.saturating_sub(value.len() as u64);
+        }
+        Ok(())
+    }
+
+    /// Bytes the ring holds now.
+    pub fn stored_bytes(&self) -> u64 {
+        *self.bytes.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn enabled(&self) -> bool {
@@ -104,64 +153,149 @@ impl Recorder {
                 return;
             }
         };
+        let size = bytes.len() as u64;
         if let Err(e) = self.tree.insert(record.seq.to_be_bytes(), bytes) {
             tracing::warn!(error = %e, "could not record a request");
             return;
         }
+        *self.bytes.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += size;
         // Sequence numbers are contiguous, so the record that falls out of the ring is
         // exactly `capacity` behind (a length count would scan the whole tree).
         if let Some(old) = record.seq.checked_sub(self.capacity as u64) {
-            if let Err(e) = self.tree.remove(old.to_be_bytes()) {
-                tracing::warn!(error = %e, "could not drop the oldest recorded request");
+            match self.tree.remove(old.to_be_bytes()) {
+                Ok(Some(value)) => {
+                    let mut bytes = self.bytes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    *bytes = bytes.saturating_sub(value.len() as u64);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not drop the oldest recorded request"),
             }
+        }
+        if let Err(e) = self.evict_to_bytes() {
+            tracing::warn!(error = %e, "could not trim the request recording to its size limit");
         }
     }
 
+    /// The newest `limit` records that match, oldest first; reads from the newest end and
+    /// stops at `limit`, so a query never loads the whole ring.
     pub fn query(&self, q: &RecordQuery) -> Vec<RequestRecord> {
         let start = q.since.map(|s| s.saturating_add(1)).unwrap_or(0).to_be_bytes();
+        let limit = q.limit.unwrap_or(1000);
         let mut out: Vec<RequestRecord> = self
             .tree
             .range(start..)
             .values()
+            .rev()
             .flatten()
             .filter_map(|v| serde_json::from_slice::<RequestRecord>(&v).ok())
             .filter(|r| q.matches(r))
+            .take(limit)
             .collect();
-        let limit = q.limit.unwrap_or(1000);
-        if out.len() > limit {
-            out.drain(..out.len() - limit);
-        }
+        out.reverse();
         out
     }
 
     pub fn clear(&self) -> Result<(), sled::Error> {
-        self.tree.clear()
+        self.tree.clear()?;
+        *self.bytes.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = 0;
+        Ok(())
     }
 }
 
-/// Redacts credentials in headers: the scheme stays, the secret goes.
+/// Words that make a header or query parameter name a credential.
+const CREDENTIAL_WORDS: [&str; 8] =
+    ["token", "secret", "password", "passwd", "apikey", "api-key", "api_key", "session"];
+
+fn is_credential_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name == "cookie" || name == "set-cookie" || name == "code" || CREDENTIAL_WORDS.iter().any(|w| name.contains(w))
+}
+
+/// Redacts credentials in headers: the scheme of `Authorization` stays, the secret goes;
+/// cookies and any header named like a token, key, secret or password go entirely.
 pub fn redact_header(name: &str, value: &str) -> String {
     match name.to_ascii_lowercase().as_str() {
         "authorization" | "proxy-authorization" => match value.split_once(' ') {
             Some((scheme, _)) => format!("{scheme} [redacted]"),
             None => "[redacted]".into(),
         },
-        "cookie" | "set-cookie" | "x-api-key" => "[redacted]".into(),
+        _ if is_credential_name(name) => "[redacted]".into(),
         _ => value.to_string(),
     }
 }
 
-/// A request body for the record: passwords redacted, large bodies cut.
+/// A query string with the values of credential parameters (`access_token`, `api_key`, …)
+/// replaced; a query that does not parse is kept only as its length.
+pub fn redact_query(query: &str) -> String {
+    if query.is_empty() {
+        return String::new();
+    }
+    match serde_urlencoded::from_str::<Vec<(String, String)>>(query) {
+        Ok(pairs) => {
+            let pairs: Vec<(String, String)> = pairs
+                .into_iter()
+                .map(|(k, v)| if is_credential_name(&k) { (k, "[redacted]".into()) } else { (k, v) })
+                .collect();
+            serde_urlencoded::to_string(pairs).unwrap_or_else(|_| format!("[{} bytes]", query.len()))
+        }
+        Err(_) => format!("[unparsed query of {} bytes]", query.len()),
+    }
+}
+
+/// A request refused for lack of credentials, reduced to what helps and costs nothing:
+/// method, a cut path, status and latency.
+pub fn summarize_unauthenticated(record: &mut RequestRecord) {
+    record.path = record.path.chars().take(MAX_SUMMARY_PATH).collect();
+    record.query = String::new();
+    record.request_headers.clear();
+    record.request_body = None;
+    record.response_headers.clear();
+    record.response_body = None;
+}
+
+/// Names of attributes that are never returned (passwords), from the schemas.
+fn never_returned() -> &'static Vec<String> {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut names = Vec::new();
+        for rt in [crate::scim::ResourceType::user(), crate::scim::ResourceType::group()] {
+            let schemas = std::iter::once(&rt.core).chain(rt.extensions.iter().map(|e| &e.schema));
+            for schema in schemas {
+                for attr in &schema.attributes {
+                    if attr.returned == crate::scim::schema::Returned::Never {
+                        names.push(attr.name.to_ascii_lowercase());
+                    }
+                }
+            }
+        }
+        names
+    })
+}
+
+/// Whether a key or PATCH path names a never-returned attribute: `password`,
+/// `urn:…:User:password`, `password` in any case.
+fn names_secret(key_or_path: &str) -> bool {
+    let last = key_or_path.rsplit([':', '.']).next().unwrap_or(key_or_path).trim().to_ascii_lowercase();
+    never_returned().iter().any(|n| *n == last)
+}
+
+/// A request body for the record: never-returned attributes redacted by any path form.
+/// A body too large or not JSON is not kept, only its size (it could hold a password).
 pub fn recorded_request_body(bytes: &[u8]) -> Option<Box<RawValue>> {
     if bytes.is_empty() {
         return None;
     }
-    let value = match serde_json::from_slice::<Value>(bytes) {
-        Ok(mut v) if bytes.len() <= MAX_RECORDED_BODY => {
-            redact_passwords(&mut v);
-            v
+    let summary = |why: &str| json!({"notRecorded": why, "bytes": bytes.len()});
+    let value = if bytes.len() > MAX_RECORDED_BODY {
+        summary("larger than the recorder keeps")
+    } else {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(mut v) => {
+                redact_secrets(&mut v);
+                v
+            }
+            Err(_) => summary("not JSON"),
         }
-        _ => return recorded_response_body(bytes),
     };
     serde_json::value::to_raw_value(&value).ok()
 }
@@ -180,18 +314,22 @@ pub fn recorded_response_body(bytes: &[u8]) -> Option<Box<RawValue>> {
     RawValue::from_string(text.clone()).or_else(|_| serde_json::value::to_raw_value(&Value::String(text))).ok()
 }
 
-fn redact_passwords(v: &mut Value) {
+/// Redacts never-returned attributes: as keys at any depth (resources, path-less PATCH
+/// values, Bulk data) and as the `value` of a PATCH operation whose `path` names one.
+fn redact_secrets(v: &mut Value) {
     match v {
         Value::Object(map) => {
+            let path_is_secret = map.get("path").and_then(Value::as_str).is_some_and(names_secret);
             for (k, child) in map.iter_mut() {
-                if k.eq_ignore_ascii_case("password") && !child.is_null() {
+                let secret = names_secret(k) || (path_is_secret && k.eq_ignore_ascii_case("value"));
+                if secret && !child.is_null() {
                     *child = Value::String("[redacted]".into());
                 } else {
-                    redact_passwords(child);
+                    redact_secrets(child);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(redact_passwords),
+        Value::Array(items) => items.iter_mut().for_each(redact_secrets),
         _ => {}
     }
 }
@@ -237,14 +375,70 @@ pub fn to_har(records: &[RequestRecord], base: &str) -> Value {
 mod tests {
     use super::*;
 
+    fn recorded(body: &str) -> String {
+        recorded_request_body(body.as_bytes()).map(|r| r.get().to_string()).unwrap_or_default()
+    }
+
     #[test]
     fn secrets_never_reach_the_record() {
         assert_eq!(redact_header("Authorization", "Bearer abc.def"), "Bearer [redacted]");
-        let raw = recorded_request_body(br#"{"userName":"a","password":"hunter2","x":[{"password":"p"}]}"#).unwrap();
-        let body: Value = serde_json::from_str(raw.get()).unwrap();
-        assert_eq!(body["password"], "[redacted]");
-        assert_eq!(body["x"][0]["password"], "[redacted]");
+        assert_eq!(redact_header("X-Auth-Token", "abc"), "[redacted]");
+        assert_eq!(redact_header("X-Api-Key", "abc"), "[redacted]");
+        assert_eq!(redact_header("Content-Type", "application/json"), "application/json");
+        let raw = recorded(r#"{"userName":"a","password":"hunter2","x":[{"password":"p"}]}"#);
+        let body: Value = serde_json::from_str(&raw).unwrap();
+        assert_eq!(
+            (body["password"].as_str(), body["x"][0]["password"].as_str()),
+            (Some("[redacted]"), Some("[redacted]"))
+        );
         assert_eq!(body["userName"], "a");
+        for patch in [
+            r#"{"Operations":[{"op":"replace","path":"password","value":"hunter2"}]}"#,
+            r#"{"Operations":[{"op":"replace","path":"urn:ietf:params:scim:schemas:core:2.0:User:password","value":"hunter2"}]}"#,
+            r#"{"Operations":[{"op":"replace","value":{"Password":"hunter2"}}]}"#,
+            r#"{"Operations":[{"method":"POST","path":"/Users","data":{"userName":"b","password":"hunter2"}}]}"#,
+            r#"{"userName": "broken", "password": "hunter2""#,
+        ] {
+            assert!(!recorded(patch).contains("hunter2"), "{patch} → {}", recorded(patch));
+        }
+        let big = format!(r#"{{"password":"hunter2","pad":"{}"}}"#, "x".repeat(MAX_RECORDED_BODY));
+        assert!(!recorded(&big).contains("hunter2"));
+        assert!(recorded(&big).contains("notRecorded"));
+        assert_eq!(redact_query("access_token=abc&filter=x"), "access_token=%5Bredacted%5D&filter=x");
+    }
+
+    fn record(path: &str) -> RequestRecord {
+        RequestRecord {
+            seq: 0,
+            at: String::new(),
+            tenant: "default".into(),
+            method: "GET".into(),
+            path: path.into(),
+            query: String::new(),
+            request_headers: vec![],
+            request_body: None,
+            status: 200,
+            response_headers: vec![],
+            response_body: None,
+            latency_ms: 1.0,
+            quirks: vec![],
+            fault: None,
+        }
+    }
+
+    #[test]
+    fn the_ring_is_bounded_in_bytes_and_queries_read_from_the_newest_end() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let ring = Recorder::open_bounded(&db, 1_000_000, 20_000).unwrap();
+        for i in 0..500 {
+            ring.record(record(&format!("/scim/v2/Users/{i}/{}", "x".repeat(200))));
+        }
+        assert!(ring.stored_bytes() <= 20_000, "{}", ring.stored_bytes());
+        let newest = ring.query(&RecordQuery { limit: Some(3), ..Default::default() });
+        let seqs: Vec<u64> = newest.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, [498, 499, 500], "the newest three, oldest first");
+        let kept = ring.query(&RecordQuery { limit: Some(1_000_000), ..Default::default() }).len();
+        assert!(kept < 500 && kept > 10, "{kept}");
     }
 
     #[test]

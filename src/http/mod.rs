@@ -154,7 +154,10 @@ where
     S: Service<actix_web::dev::ServiceRequest, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
     B: actix_web::body::MessageBody + 'static,
 {
-    use crate::recording::{recorded_request_body, recorded_response_body, redact_header, RequestRecord};
+    use crate::recording::{
+        recorded_request_body, recorded_response_body, redact_header, redact_query, summarize_unauthenticated,
+        RequestRecord,
+    };
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let recorder = state.as_ref().map(|s| Arc::clone(&s.recorder)).filter(|r| r.enabled());
     let clock = state.as_ref().map(|s| Arc::clone(&s.clock));
@@ -168,7 +171,7 @@ where
             .iter()
             .map(|(k, v)| (k.to_string(), redact_header(k.as_str(), v.to_str().unwrap_or("[binary]"))))
             .collect();
-        (crate::clock::rfc3339(clock.now()), req.path().to_string(), req.query_string().to_string(), headers)
+        (crate::clock::rfc3339(clock.now()), req.path().to_string(), redact_query(req.query_string()), headers)
     });
     let fut = srv.call(req);
     async move {
@@ -187,7 +190,7 @@ where
             .await
             .map_err(|_| actix_web::error::ErrorInternalServerError("could not read the response to record it"))?;
         let header = |name: &str| head.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let record = RequestRecord {
+        let mut record = RequestRecord {
             seq: 0,
             at,
             tenant: crate::tenants::tenant_of_path(&path).unwrap_or(crate::tenants::DEFAULT_TENANT).to_string(),
@@ -207,6 +210,10 @@ where
             quirks: header(QUIRKS_HEADER).map(|q| q.split(", ").map(str::to_string).collect()).unwrap_or_default(),
             fault: header(FAULT_HEADER),
         };
+        if record.status == 401 {
+            // No credentials, no detail: a client without a token cannot fill the ring.
+            summarize_unauthenticated(&mut record);
+        }
         // The sled write is small and unflushed; off the async thread all the same.
         if let Err(e) = web::block(move || recorder.record(record)).await {
             tracing::warn!(error = %e, "the request recorder's worker is gone; this request is not recorded");

@@ -129,3 +129,67 @@ async fn metrics_count_requests_by_route_and_resources_per_tenant() {
     assert_eq!(guarded.client.get(format!("{}/metrics", guarded.address)).send().await.unwrap().status().as_u16(), 401);
     assert_eq!(admin_get(&guarded, "/metrics").await.status().as_u16(), 200);
 }
+
+#[actix_web::test]
+async fn no_password_or_credential_reaches_the_recording_by_any_route() {
+    let app = spawn_app_with(|s| s.admin_token = Some(ADMIN.into())).await;
+    let id = app.post("/Users", user_body("secret@example.com")).await.body["id"].as_str().unwrap().to_string();
+    let path = format!("/Users/{id}");
+    for op in [
+        json!({"op": "replace", "path": "password", "value": "hunter2-a"}),
+        json!({"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:User:password", "value": "hunter2-b"}),
+        json!({"op": "replace", "value": {"password": "hunter2-c"}}),
+    ] {
+        app.patch(&path, json!({"schemas": [PATCH_URN], "Operations": [op]})).await;
+    }
+    let mut bulk_user = user_body("bulk-secret@example.com");
+    bulk_user["password"] = json!("hunter2-d");
+    app.post(
+        "/Bulk",
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+               "Operations": [{"method": "POST", "path": "/Users", "bulkId": "b1", "data": bulk_user}]}),
+    )
+    .await;
+    let url = app.url("/Users");
+    let raw = |body: String| {
+        app.client.post(&url).bearer_auth(TOKEN).header("content-type", "application/scim+json").body(body)
+    };
+    raw(r#"{"userName": "broken@example.com", "password": "hunter2-e""#.into()).send().await.unwrap();
+    raw(format!(r#"{{"userName":"big@example.com","password":"hunter2-f","x":"{}"}}"#, "y".repeat(70_000)))
+        .send()
+        .await
+        .unwrap();
+    app.client
+        .get(format!("{url}?access_token=hunter2-g"))
+        .bearer_auth(TOKEN)
+        .header("X-Auth-Token", "hunter2-h")
+        .send()
+        .await
+        .unwrap();
+
+    for export in ["/admin/requests", "/admin/requests.jsonl", "/admin/requests.har"] {
+        let text = admin_get(&app, export).await.text().await.unwrap();
+        assert!(text.contains("secret@example.com"), "{export} holds the traffic");
+        assert!(!text.contains("hunter2"), "{export} leaks a secret: {}", &text[text.find("hunter2").unwrap()..][..80]);
+    }
+}
+
+#[actix_web::test]
+async fn requests_without_credentials_are_recorded_as_a_summary_only() {
+    let app = spawn_app_with(|s| s.admin_token = Some(ADMIN.into())).await;
+    let padding = "x".repeat(60_000);
+    let anonymous = app
+        .client
+        .get(format!("{}?pad={padding}", app.url(&format!("/Users/{}", "p".repeat(5_000)))))
+        .header("X-Padding", &padding[..8_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let all: Value = admin_get(&app, "/admin/requests").await.json().await.unwrap();
+    let record = all["requests"].as_array().unwrap().iter().find(|r| r["status"] == 401).expect("the 401 is recorded");
+    assert!(record["path"].as_str().unwrap().len() <= 200, "path cut: {}", record["path"]);
+    assert_eq!(record["query"], "");
+    assert_eq!(record["requestHeaders"], json!([]));
+    assert!(record["responseBody"].is_null());
+}
