@@ -276,7 +276,7 @@ fn never_returned() -> &'static Vec<String> {
 /// `urn:…:User:password`, `password` in any case.
 fn names_secret(key_or_path: &str) -> bool {
     let last = key_or_path.rsplit([':', '.']).next().unwrap_or(key_or_path).trim().to_ascii_lowercase();
-    never_returned().iter().any(|n| *n == last)
+    never_returned().contains(&last)
 }
 
 /// A request body for the record: never-returned attributes redacted by any path form.
