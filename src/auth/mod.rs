@@ -39,12 +39,35 @@ pub struct Claims {
     pub sub: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    /// One audience or several (RFC 7519 §4.1.3 allows both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience>,
     pub exp: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nbf: Option<u64>,
-    pub iat: u64,
+    /// Optional in RFC 7519; not required here either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+}
+
+/// The `aud` claim: a string or an array of strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<String> for Audience {
+    fn from(aud: String) -> Self {
+        Audience::One(aud)
+    }
+}
+
+impl From<&str> for Audience {
+    fn from(aud: &str) -> Self {
+        Audience::One(aud.to_string())
+    }
 }
 
 struct JwtVerifier {
@@ -91,13 +114,20 @@ impl Authenticator {
             let mut v = Validation::new(alg);
             v.validate_nbf = true;
             v.leeway = 30;
+            // A configured audience or issuer is required, not only checked when present.
+            let mut required = vec!["exp"];
             match &jwt.audience {
-                Some(aud) => v.set_audience(&[aud]),
+                Some(aud) => {
+                    v.set_audience(&[aud]);
+                    required.push("aud");
+                }
                 None => v.validate_aud = false,
             }
             if let Some(iss) = &jwt.issuer {
                 v.set_issuer(&[iss]);
+                required.push("iss");
             }
+            v.set_required_spec_claims(&required);
             v
         };
         if let Some(secret) = &jwt.secret {
@@ -185,7 +215,10 @@ fn explain_jwt_error(e: &jsonwebtoken::errors::Error) -> String {
         K::InvalidSignature => "the JWT's signature does not verify with the configured key or secret".into(),
         K::InvalidAlgorithm => "the JWT is signed with an algorithm this server does not accept".into(),
         K::MissingRequiredClaim(claim) => format!("the JWT lacks the required '{claim}' claim"),
-        K::Json(_) => "the JWT's claims are incomplete: 'iat' and 'exp' must be numbers (seconds since 1970)".into(),
+        K::Json(_) => {
+            "the JWT's claims do not decode: 'exp' must be a number (seconds since 1970), 'aud' a string or a list"
+                .into()
+        }
         K::InvalidToken | K::Base64(_) | K::Utf8(_) => {
             "it is neither a configured token nor a well-formed JWT (header.payload.signature)".into()
         }
@@ -208,6 +241,6 @@ pub fn mint_token(secret: &str, claims: &Claims) -> Result<String, jsonwebtoken:
 
 impl Claims {
     pub fn new(now_unix: u64, ttl_secs: u64) -> Self {
-        Claims { sub: None, iss: None, aud: None, exp: now_unix + ttl_secs, nbf: Some(now_unix), iat: now_unix }
+        Claims { sub: None, iss: None, aud: None, exp: now_unix + ttl_secs, nbf: Some(now_unix), iat: Some(now_unix) }
     }
 }

@@ -42,7 +42,7 @@ pub struct TokenArgs {
 pub fn token(args: &TokenArgs) -> anyhow::Result<Exit> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
     let mut claims = Claims::new(now, args.ttl);
-    claims.aud = args.aud.clone();
+    claims.aud = args.aud.clone().map(Into::into);
     claims.iss = args.iss.clone();
     claims.sub = Some(args.sub.clone());
     emit_line(&mint_token(&args.secret, &claims)?)?;

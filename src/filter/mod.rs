@@ -21,7 +21,7 @@ pub mod validate;
 pub use ast::{AttrPath, CompareOp, Filter, PatchPath};
 pub use build::{parse_filter, parse_patch_path, FilterLimits};
 pub use error::FilterError;
-pub use validate::{Expr, Target, ValidFilter, ValidateOptions};
+pub use validate::{never_returned, Expr, Target, ValidFilter, ValidateOptions};
 
 #[cfg(test)]
 mod tests;

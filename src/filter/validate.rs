@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::ast::{AttrPath, CompareOp, Filter};
 use super::error::FilterError;
-use crate::scim::schema::{AttrType, AttributeDef};
+use crate::scim::schema::{AttrType, AttributeDef, Returned};
 use crate::scim::ResourceType;
 
 /// Where a value lives: an attribute of the resource, or (inside `attr[...]`) of the element.
@@ -146,6 +146,7 @@ impl Validator<'_> {
                 path: format!("{}.{}", parent.name, path.name),
                 message: format!("unknown attribute '{}.{}'", parent.name, path.name),
             })?;
+            never_returned(def)?;
             return Ok(Target {
                 extension: None,
                 attr: def.name.clone(),
@@ -170,8 +171,10 @@ impl Validator<'_> {
             }
             Err(m) => return Err(unknown(path, m)),
         };
+        never_returned(resolved.attr)?;
         let mut sub = resolved.sub.map(|s| s.name.clone());
         let mut leaf = resolved.leaf();
+        never_returned(leaf)?;
         // A comparison on a complex attribute compares its `value` (RFC 7644 §3.4.2.2).
         if leaf.kind == AttrType::Complex && !presence {
             match leaf.sub("value") {
@@ -263,4 +266,16 @@ impl Validator<'_> {
 
 fn unknown(path: &AttrPath, message: String) -> FilterError {
     FilterError::UnknownAttribute { path: path.to_string(), message }
+}
+
+/// A never-returned attribute (the password) cannot be filtered on: a filter would be an
+/// oracle on its stored form.
+pub fn never_returned(def: &AttributeDef) -> Result<(), FilterError> {
+    if def.returned == Returned::Never {
+        return Err(FilterError::Type(format!(
+            "'{}' is never returned, so it cannot be used in a filter or sortBy",
+            def.name
+        )));
+    }
+    Ok(())
 }

@@ -37,10 +37,20 @@ impl FromRequest for Authenticated {
 pub(crate) fn tenant(req: &HttpRequest) -> Result<std::sync::Arc<crate::tenants::Tenant>, ApiError> {
     let state = state(req)?;
     let name = crate::tenants::tenant_of_path(req.path()).unwrap_or(crate::tenants::DEFAULT_TENANT);
-    state.tenants.get(name).ok_or_else(|| {
-        ApiError(ScimError::not_found(format!(
+    if let Some(tenant) = state.tenants.get(name) {
+        return Ok(tenant);
+    }
+    // Only the administrator learns that a tenant does not exist; anyone else gets the
+    // answer a wrong token gets, so tenant names cannot be probed.
+    if super::admin::authorize(req, &state).is_ok() {
+        return Err(ApiError(ScimError::not_found(format!(
             "no tenant '{name}': create it with PUT /admin/tenants/{name} or under [[tenants]] in the config file"
-        )))
+        ))));
+    }
+    let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    Err(match header {
+        None => crate::auth::AuthError::Missing.into(),
+        Some(_) => crate::auth::AuthError::Invalid("it matches no configured token".into()).into(),
     })
 }
 

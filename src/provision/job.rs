@@ -330,6 +330,7 @@ impl Job {
     }
 
     pub fn from_spec(spec: JobSpec, base_dir: PathBuf) -> Result<Job, JobError> {
+        check_name(&spec.name)?;
         let users_spec = spec.users.clone().unwrap_or_else(default_user_mapping);
         let groups_spec = spec.groups.clone().unwrap_or_else(default_group_mapping);
         let users = compile_object(&spec.name, "User", &users_spec)?;
@@ -426,6 +427,24 @@ impl Job {
             (Some(dir), None) => Source::Directory(self.base_dir.join(dir)),
             (None, None) => Source::Directory(self.base_dir.clone()),
         }
+    }
+}
+
+/// Job names become directory names (`.scimlab/state/<name>`, `<data>/jobs/<name>`), so
+/// they are held to what is safe as one: 1–64 letters, digits, `-`, `_` or `.`, not
+/// starting with a dot.
+fn check_name(name: &str) -> Result<(), JobError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(JobError::Invalid {
+            job: name.to_string(),
+            message: "'name' must be 1–64 letters, digits, '-', '_' or '.', not starting with '.' (it names the job's state directory)".into(),
+        })
     }
 }
 

@@ -11,7 +11,6 @@ pub mod render;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::clock::{rfc3339, Clock, IdSource};
 use crate::filter::FilterLimits;
@@ -130,7 +129,7 @@ impl ScimService {
         let projection = Projection::parse(rt, &opts.attributes, &opts.excluded)?;
         let id = self.ids.new_id();
         let mut doc = incoming.doc;
-        seal_password(&mut doc, None);
+        seal_password(&mut doc, None)?;
         let mut members = MemberChanges::default();
         if let Some(entries) = incoming.members {
             members.add = self.resolve_members(&id, member_pairs(entries)?)?;
@@ -189,7 +188,7 @@ impl ScimService {
             let current = self.load(kind, id)?;
             check_if_match(if_match, current.version)?;
             let mut doc = incoming.doc.clone();
-            seal_password(&mut doc, Some(&current.doc));
+            seal_password(&mut doc, Some(&current.doc))?;
             let mut members = MemberChanges::default();
             if kind == ResourceKind::Group {
                 // PUT replaces the whole resource, members included (RFC 7644 §3.5.1).
@@ -249,7 +248,7 @@ impl ScimService {
             )?;
             let mut doc = Value::Object(doc);
             input::check_required(rt, &doc)?;
-            seal_password(&mut doc, Some(&current.doc));
+            seal_password(&mut doc, Some(&current.doc))?;
             let members = self.effective_member_changes(id, member_patch)?;
             if doc == current.doc && members.is_empty() {
                 // Nothing changes: answer with the resource as it is, version untouched.
@@ -501,19 +500,31 @@ fn member_pairs(entries: Vec<Value>) -> Result<Vec<(String, Value)>, ScimError> 
         .collect()
 }
 
-const PASSWORD_PREFIX: &str = "sha256:";
+const PASSWORD_PREFIX: &str = "$argon2id$";
 
-/// Passwords are write-only (never returned) and stored only as a hash.
-fn seal_password(doc: &mut Value, previous: Option<&Value>) {
-    let Some(obj) = doc.as_object_mut() else { return };
+/// argon2id with 4 MiB of memory and one pass: salted and slow enough that a copied data
+/// directory does not give passwords away, fast enough (a few ms) for a test server that
+/// creates thousands of users (docs/scim-server.md, "Passwords").
+fn password_hasher() -> argon2::Argon2<'static> {
+    let params = argon2::Params::new(4096, 1, 1, None).unwrap_or_default();
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+}
+
+/// Passwords are write-only (never returned) and stored only as a salted argon2id hash.
+fn seal_password(doc: &mut Value, previous: Option<&Value>) -> Result<(), ScimError> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let Some(obj) = doc.as_object_mut() else { return Ok(()) };
     match obj.get("password").and_then(Value::as_str) {
         Some(p)
             if p.starts_with(PASSWORD_PREFIX)
                 && previous.and_then(|d| d.get("password")).and_then(Value::as_str) == Some(p) => {}
         Some(p) => {
-            let digest = Sha256::digest(p.as_bytes());
-            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            obj.insert("password".into(), Value::String(format!("{PASSWORD_PREFIX}{hex}")));
+            let salt = SaltString::generate(&mut OsRng);
+            let hash = password_hasher().hash_password(p.as_bytes(), &salt).map_err(|e| {
+                tracing::error!(error = %e, "password hashing failed");
+                ScimError::internal("the password could not be stored")
+            })?;
+            obj.insert("password".into(), Value::String(hash.to_string()));
         }
         None => {
             if let Some(old) = previous.and_then(|d| d.get("password")) {
@@ -521,6 +532,7 @@ fn seal_password(doc: &mut Value, previous: Option<&Value>) {
             }
         }
     }
+    Ok(())
 }
 
 /// Normalizes a value for an index key: lower-cased unless case-exact, bounded in length.

@@ -333,6 +333,8 @@ impl ScimService {
         let mut targets = Vec::new();
         for rt in self.resource_types() {
             if let Ok(resolved) = rt.resolve(path.urn.as_deref(), &path.name, path.sub.as_deref()) {
+                crate::filter::never_returned(resolved.leaf())
+                    .map_err(|e| ScimError::invalid_filter(format!("sortBy \"{sort_by}\": {e}")))?;
                 let leaf = resolved.leaf();
                 let (sub, leaf) = match (leaf.kind, leaf.sub("value")) {
                     (crate::scim::schema::AttrType::Complex, Some(v)) => (Some(v.name.clone()), v),

@@ -60,11 +60,24 @@ async fn hs256_jwts_are_checked_for_signature_audience_issuer_and_expiry() {
     wrong_iss.iss = Some("https://evil/".into());
     let mut expired = good.clone();
     expired.exp = now() - 3600;
-    expired.iat = now() - 7200;
+    expired.iat = Some(now() - 7200);
     expired.nbf = Some(now() - 7200);
     let mut not_yet = good.clone();
     not_yet.nbf = Some(now() + 3600);
+    // With an audience and issuer configured, a token that simply leaves them out is refused.
+    let mut no_aud = good.clone();
+    no_aud.aud = None;
+    let mut no_iss = good.clone();
+    no_iss.iss = None;
+    // RFC 7519 allows several audiences and no `iat`.
+    let mut many = good.clone();
+    many.aud = Some(scimlab::auth::Audience::Many(vec!["other".into(), "8adf8e6e-67b2-4cf2-a259-e3dc5476c621".into()]));
+    many.iat = None;
+    app.token = Some(mint_token("s3cret", &many).unwrap());
+    assert_eq!(app.get("/Users").await.status, 200, "aud as an array, no iat");
     for (claims, secret) in [
+        (no_aud, "s3cret"),
+        (no_iss, "s3cret"),
         (wrong_aud, "s3cret"),
         (wrong_iss, "s3cret"),
         (expired, "s3cret"),

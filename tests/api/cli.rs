@@ -560,3 +560,22 @@ async fn held_hard_deletes_are_carried_out_after_allow_deletions_even_across_res
     let quiet = scimlab(&["provision", "run", "--job", job, "--quiet"]).await;
     assert!(stdout(&quiet).contains("1 deleted"), "one delete is within the threshold: {}", stdout(&quiet));
 }
+
+#[actix_web::test]
+async fn job_names_that_would_escape_the_state_directory_are_refused() {
+    let work = tempfile::tempdir().unwrap();
+    for name in ["../../pwn", "/tmp/x", ".hidden", ""] {
+        let job = work.path().join("job.json");
+        let spec = json!({
+            "name": name,
+            "target": {"url": "http://127.0.0.1:1/scim/v2", "token": "t"},
+            "source": {"directory": "directory.json"}
+        });
+        std::fs::write(&job, spec.to_string()).unwrap();
+        let out = scimlab(&["provision", "status", "--job", job.to_str().unwrap()]).await;
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert!(stderr(&out).contains("'name' must be"), "{name}: {}", stderr(&out));
+    }
+    assert!(!work.path().join(".scimlab").exists(), "no state was written");
+    assert!(!std::path::Path::new("/tmp/x").join("links").exists());
+}

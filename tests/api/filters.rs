@@ -221,3 +221,18 @@ async fn invalid_filters_are_400_invalid_filter_with_a_position_or_name() {
     let limits = spc.header("x-scimlab-filter-limits").unwrap_or_default();
     assert!(limits.starts_with("maxLength=100; maxDepth=3"), "the configured limits are published: {limits}");
 }
+
+#[actix_web::test]
+async fn passwords_cannot_be_filtered_or_sorted_on() {
+    let app = spawn_app().await;
+    let mut body = user_body("pw@example.com");
+    body["password"] = json!("hunter2");
+    assert_eq!(app.post("/Users", body).await.status, 201);
+    for filter in ["password sw \"$\"", "password pr", "userName eq \"pw@example.com\" and password co \"a\""] {
+        let res = app.list("/Users", &[("filter", filter)]).await;
+        res.assert_error(400, Some("invalidFilter"));
+        assert!(res.detail().contains("never returned"), "{filter}: {}", res.detail());
+    }
+    let sorted = app.list("/Users", &[("sortBy", "password")]).await;
+    sorted.assert_error(400, Some("invalidFilter"));
+}

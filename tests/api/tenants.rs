@@ -76,7 +76,14 @@ async fn tenants_have_their_own_data_tokens_and_profiles() {
         .to_string();
     assert_eq!(app.patch(&format!("/Users/{default_user}"), legacy).await.status, 200);
 
-    assert_eq!(as_tenant(&app, "nope", "x", reqwest::Method::GET, "/Users", None).await.0, 404);
+    // Which tenants exist is the administrator's business: a client without a valid token
+    // gets the same 401 for an unknown tenant as for a known one.
+    let (unknown, unknown_body) = as_tenant(&app, "nope", "x", reqwest::Method::GET, "/Users", None).await;
+    let (known, known_body) = as_tenant(&app, "acme", "x", reqwest::Method::GET, "/Users", None).await;
+    assert_eq!((unknown, known), (401, 401));
+    assert_eq!(unknown_body["detail"], known_body["detail"]);
+    let (admin_probe, body) = as_tenant(&app, "nope", ADMIN, reqwest::Method::GET, "/Users", None).await;
+    assert_eq!(admin_probe, 404, "the administrator is told: {body}");
     let (_, listed) = admin(&app, reqwest::Method::GET, "/admin/tenants", None).await;
     let acme_row = listed["tenants"].as_array().unwrap().iter().find(|t| t["name"] == "acme").unwrap().clone();
     assert_eq!((acme_row["users"].as_u64(), acme_row["profile"].as_str()), (Some(1), Some("strict")));
