@@ -431,19 +431,6 @@ mod tests {
     }
 
     #[test]
-    fn log_keys_stay_dense_across_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        for round in 0..3 {
-            let state = JobState::open(dir.path()).unwrap();
-            state.append_log(&entry(round)).unwrap();
-            state.flush().unwrap();
-        }
-        let state = JobState::open(dir.path()).unwrap();
-        let keys: Vec<u64> = state.logs.iter().keys().map(|k| log_seq(&k.unwrap())).collect();
-        assert_eq!(keys, [0, 1, 2]);
-    }
-
-    #[test]
     fn escrows_count_attempts_from_the_first_failure() {
         let state = JobState::temporary().unwrap();
         state.escrow(ObjectKind::User, "a", "t1", "Timeout", "slow").unwrap();

@@ -86,8 +86,20 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         ..Settings::default()
     };
     configure(&mut settings);
-    let app = Application::build_with(settings, Arc::new(SystemClock), Arc::new(UuidIds))
-        .unwrap_or_else(|e| panic!("app does not build: {e:#}"));
+    // sled releases a data directory's file lock from a background thread shortly after
+    // its last handle drops, so a restart on the same directory may find it still held:
+    // try again until the lock is free (a condition, not a guess at a duration).
+    let mut attempts = 0;
+    let app = loop {
+        match Application::build_with(settings.clone(), Arc::new(SystemClock), Arc::new(UuidIds)) {
+            Ok(app) => break app,
+            Err(e) if attempts < 400 && format!("{e:#}").contains("lock") => {
+                attempts += 1;
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Err(e) => panic!("app does not build: {e:#}"),
+        }
+    };
     let address = format!("{}://127.0.0.1:{}", app.scheme(), app.port());
     let handle = app.handle();
     let task = std::sync::Mutex::new(Some(actix_web::rt::spawn(app.run_until_stopped())));
