@@ -13,6 +13,12 @@ use crate::cli::{scimlab, stderr, stdout};
 use crate::helpers::{spawn_https_app, TestApp, TestCerts, TOKEN};
 use crate::provisioning::resilience::Stub;
 
+/// `scimlab validate URL --only discovery --ca-cert CA`, as a user runs it.
+async fn validate_discovery_with_ca(url: &str, ca: &std::path::Path) -> std::process::Output {
+    let ca = ca.to_str().unwrap();
+    scimlab(&["validate", url, "--token", TOKEN, "--only", "discovery", "--ca-cert", ca]).await
+}
+
 fn options(app: &TestApp, ca_cert: Option<std::path::PathBuf>, only: &[&str]) -> ValidateOptions {
     ValidateOptions {
         base: app.url(""),
@@ -64,18 +70,7 @@ async fn validate_trusts_the_given_ca_and_names_an_unknown_issuer_otherwise() {
     // The same through the binary: exit codes and messages as a user sees them.
     let ok = scimlab(&["validate", &app.url(""), "--token", TOKEN, "--only", "discovery", "--ca-cert"]).await;
     assert!(!ok.status.success(), "--ca-cert needs a value");
-    let ca = certs.ca();
-    let ok = scimlab(&[
-        "validate",
-        &app.url(""),
-        "--token",
-        TOKEN,
-        "--only",
-        "discovery",
-        "--ca-cert",
-        ca.to_str().unwrap(),
-    ])
-    .await;
+    let ok = validate_discovery_with_ca(&app.url(""), &certs.ca()).await;
     assert_eq!(ok.status.code(), Some(0), "{}\n{}", stdout(&ok), stderr(&ok));
     let bad = scimlab(&["validate", &app.url(""), "--token", TOKEN, "--only", "discovery"]).await;
     assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
@@ -207,18 +202,7 @@ async fn cert_writes_a_ca_and_server_certificate_that_serve_and_validate_use() {
 
     let files = scimlab::config::TlsFiles { cert: out_dir.join("cert.pem"), key: out_dir.join("key.pem") };
     let app = crate::helpers::spawn_app_with(move |s| s.tls = Some(files)).await;
-    let ca = out_dir.join("ca.pem");
-    let check = scimlab(&[
-        "validate",
-        &app.url(""),
-        "--token",
-        TOKEN,
-        "--only",
-        "discovery",
-        "--ca-cert",
-        ca.to_str().unwrap(),
-    ])
-    .await;
+    let check = validate_discovery_with_ca(&app.url(""), &out_dir.join("ca.pem")).await;
     assert_eq!(check.status.code(), Some(0), "{}\n{}", stdout(&check), stderr(&check));
 
     let half = scimlab(&["serve", "--token", "t", "--tls-cert", out_dir.join("cert.pem").to_str().unwrap()]).await;
