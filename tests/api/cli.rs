@@ -579,3 +579,34 @@ async fn job_names_that_would_escape_the_state_directory_are_refused() {
     assert!(!work.path().join(".scimlab").exists(), "no state was written");
     assert!(!std::path::Path::new("/tmp/x").join("links").exists());
 }
+
+#[actix_web::test]
+async fn redacted_values_never_reach_logs_or_on_demand_traces() {
+    let app = spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let job = work.path().join("job.json");
+    let mut users = scimlab::provision::job::default_user_mapping();
+    users.attribute_mappings.push(
+        serde_json::from_value(json!({"targetAttributeName": "password", "source": "Redact(Join(\"-\", \"S3cr3t\", \"Value!\"))"}))
+            .unwrap(),
+    );
+    let spec = json!({
+        "name": "redacting",
+        "target": {"url": app.url(""), "token": TOKEN},
+        "source": {"directory": repo_path("fixtures/directory/csv")},
+        "assignments": {"groups": ["Engineering Team"]},
+        "users": users
+    });
+    std::fs::write(&job, spec.to_string()).unwrap();
+    let job = job.to_str().unwrap();
+    let trace = scimlab(&["provision", "on-demand", "--job", job, "--user", "ada.lovelace@contoso.com", "--format", "json"])
+        .await;
+    assert!(trace.status.success(), "{}", stderr(&trace));
+    assert!(stdout(&trace).contains("[Redact]"), "{}", stdout(&trace));
+    assert!(!stdout(&trace).contains("S3cr3t-Value!"), "the trace leaks: {}", stdout(&trace));
+    let run = scimlab(&["provision", "run", "--job", job, "--quiet"]).await;
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let logs = scimlab(&["provision", "logs", "--job", job]).await;
+    assert!(stdout(&logs).contains("password"), "the change is logged");
+    assert!(!stdout(&logs).contains("S3cr3t-Value!"), "the logs leak the value");
+}

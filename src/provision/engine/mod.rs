@@ -111,6 +111,7 @@ impl Engine {
             cycle_id: &self.cycle_id,
             steps: Vec::new(),
             object_started: None,
+            secrets: Vec::new(),
         }
     }
 
@@ -195,7 +196,15 @@ impl Engine {
             self.state.set_watermark(ObjectKind::User, object_id(&user), &fp)?;
         }
         self.state.flush()?;
-        Ok(OnDemandTrace { result: status, action, scope, attributes, log, exchanges: self.client.take_exchanges() })
+        // The requests as sent, but never a `Redact()` value (a generated password).
+        let mut exchanges = self.client.take_exchanges();
+        for x in &mut exchanges {
+            if let Some(body) = &mut x.request {
+                run.scrub_json(body);
+            }
+            run.scrub_json(&mut x.response);
+        }
+        Ok(OnDemandTrace { result: status, action, scope, attributes, log, exchanges })
     }
 
     /// The status document (§6.5).

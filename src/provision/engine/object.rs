@@ -38,6 +38,8 @@ pub(crate) struct ObjectRun<'a> {
     pub steps: Vec<Step>,
     /// When the object's first step was recorded (its log duration).
     pub object_started: Option<Instant>,
+    /// Values produced by `Redact()`: scrubbed from logs, steps and traces.
+    pub secrets: Vec<String>,
 }
 
 pub(crate) fn random_id(rng: &Mutex<StdRng>) -> String {
@@ -86,15 +88,21 @@ impl ObjectRun<'_> {
                 None => Val::Null,
             };
             redacted |= ctx.redacted;
+            let value_redacted = ctx.redacted;
             let value = match (value, creating, &m.default_value) {
                 (Val::Null, true, Some(d)) => Val::Str(d.clone()),
                 (v, _, _) => v,
             };
             let json = to_json(rt, &m.target, &value);
+            if value_redacted {
+                if let Some(v) = &json {
+                    self.secrets.push(super::report::text_of(v));
+                }
+            }
             resolved.push(ResolvedAttribute {
                 target: m.target.clone(),
                 expression: m.program.as_ref().map(|p| p.text().to_string()),
-                value: if ctx.redacted { json.as_ref().map(|_| json!("[Redact]")) } else { json.clone() },
+                value: if value_redacted { json.as_ref().map(|_| json!("[Redact]")) } else { json.clone() },
             });
             // Null values are never provisioned (§2.3).
             if let Some(v) = json {
@@ -170,6 +178,40 @@ impl ObjectRun<'_> {
         Ok(None)
     }
 
+    /// Replaces every `Redact()` value in `text` with `[Redact]`.
+    pub fn scrub(&self, text: &str) -> String {
+        self.secrets.iter().filter(|s| !s.is_empty()).fold(text.to_string(), |t, s| t.replace(s.as_str(), "[Redact]"))
+    }
+
+    /// The same for a JSON value (every string in it).
+    pub fn scrub_json(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => *s = self.scrub(s),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_json(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.scrub_json(v)),
+            _ => {}
+        }
+    }
+
+    /// A log record without any `Redact()` value in it.
+    fn scrubbed(&self, mut entry: LogEntry) -> LogEntry {
+        if self.secrets.is_empty() {
+            return entry;
+        }
+        for m in &mut entry.modified_properties {
+            m.old_value = m.old_value.as_deref().map(|v| self.scrub(v));
+            m.new_value = m.new_value.as_deref().map(|v| self.scrub(v));
+        }
+        for step in &mut entry.provisioning_steps {
+            step.description = self.scrub(&step.description);
+            self.scrub_json(&mut step.details);
+        }
+        if let Some(e) = &mut entry.error_information {
+            e.reason = self.scrub(&e.reason);
+        }
+        entry
+    }
+
     pub fn log(
         &mut self,
         kind: ObjectKind,
@@ -207,6 +249,7 @@ impl ObjectRun<'_> {
             provisioning_steps: std::mem::take(&mut self.steps),
             modified_properties: outcome.modified,
         };
+        let entry = self.scrubbed(entry);
         self.state.append_log(&entry)?;
         Ok(entry)
     }
