@@ -109,7 +109,7 @@ impl FromRequest for ScimBody {
             if body.is_empty() {
                 return Err(ApiError(ScimError::invalid_syntax("the request body is empty; send a JSON object")));
             }
-            serde_json::from_slice(&body)
+            crate::scim::strict_json::from_slice(&body)
                 .map(ScimBody)
                 .map_err(|e| ApiError(ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))))
         })

@@ -5,6 +5,7 @@ pub mod discovery;
 pub mod error;
 pub mod resource_type;
 pub mod schema;
+pub mod strict_json;
 
 pub use error::{ScimError, ScimType};
 pub use resource_type::{Resolved, ResourceKind, ResourceType};

@@ -587,8 +587,10 @@ async fn redacted_values_never_reach_logs_or_on_demand_traces() {
     let job = work.path().join("job.json");
     let mut users = scimlab::provision::job::default_user_mapping();
     users.attribute_mappings.push(
-        serde_json::from_value(json!({"targetAttributeName": "password", "source": "Redact(Join(\"-\", \"S3cr3t\", \"Value!\"))"}))
-            .unwrap(),
+        serde_json::from_value(
+            json!({"targetAttributeName": "password", "source": "Redact(Join(\"-\", \"S3cr3t\", \"Value!\"))"}),
+        )
+        .unwrap(),
     );
     let spec = json!({
         "name": "redacting",
@@ -599,8 +601,9 @@ async fn redacted_values_never_reach_logs_or_on_demand_traces() {
     });
     std::fs::write(&job, spec.to_string()).unwrap();
     let job = job.to_str().unwrap();
-    let trace = scimlab(&["provision", "on-demand", "--job", job, "--user", "ada.lovelace@contoso.com", "--format", "json"])
-        .await;
+    let trace =
+        scimlab(&["provision", "on-demand", "--job", job, "--user", "ada.lovelace@contoso.com", "--format", "json"])
+            .await;
     assert!(trace.status.success(), "{}", stderr(&trace));
     assert!(stdout(&trace).contains("[Redact]"), "{}", stdout(&trace));
     assert!(!stdout(&trace).contains("S3cr3t-Value!"), "the trace leaks: {}", stdout(&trace));

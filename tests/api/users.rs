@@ -405,3 +405,22 @@ async fn cursor_paging_walks_everything_once_even_under_concurrent_writes() {
     assert_eq!(searched.status, 200, "{}", searched.body);
     assert!(searched.body["nextCursor"].is_string());
 }
+
+#[actix_web::test]
+async fn an_attribute_given_twice_is_refused_naming_it() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(app.url("/Users"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/scim+json")
+        .body(format!(r#"{{"schemas":["{USER_URN}"],"userName":"first@example.com","USERNAME":"second@example.com"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["scimType"], "invalidSyntax", "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("USERNAME"), "{body}");
+    assert_eq!(app.list("/Users", &[("count", "0")]).await.body["totalResults"], 0, "nothing stored");
+}
