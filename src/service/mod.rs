@@ -135,6 +135,7 @@ impl ScimService {
             members.add = self.resolve_members(&id, member_pairs(entries)?)?;
         }
         let now = self.now();
+        check_user_name(kind, &doc)?;
         let (index, unique) = index_keys(kind, &doc);
         let request = WriteRequest {
             kind,
@@ -197,6 +198,7 @@ impl ScimService {
                     members.add = self.resolve_members(id, entries.clone())?;
                 }
             }
+            check_user_name(kind, &doc)?;
             let (index, unique) = index_keys(kind, &doc);
             let request = WriteRequest {
                 kind,
@@ -254,6 +256,7 @@ impl ScimService {
                 // Nothing changes: answer with the resource as it is, version untouched.
                 return self.outcome(rt, &current, &projection, opts, quirks);
             }
+            check_user_name(kind, &doc)?;
             let (index, unique) = index_keys(kind, &doc);
             let request = WriteRequest {
                 kind,
@@ -535,6 +538,32 @@ fn seal_password(doc: &mut Value, previous: Option<&Value>) -> Result<(), ScimEr
     Ok(())
 }
 
+/// The form two userNames are compared in for uniqueness (docs/scim-server.md,
+/// "userName uniqueness"): without zero-width characters and surrounding spaces, NFKC
+/// (fullwidth and composed forms become plain), then Unicode case folding (ß matches SS).
+/// The stored value stays as sent.
+pub(crate) fn user_name_key(user_name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let visible: String =
+        user_name.chars().filter(|c| !matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')).collect();
+    let normalized: String = visible.trim().nfkc().collect();
+    caseless::default_case_fold_str(&normalized).nfkc().collect()
+}
+
+/// A userName with control characters could never be typed or found by a filter.
+fn check_user_name(kind: ResourceKind, doc: &Value) -> Result<(), ScimError> {
+    if kind != ResourceKind::User {
+        return Ok(());
+    }
+    match doc.get("userName").and_then(Value::as_str) {
+        Some(name) if name.chars().any(char::is_control) => Err(ScimError::invalid_value(
+            "userName contains a control character (such as NUL or a line break); send printable text",
+        )),
+        Some(name) if name.trim().is_empty() => Err(ScimError::invalid_value("userName is blank")),
+        _ => Ok(()),
+    }
+}
+
 /// Normalizes a value for an index key: lower-cased unless case-exact, bounded in length.
 pub(crate) fn index_value(value: &str, case_exact: bool) -> String {
     let mut v = if case_exact { value.to_string() } else { value.to_lowercase() };
@@ -560,8 +589,8 @@ fn index_keys(kind: ResourceKind, doc: &Value) -> (Vec<IndexKey>, Vec<IndexKey>)
         ResourceKind::User => {
             if let Some(user_name) = str_of("userName") {
                 index.push(IndexKey::new("userName", index_value(user_name, false)));
-                // Unique case-insensitively and in full, never truncated.
-                unique.push(IndexKey::new("userName", user_name.to_lowercase()));
+                // Unique under the look-alike fold, in full, never truncated.
+                unique.push(IndexKey::new("userName", user_name_key(user_name)));
             }
             if let Some(Value::Array(emails)) = doc.get("emails") {
                 for email in emails {

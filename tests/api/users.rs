@@ -424,3 +424,23 @@ async fn an_attribute_given_twice_is_refused_naming_it() {
     assert!(body["detail"].as_str().unwrap().contains("USERNAME"), "{body}");
     assert_eq!(app.list("/Users", &[("count", "0")]).await.body["totalResults"], 0, "nothing stored");
 }
+
+#[actix_web::test]
+async fn look_alike_user_names_are_one_user_name() {
+    let app = spawn_app().await;
+    for (first, look_alike) in [
+        ("\u{00C4}nne@example.com", "A\u{0308}nne@example.com"),
+        ("stra\u{00DF}e@example.com", "STRASSE@example.com"),
+        ("bob@example.com", "\u{FF42}\u{FF4F}\u{FF42}@example.com"),
+        ("carl@example.com", "car\u{200B}l@example.com"),
+        ("dora@example.com", " dora@example.com "),
+    ] {
+        let created = app.post("/Users", user_body(first)).await;
+        assert_eq!(created.status, 201, "{first}: {}", created.body);
+        assert_eq!(created.body["userName"], first, "stored as sent");
+        app.post("/Users", user_body(look_alike)).await.assert_error(409, Some("uniqueness"));
+    }
+    let nul = app.post("/Users", user_body("eve\u{0000}@example.com")).await;
+    nul.assert_error(400, Some("invalidValue"));
+    assert!(nul.detail().contains("control character"), "{}", nul.detail());
+}
