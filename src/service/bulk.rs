@@ -13,10 +13,6 @@ use serde_json::{json, Map, Value};
 use super::{ReadOptions, ScimService};
 use crate::scim::{urn, ResourceKind, ScimError, ScimType};
 
-/// Operations whose `bulkId` references cannot be resolved are retried after the others,
-/// this many times, before they fail.
-const REFERENCE_PASSES: usize = 3;
-
 struct Op {
     index: usize,
     method: String,
@@ -87,9 +83,86 @@ fn parse_operations(body: &Value, max_operations: usize) -> Result<(Vec<Op>, Opt
             return Err(ScimError::invalid_syntax(format!("{} is required for {method}", at("data"))));
         }
         let version = op.get("version").and_then(Value::as_str).map(str::to_string);
+        if let Some(id) = &bulk_id {
+            if parsed.iter().any(|o: &Op| o.bulk_id.as_deref() == Some(id.as_str())) {
+                return Err(ScimError::invalid_syntax(format!(
+                    "{}: bulkId '{id}' is used by an earlier operation too; each bulkId must be unique",
+                    at("bulkId")
+                )));
+            }
+        }
         parsed.push(Op { index, method, path, bulk_id, version, data });
     }
     Ok((parsed, fail_on_errors))
+}
+
+/// The bulkIds an operation refers to (`bulkId:x` in its path or anywhere in its data).
+fn references(op: &Op) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => {
+                if let Some(r) = s.strip_prefix("bulkId:") {
+                    out.push(r.to_string());
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            Value::Object(map) => map.values().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut out: Vec<String> =
+        op.path.split('/').filter_map(|s| s.strip_prefix("bulkId:")).map(str::to_string).collect();
+    if let Some(d) = &op.data {
+        walk(d, &mut out);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The operations in an order where every operation comes after those whose bulkIds it
+/// refers to (request order where references allow), and the operations that cannot run:
+/// a reference to no operation's bulkId, or a cycle of references (named).
+fn order(ops: &[Op]) -> (Vec<usize>, Vec<(usize, String)>) {
+    let defined: HashMap<&str, usize> =
+        ops.iter().enumerate().filter_map(|(i, o)| Some((o.bulk_id.as_deref()?, i))).collect();
+    let mut blocked = Vec::new();
+    let mut waiting_on: Vec<Vec<usize>> = Vec::with_capacity(ops.len());
+    for (i, op) in ops.iter().enumerate() {
+        let mut deps = Vec::new();
+        for r in references(op) {
+            match defined.get(r.as_str()) {
+                Some(&d) if d != i => deps.push(d),
+                Some(_) => blocked.push((i, format!("the operation refers to its own bulkId '{r}'"))),
+                None => blocked.push((i, format!("bulkId '{r}' is not created by any operation of this request"))),
+            }
+        }
+        waiting_on.push(deps);
+    }
+    let blocked_set: std::collections::HashSet<usize> = blocked.iter().map(|(i, _)| *i).collect();
+    let mut done = vec![false; ops.len()];
+    let mut sorted = Vec::new();
+    loop {
+        let ready: Vec<usize> = (0..ops.len())
+            .filter(|&i| !done[i] && !blocked_set.contains(&i))
+            .filter(|&i| waiting_on[i].iter().all(|d| done[*d] || blocked_set.contains(d)))
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        for i in ready {
+            done[i] = true;
+            sorted.push(i);
+        }
+    }
+    for i in (0..ops.len()).filter(|&i| !done[i] && !blocked_set.contains(&i)) {
+        let cycle: Vec<&str> = std::iter::once(i)
+            .chain(waiting_on[i].iter().copied().filter(|d| !done[*d]))
+            .filter_map(|j| ops[j].bulk_id.as_deref())
+            .collect();
+        blocked.push((i, format!("the bulkId references form a cycle ({})", cycle.join(" → "))));
+    }
+    (sorted, blocked)
 }
 
 /// Replaces `bulkId:x` references in strings; `Err(x)` names the first unresolved one.
@@ -148,48 +221,44 @@ impl ScimService {
         let mut ids: HashMap<String, String> = HashMap::new();
         let mut results: Vec<Option<Value>> = vec![None; ops.len()];
         let mut errors = 0;
-        let mut pending: Vec<&Op> = ops.iter().collect();
-        'passes: for pass in 0..=REFERENCE_PASSES {
-            let mut deferred = Vec::new();
-            for op in pending {
-                if fail_on_errors.is_some_and(|limit| errors >= limit) {
-                    break 'passes;
-                }
-                let resolved = resolve_path(&op.path, &ids)
-                    .and_then(|path| op.data.as_ref().map(|d| resolve(d, &ids)).transpose().map(|d| (path, d)));
-                let (path, data) = match resolved {
-                    Ok(r) => r,
-                    Err(_) if pass < REFERENCE_PASSES => {
-                        deferred.push(op);
-                        continue;
-                    }
-                    Err(reference) => {
-                        errors += 1;
-                        let e = ScimError::new(
-                            409,
-                            Some(ScimType::InvalidValue),
-                            format!("bulkId '{reference}' is not created by any operation of this request (or the references are circular)"),
-                        );
-                        results[op.index] = Some(self.bulk_result(op, None, Err(e)));
-                        continue;
-                    }
-                };
-                let outcome = match inject(&op.method, &path) {
-                    Some(e) => Err(e),
-                    None => self.bulk_apply(op, &path, data.as_ref(), opts),
-                };
-                if let (Ok((_, Some(created))), Some(bulk_id)) = (&outcome, &op.bulk_id) {
-                    ids.insert(bulk_id.clone(), created.clone());
-                }
-                if outcome.is_err() {
-                    errors += 1;
-                }
-                results[op.index] = Some(self.bulk_result(op, Some(&path), outcome.map(|(r, _)| r)));
-            }
-            if deferred.is_empty() {
+        let (sorted, blocked) = order(&ops);
+        for (i, why) in blocked {
+            errors += 1;
+            let e = ScimError::new(409, Some(ScimType::InvalidValue), why);
+            results[ops[i].index] = Some(self.bulk_result(&ops[i], None, Err(e)));
+        }
+        for i in sorted {
+            let op = &ops[i];
+            if fail_on_errors.is_some_and(|limit| errors >= limit) {
                 break;
             }
-            pending = deferred;
+            let resolved = resolve_path(&op.path, &ids)
+                .and_then(|path| op.data.as_ref().map(|d| resolve(d, &ids)).transpose().map(|d| (path, d)));
+            let (path, data) = match resolved {
+                Ok(r) => r,
+                Err(reference) => {
+                    // Its operation ran first but failed, so there is no id to put in.
+                    errors += 1;
+                    let e = ScimError::new(
+                        409,
+                        Some(ScimType::InvalidValue),
+                        format!("bulkId '{reference}' was not created: the operation that creates it failed"),
+                    );
+                    results[op.index] = Some(self.bulk_result(op, None, Err(e)));
+                    continue;
+                }
+            };
+            let outcome = match inject(&op.method, &path) {
+                Some(e) => Err(e),
+                None => self.bulk_apply(op, &path, data.as_ref(), opts),
+            };
+            if let (Ok((_, Some(created))), Some(bulk_id)) = (&outcome, &op.bulk_id) {
+                ids.insert(bulk_id.clone(), created.clone());
+            }
+            if outcome.is_err() {
+                errors += 1;
+            }
+            results[op.index] = Some(self.bulk_result(op, Some(&path), outcome.map(|(r, _)| r)));
         }
         let operations: Vec<Value> = results.into_iter().flatten().collect();
         Ok(json!({"schemas": [urn::BULK_RESPONSE], "Operations": operations}))

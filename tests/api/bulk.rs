@@ -4,6 +4,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, user_body, GROUP_URN};
 
+const BULK_URN: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+
 const BULK: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
 fn ops(operations: Value) -> Value {
@@ -132,4 +134,48 @@ async fn fault_rules_on_bulk_paths_fail_single_operations() {
     assert_eq!(statuses, ["201", "500", "201"], "{}", res.body);
     assert!(res.body["Operations"][1]["response"]["detail"].as_str().unwrap().contains("injected fault"));
     assert_eq!(app.list("/Users", &[("count", "0")]).await.body["totalResults"], 2);
+}
+
+#[actix_web::test]
+async fn long_reference_chains_resolve_cycles_and_duplicate_bulk_ids_are_named() {
+    let app = spawn_app().await;
+    // g0 contains g1, which contains g2, … g9: listed so that every reference points ahead.
+    let ops: Vec<Value> = (0..10)
+        .map(|i| {
+            let members = if i < 9 { json!([{"value": format!("bulkId:g{}", i + 1)}]) } else { json!([]) };
+            json!({"method": "POST", "path": "/Groups", "bulkId": format!("g{i}"),
+                   "data": {"schemas": [GROUP_URN], "displayName": format!("chain {i}"), "members": members}})
+        })
+        .collect();
+    let res = app.post("/Bulk", json!({"schemas": [BULK_URN], "Operations": ops})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let statuses: Vec<&str> =
+        res.body["Operations"].as_array().unwrap().iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, vec!["201"; 10], "{}", res.body);
+
+    let cycle = json!({"schemas": [BULK_URN], "Operations": [
+        {"method": "POST", "path": "/Groups", "bulkId": "a",
+         "data": {"schemas": [GROUP_URN], "displayName": "A", "members": [{"value": "bulkId:b"}]}},
+        {"method": "POST", "path": "/Groups", "bulkId": "b",
+         "data": {"schemas": [GROUP_URN], "displayName": "B", "members": [{"value": "bulkId:a"}]}},
+        {"method": "POST", "path": "/Groups", "bulkId": "c",
+         "data": {"schemas": [GROUP_URN], "displayName": "C", "members": [{"value": "bulkId:nowhere"}]}}
+    ]});
+    let res = app.post("/Bulk", cycle).await;
+    let ops = res.body["Operations"].as_array().unwrap().clone();
+    assert_eq!(ops.len(), 3, "{}", res.body);
+    for op in &ops[..2] {
+        assert_eq!(op["status"], "409");
+        assert!(op["response"]["detail"].as_str().unwrap().contains("cycle"), "{op}");
+    }
+    assert!(ops[2]["response"]["detail"].as_str().unwrap().contains("'nowhere' is not created"), "{}", ops[2]);
+
+    let duplicate = json!({"schemas": [BULK_URN], "Operations": [
+        {"method": "POST", "path": "/Users", "bulkId": "u", "data": user_body("d1@example.com")},
+        {"method": "POST", "path": "/Users", "bulkId": "u", "data": user_body("d2@example.com")}
+    ]});
+    let res = app.post("/Bulk", duplicate).await;
+    res.assert_error(400, Some("invalidSyntax"));
+    assert!(res.detail().contains("'u'"), "{}", res.detail());
+    assert_eq!(app.list("/Users", &[("count", "0")]).await.body["totalResults"], 0, "nothing applied");
 }
