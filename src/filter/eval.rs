@@ -101,8 +101,9 @@ pub fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 
-/// Compares one attribute value with one filter value under the attribute's type rules.
-pub fn compare(kind: AttrType, case_exact: bool, op: CompareOp, actual: &Value, expected: &Value) -> bool {
+/// Compares one attribute value with one validated filter value under the attribute's
+/// type rules.
+pub(crate) fn compare(kind: AttrType, case_exact: bool, op: CompareOp, actual: &Value, expected: &Value) -> bool {
     match (actual, expected) {
         (Value::Bool(a), Value::Bool(b)) => match op {
             CompareOp::Eq => a == b,
@@ -121,8 +122,12 @@ pub fn compare(kind: AttrType, case_exact: bool, op: CompareOp, actual: &Value, 
             }
             if case_exact {
                 compare_str(op, a, b)
-            } else {
+            } else if kind == AttrType::DateTime {
                 compare_str(op, &a.to_lowercase(), &b.to_lowercase())
+            } else {
+                // The filter value of a case-insensitive string was lower-cased by
+                // validation, once.
+                compare_str(op, &a.to_lowercase(), b)
             }
         }
         _ => false,

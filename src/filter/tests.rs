@@ -366,3 +366,16 @@ fn fuzz_regression_huge_number_literals_round_trip() {
     round_trip("a gt 0.1");
     round_trip("a gt -123456789012345678901234567890");
 }
+
+#[test]
+fn case_insensitive_filter_values_are_lower_cased_once_at_validation() {
+    let f = parse(r#"displayName co "ÉCOLE" and externalId eq "ABC""#).unwrap();
+    let v = f.validate(&ResourceType::user(), ValidateOptions::default()).unwrap();
+    let Expr::And(left, right) = &v.expr else { panic!("{:?}", v.expr) };
+    let Expr::Compare { value, .. } = left.as_ref() else { panic!("{left:?}") };
+    assert_eq!(value, &json!("école"), "caseExact false: folded once");
+    let Expr::Compare { value, .. } = right.as_ref() else { panic!("{right:?}") };
+    assert_eq!(value, &json!("ABC"), "externalId is caseExact: kept");
+    let doc = json!({"displayName": "L'École du Nord", "externalId": "ABC"});
+    assert!(v.matches(&doc));
+}

@@ -254,12 +254,12 @@ impl Validator<'_> {
                 Err(FilterError::Type(format!("'{name}' is binary; '{op}' does not apply")))
             }
             AttrType::Complex => Err(FilterError::Type(format!("'{name}' is complex; compare a sub-attribute"))),
-            AttrType::String | AttrType::Reference | AttrType::Binary => {
-                if !value.is_string() {
-                    return Err(FilterError::Type(format!("'{name}' is a string; {value} is not a string (quote it)")));
-                }
-                Ok(value.clone())
-            }
+            AttrType::String | AttrType::Reference | AttrType::Binary => match value {
+                // Lower-cased once here, not for every resource the filter is tried on.
+                Value::String(s) if !target.case_exact => Ok(Value::String(s.to_lowercase())),
+                Value::String(_) => Ok(value.clone()),
+                _ => Err(FilterError::Type(format!("'{name}' is a string; {value} is not a string (quote it)"))),
+            },
         }
     }
 }
