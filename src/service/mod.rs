@@ -135,7 +135,7 @@ impl ScimService {
             members.add = self.resolve_members(&id, member_pairs(entries)?)?;
         }
         let now = self.now();
-        check_user_name(kind, &doc)?;
+        check_document(kind, &doc)?;
         let (index, unique) = index_keys(kind, &doc);
         let request = WriteRequest {
             kind,
@@ -198,7 +198,7 @@ impl ScimService {
                     members.add = self.resolve_members(id, entries.clone())?;
                 }
             }
-            check_user_name(kind, &doc)?;
+            check_document(kind, &doc)?;
             let (index, unique) = index_keys(kind, &doc);
             let request = WriteRequest {
                 kind,
@@ -256,7 +256,7 @@ impl ScimService {
                 // Nothing changes: answer with the resource as it is, version untouched.
                 return self.outcome(rt, &current, &projection, opts, quirks);
             }
-            check_user_name(kind, &doc)?;
+            check_document(kind, &doc)?;
             let (index, unique) = index_keys(kind, &doc);
             let request = WriteRequest {
                 kind,
@@ -550,8 +550,31 @@ pub(crate) fn user_name_key(user_name: &str) -> String {
     caseless::default_case_fold_str(&normalized).nfkc().collect()
 }
 
-/// A userName with control characters could never be typed or found by a filter.
-fn check_user_name(kind: ResourceKind, doc: &Value) -> Result<(), ScimError> {
+/// The most values a multi-valued attribute of a resource may hold (group members, kept
+/// one storage key each, are not limited). Larger documents make every later PATCH slow.
+pub const MAX_MULTI_VALUES: usize = 10_000;
+
+/// Refuses documents with a multi-valued attribute above [`MAX_MULTI_VALUES`].
+fn check_sizes(doc: &Value) -> Result<(), ScimError> {
+    let Some(obj) = doc.as_object() else { return Ok(()) };
+    let nested = obj.values().filter_map(Value::as_object).flat_map(|ext| ext.iter());
+    for (name, value) in obj.iter().chain(nested) {
+        if let Value::Array(items) = value {
+            if items.len() > MAX_MULTI_VALUES && !name.eq_ignore_ascii_case("members") {
+                return Err(ScimError::invalid_value(format!(
+                    "'{name}' has {} values; at most {MAX_MULTI_VALUES} are accepted per multi-valued attribute",
+                    items.len()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A userName with control characters could never be typed or found by a filter; also
+/// the size limits of every resource.
+fn check_document(kind: ResourceKind, doc: &Value) -> Result<(), ScimError> {
+    check_sizes(doc)?;
     if kind != ResourceKind::User {
         return Ok(());
     }

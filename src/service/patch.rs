@@ -269,8 +269,10 @@ impl<'a> Patcher<'a> {
             if new_items.iter().any(is_primary) {
                 items.iter_mut().for_each(clear_primary);
             }
+            // Linear: a set of what is there instead of a scan per added value.
+            let mut present: std::collections::HashSet<String> = items.iter().map(canonical).collect();
             for item in new_items {
-                if !items.contains(&item) {
+                if present.insert(canonical(&item)) {
                     items.push(item);
                 }
             }
@@ -395,6 +397,7 @@ impl<'a> Patcher<'a> {
                     items.retain(|i| i.as_object().is_some_and(|o| !o.is_empty()));
                 }
                 None => {
+                    let matched: std::collections::HashSet<usize> = matched.iter().copied().collect();
                     let mut index = 0;
                     items.retain(|_| {
                         let keep = !matched.contains(&index);
@@ -410,6 +413,7 @@ impl<'a> Patcher<'a> {
                 _ => false,
             };
             if sets_primary {
+                let matched: std::collections::HashSet<usize> = matched.iter().copied().collect();
                 for (i, item) in items.iter_mut().enumerate() {
                     if !matched.contains(&i) {
                         clear_primary(item);
@@ -662,5 +666,21 @@ fn single_value_eq(filter: &Expr) -> Option<String> {
             Some(id.clone())
         }
         _ => None,
+    }
+}
+
+/// A value's text with object keys sorted, so equal values (in any key order) are equal
+/// strings: the key of a set of multi-valued items.
+fn canonical(v: &Value) -> String {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let inner: Vec<String> =
+                entries.iter().map(|(k, v)| format!("{}:{}", Value::String((*k).clone()), canonical(v))).collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
     }
 }

@@ -256,3 +256,30 @@ async fn group_members_are_added_and_removed_by_filter_and_never_lost() {
         .await
         .assert_error(400, Some("invalidPath"));
 }
+
+#[actix_web::test]
+async fn multi_valued_attributes_are_capped_with_a_clear_error_and_nothing_half_written() {
+    let app = spawn_app().await;
+    let emails = |n: usize, tag: &str| -> Vec<Value> {
+        (0..n).map(|i| json!({"value": format!("{tag}{i}@example.com"), "type": "other"})).collect()
+    };
+    let mut body = user_body("many@example.com");
+    body["emails"] = json!(emails(10_001, "a"));
+    let refused = app.post("/Users", body).await;
+    refused.assert_error(400, Some("invalidValue"));
+    assert!(refused.detail().contains("emails") && refused.detail().contains("10000"), "{}", refused.detail());
+
+    let mut body = user_body("nine-thousand@example.com");
+    body["emails"] = json!(emails(9_000, "b"));
+    let id = id_of(&app.post("/Users", body).await.body);
+    let path = format!("/Users/{id}");
+    // 500 values added in one PATCH, duplicates of existing ones ignored.
+    let mut adds = emails(500, "c");
+    adds.extend(emails(100, "b"));
+    let ok = app.patch_ops(&path, json!([{"op": "add", "path": "emails", "value": adds}])).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.body["emails"].as_array().unwrap().len(), 9_500);
+    let over = app.patch_ops(&path, json!([{"op": "add", "path": "emails", "value": emails(600, "d")}])).await;
+    over.assert_error(400, Some("invalidValue"));
+    assert_eq!(app.get(&path).await.body["emails"].as_array().unwrap().len(), 9_500, "unchanged");
+}
