@@ -131,3 +131,32 @@ async fn serve_without_credentials_explains_what_to_pass() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("scimlab.toml") && err.contains("tokns") && err.contains("line 2"), "{err}");
 }
+
+#[actix_web::test]
+async fn empty_secrets_are_refused_at_start() {
+    for args in [
+        vec!["serve", "--jwt-secret", "", "--in-memory"],
+        vec!["serve", "--token", "", "--in-memory"],
+        vec!["serve", "--token", "t", "--admin-token", "", "--in-memory"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimlab")).args(&args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{args:?} must not start");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("empty"), "{args:?}: {err}");
+    }
+}
+
+#[actix_web::test]
+async fn the_admin_api_takes_the_bearer_scheme_in_any_case() {
+    let app = spawn_app_with(|s| s.admin_token = Some(crate::helpers::ADMIN_TOKEN.into())).await;
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let res = app
+            .client
+            .get(format!("{}/admin/tenants", app.address))
+            .header("authorization", format!("{scheme} {}", crate::helpers::ADMIN_TOKEN))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{scheme}");
+    }
+}

@@ -613,3 +613,32 @@ async fn redacted_values_never_reach_logs_or_on_demand_traces() {
     assert!(stdout(&logs).contains("password"), "the change is logged");
     assert!(!stdout(&logs).contains("S3cr3t-Value!"), "the logs leak the value");
 }
+
+#[actix_web::test]
+async fn group_deletions_count_toward_the_deletion_threshold() {
+    let app = spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let write = |groups: Value| {
+        let dir = json!({"users": [], "groups": groups});
+        std::fs::write(work.path().join("directory.json"), dir.to_string()).unwrap();
+    };
+    write(json!([{"objectId": "g1", "displayName": "One", "members": []},
+                 {"objectId": "g2", "displayName": "Two", "members": []}]));
+    let job = work.path().join("job.json");
+    let spec = json!({
+        "name": "groups-held",
+        "target": {"url": app.url(""), "token": TOKEN},
+        "source": {"directory": "directory.json"},
+        "scope": "all",
+        "options": {"deletionThreshold": 1}
+    });
+    std::fs::write(&job, spec.to_string()).unwrap();
+    let job = job.to_str().unwrap();
+    let first = scimlab(&["provision", "run", "--job", job, "--quiet"]).await;
+    assert!(stdout(&first).contains("2 created"), "{}", stdout(&first));
+    write(json!([]));
+    let held = scimlab(&["provision", "run", "--job", job, "--quiet"]).await;
+    assert_eq!(held.status.code(), Some(3), "{}", stdout(&held));
+    assert!(stdout(&held).contains("2 deletions held"), "{}", stdout(&held));
+    assert_eq!(app.list("/Groups", &[("count", "0")]).await.body["totalResults"], 2, "both groups still there");
+}

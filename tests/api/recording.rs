@@ -193,3 +193,15 @@ async fn requests_without_credentials_are_recorded_as_a_summary_only() {
     assert_eq!(record["requestHeaders"], json!([]));
     assert!(record["responseBody"].is_null());
 }
+
+#[actix_web::test]
+async fn metrics_label_unknown_methods_as_other_so_clients_cannot_create_series() {
+    let app = crate::helpers::spawn_app().await;
+    for i in 0..20 {
+        let method = reqwest::Method::from_bytes(format!("X{i:03}RANDOM").as_bytes()).unwrap();
+        app.client.request(method, app.url("/Users")).send().await.unwrap();
+    }
+    let text = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    assert!(!text.contains("RANDOM"), "no series per invented method: {text}");
+    assert!(text.contains("method=\"other\""), "{text}");
+}
