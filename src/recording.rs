@@ -1,5 +1,5 @@
 //! Request recording: every SCIM request and its response (secrets redacted, bodies
-//! bounded) kept in a ring in sled, so a developer can see exactly what Entra or Okta sent
+//! bounded) kept in a ring in memory, so a developer can see exactly what Entra or Okta sent
 //! and what scimlab answered. Exported as JSON, JSONL or HAR 1.2.
 //!
 //! What never reaches the ring: attributes whose schema says `returned: never` (passwords)
@@ -8,6 +8,7 @@
 //! are too large (a summary with the size is kept instead). Requests refused for lack of
 //! credentials (401) are kept as a summary only. The ring is bounded in records and in bytes.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -81,66 +82,46 @@ pub const MAX_RING_BYTES: u64 = 64 * 1024 * 1024;
 /// Paths of unauthenticated requests are cut to this many characters.
 const MAX_SUMMARY_PATH: usize = 200;
 
-/// The ring of recorded requests.
+/// The ring of recorded requests, in memory: bounded in records and in bytes, so neither
+/// the heap nor the data directory grows with traffic (a log-structured store turned every
+/// recorded request into disk growth). Records are kept encoded, as they are served.
 pub struct Recorder {
-    tree: sled::Tree,
     capacity: usize,
     max_bytes: u64,
     next: AtomicU64,
-    /// Bytes stored; eviction (rare, one writer at a time) keeps it under `max_bytes`.
-    bytes: Mutex<u64>,
+    ring: Mutex<Ring>,
 }
 
-fn seq_of(key: &[u8]) -> u64 {
-    key.try_into().map(u64::from_be_bytes).unwrap_or(0)
+#[derive(Default)]
+struct Ring {
+    records: VecDeque<(u64, Vec<u8>)>,
+    bytes: u64,
 }
 
 impl Recorder {
-    pub fn open(db: &sled::Db, capacity: usize) -> Result<Recorder, sled::Error> {
-        Self::open_bounded(db, capacity, MAX_RING_BYTES)
+    pub fn new(capacity: usize) -> Recorder {
+        Self::bounded(capacity, MAX_RING_BYTES)
     }
 
     /// A ring of at most `capacity` records and `max_bytes` bytes.
-    pub fn open_bounded(db: &sled::Db, capacity: usize, max_bytes: u64) -> Result<Recorder, sled::Error> {
-        let tree = db.open_tree("recorded_requests")?;
-        let last = tree.last()?.map(|(k, _)| seq_of(&k)).unwrap_or(0);
-        // A smaller capacity than last time: trim once here, not per request.
-        let keep_from = (last + 1).saturating_sub(capacity as u64);
-        for key in tree.range(..keep_from.to_be_bytes()).keys() {
-            tree.remove(key?)?;
-        }
-        let mut bytes = 0u64;
-        for value in tree.iter().values() {
-            bytes += value?.len() as u64;
-        }
-        let recorder = Recorder { tree, capacity, max_bytes, next: AtomicU64::new(last + 1), bytes: Mutex::new(bytes) };
-        recorder.evict_to_bytes()?;
-        Ok(recorder)
+    pub fn bounded(capacity: usize, max_bytes: u64) -> Recorder {
+        Recorder { capacity, max_bytes, next: AtomicU64::new(1), ring: Mutex::new(Ring::default()) }
     }
 
-    /// Drops the oldest records until the ring holds at most `max_bytes`.
-    fn evict_to_bytes(&self) -> Result<(), sled::Error> {
-        let mut bytes = self.bytes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        while *bytes > self.max_bytes {
-            let Some((_, value)) = self.tree.pop_min()? else {
-                *bytes = 0;
-                break;
-            };
-            *bytes = bytes.saturating_sub(value.len() as u64);
-        }
-        Ok(())
+    fn ring(&self) -> std::sync::MutexGuard<'_, Ring> {
+        self.ring.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Bytes the ring holds now.
     pub fn stored_bytes(&self) -> u64 {
-        *self.bytes.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.ring().bytes
     }
 
     pub fn enabled(&self) -> bool {
         self.capacity > 0
     }
 
-    /// Stores a record (its `seq` is assigned here) and drops the oldest beyond capacity.
+    /// Stores a record (its `seq` is assigned here) and drops the oldest beyond the bounds.
     pub fn record(&self, mut record: RequestRecord) {
         if !self.enabled() {
             return;
@@ -153,41 +134,29 @@ impl Recorder {
                 return;
             }
         };
-        let size = bytes.len() as u64;
-        if let Err(e) = self.tree.insert(record.seq.to_be_bytes(), bytes) {
-            tracing::warn!(error = %e, "could not record a request");
-            return;
-        }
-        *self.bytes.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += size;
-        // Sequence numbers are contiguous, so the record that falls out of the ring is
-        // exactly `capacity` behind (a length count would scan the whole tree).
-        if let Some(old) = record.seq.checked_sub(self.capacity as u64) {
-            match self.tree.remove(old.to_be_bytes()) {
-                Ok(Some(value)) => {
-                    let mut bytes = self.bytes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    *bytes = bytes.saturating_sub(value.len() as u64);
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "could not drop the oldest recorded request"),
+        let mut ring = self.ring();
+        ring.bytes += bytes.len() as u64;
+        ring.records.push_back((record.seq, bytes));
+        while ring.records.len() > self.capacity || ring.bytes > self.max_bytes {
+            match ring.records.pop_front() {
+                Some((_, old)) => ring.bytes = ring.bytes.saturating_sub(old.len() as u64),
+                None => break,
             }
-        }
-        if let Err(e) = self.evict_to_bytes() {
-            tracing::warn!(error = %e, "could not trim the request recording to its size limit");
         }
     }
 
-    /// The newest `limit` records that match, oldest first; reads from the newest end and
-    /// stops at `limit`, so a query never loads the whole ring.
+    /// The newest `limit` records that match, oldest first; read from the newest end, so a
+    /// query stops as soon as it has enough.
     pub fn query(&self, q: &RecordQuery) -> Vec<RequestRecord> {
-        let start = q.since.map(|s| s.saturating_add(1)).unwrap_or(0).to_be_bytes();
         let limit = q.limit.unwrap_or(1000);
-        let mut out: Vec<RequestRecord> = self
-            .tree
-            .range(start..)
-            .values()
+        let since = q.since.unwrap_or(0);
+        let ring = self.ring();
+        let mut out: Vec<RequestRecord> = ring
+            .records
+            .iter()
             .rev()
-            .flatten()
-            .filter_map(|v| serde_json::from_slice::<RequestRecord>(&v).ok())
+            .take_while(|(seq, _)| *seq > since)
+            .filter_map(|(_, bytes)| serde_json::from_slice::<RequestRecord>(bytes).ok())
             .filter(|r| q.matches(r))
             .take(limit)
             .collect();
@@ -195,10 +164,10 @@ impl Recorder {
         out
     }
 
-    pub fn clear(&self) -> Result<(), sled::Error> {
-        self.tree.clear()?;
-        *self.bytes.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = 0;
-        Ok(())
+    pub fn clear(&self) {
+        let mut ring = self.ring();
+        ring.records.clear();
+        ring.bytes = 0;
     }
 }
 
@@ -428,8 +397,7 @@ mod tests {
 
     #[test]
     fn the_ring_is_bounded_in_bytes_and_queries_read_from_the_newest_end() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let ring = Recorder::open_bounded(&db, 1_000_000, 20_000).unwrap();
+        let ring = Recorder::bounded(1_000_000, 20_000);
         for i in 0..500 {
             ring.record(record(&format!("/scim/v2/Users/{i}/{}", "x".repeat(200))));
         }

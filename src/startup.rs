@@ -140,10 +140,7 @@ impl Application {
             public_url: settings.public_url.clone(),
             admin_token: settings.admin_token.clone(),
             jobs: Arc::clone(&jobs),
-            recorder: Arc::new(
-                crate::recording::Recorder::open(&db, settings.record_capacity)
-                    .context("cannot open the request recording")?,
-            ),
+            recorder: Arc::new(crate::recording::Recorder::new(settings.record_capacity)),
             metrics,
             tenants,
             clock: Arc::clone(&clock_for_jobs),

@@ -33,6 +33,19 @@ pub enum BenchKind {
         #[arg(long, default_value_t = 0.0)]
         fault_rate: f64,
     },
+    /// Mixed unauthenticated garbage and authenticated traffic with recording on: data
+    /// directory growth and peak memory.
+    Soak {
+        /// How long to run.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Requests in flight (half unauthenticated).
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Only the unauthenticated garbage, no writers.
+        #[arg(long)]
+        anonymous_only: bool,
+    },
     /// Filter latency and throughput at growing user counts.
     Filters {
         /// User counts to measure at, in increasing order.
@@ -54,6 +67,9 @@ pub async fn run(which: BenchKind) -> anyhow::Result<Exit> {
         }
         BenchKind::Provision { sizes, changes, concurrency, fault_rate } => {
             crate::bench::cycle_table(&crate::bench::provision_bench(&sizes, changes, concurrency, fault_rate).await?)
+        }
+        BenchKind::Soak { seconds, concurrency, anonymous_only } => {
+            crate::bench::soak_table(&crate::bench::soak(seconds, concurrency, anonymous_only).await?)
         }
         BenchKind::Filters { sizes, requests, concurrency } => {
             crate::bench::filter_table(&crate::bench::filter_bench(&sizes, requests, concurrency).await?)

@@ -214,10 +214,8 @@ where
             // No credentials, no detail: a client without a token cannot fill the ring.
             summarize_unauthenticated(&mut record);
         }
-        // The sled write is small and unflushed; off the async thread all the same.
-        if let Err(e) = web::block(move || recorder.record(record)).await {
-            tracing::warn!(error = %e, "the request recorder's worker is gone; this request is not recorded");
-        }
+        // An in-memory append under a short lock: no thread hand-off needed.
+        recorder.record(record);
         let response = head.set_body(actix_web::body::BoxBody::new(bytes));
         Ok(actix_web::dev::ServiceResponse::new(http_req, response))
     }

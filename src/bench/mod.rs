@@ -1,8 +1,13 @@
 //! `scimlab bench`: reproducible performance figures over loopback HTTP. Bounded in
 //! requests and time; prints a markdown table for docs/perf.md.
 
-use crate::client::{HttpOptions, Transport};
+mod soak;
+
 use std::sync::Arc;
+
+pub use soak::{soak, soak_table, SoakReport};
+
+use crate::client::{HttpOptions, Transport};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -40,7 +45,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// The load generator's HTTP client (the one client module builds it).
-fn load_client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
+pub(crate) fn load_client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
     let options = HttpOptions { pool_max_idle_per_host: Some(concurrency), ..HttpOptions::default() };
     Ok(Transport::new(&options)?.reqwest().clone())
 }
@@ -143,6 +148,11 @@ impl BenchServer {
 
     pub async fn stop(self) {
         self.handle.stop(true).await;
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("data")
     }
 }
 
@@ -263,7 +273,7 @@ fn stats_table<'a>(label: &str, rows: impl Iterator<Item = (usize, &'a str, &'a 
 
 /// Opens a fresh service directly on a temporary store, for library-level benchmarks.
 pub fn temp_service() -> anyhow::Result<Arc<ScimService>> {
-    let db = sled::Config::new().temporary(true).open()?;
+    let db = crate::startup::open_db(None)?;
     let store = SledStore::open(&db, "bench")?;
     Ok(Arc::new(ScimService::new(
         Arc::new(store),
