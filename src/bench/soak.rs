@@ -54,8 +54,8 @@ pub async fn soak(seconds: u64, concurrency: usize, anonymous_only: bool) -> any
             let mut i = 0usize;
             while Instant::now() < deadline {
                 i += 1;
-                if anonymous_only || worker % 2 == 0 {
-                    let method = if i % 3 == 0 { format!("X{i}") } else { "GET".into() };
+                if anonymous_only || worker.is_multiple_of(2) {
+                    let method = if i.is_multiple_of(3) { format!("X{i}") } else { "GET".into() };
                     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
                     let sent = client.request(method, format!("{base}/Users?x={garbage}")).send().await;
                     if sent.is_ok() {
