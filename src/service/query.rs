@@ -157,33 +157,7 @@ impl ScimService {
             return Ok((list_response(total, start_index, rendered), quirks.into_fired()));
         }
 
-        let options =
-            ValidateOptions { boolean_strings: quirks.accepts(Leniency::BooleanString), unknown_as_absent: false };
-        let mut valid_filters = Vec::new();
-        if let Some(f) = &parsed {
-            let strict: Vec<Result<ValidFilter, FilterError>> =
-                kinds.iter().map(|k| f.validate(self.resource_type(*k), options)).collect();
-            if let Some(Err(first)) = strict.iter().find(|r| r.is_err()).filter(|_| strict.iter().all(Result::is_err)) {
-                return Err(filter_error(first.clone()));
-            }
-            // Root searches: a filter that names attributes of only some types is fine;
-            // for the others those attributes are simply absent.
-            for (kind, result) in kinds.iter().zip(strict) {
-                let valid = match result {
-                    Ok(v) => v,
-                    Err(FilterError::UnknownAttribute { .. }) => f
-                        .validate(self.resource_type(*kind), ValidateOptions { unknown_as_absent: true, ..options })
-                        .map_err(filter_error)?,
-                    Err(e) => return Err(filter_error(e)),
-                };
-                if valid.coerced_boolean_strings {
-                    quirks.allow(Leniency::BooleanString, ScimType::InvalidFilter, String::new)?;
-                }
-                valid_filters.push(Some(valid));
-            }
-        } else {
-            valid_filters.resize(kinds.len(), None);
-        }
+        let valid_filters = self.validate_filters(parsed.as_ref(), kinds, &mut quirks)?;
         let mut matches: Vec<StoredResource> = Vec::new();
         for (kind, valid) in kinds.iter().zip(&valid_filters) {
             self.collect_matches(*kind, valid.as_ref(), &mut matches)?;
@@ -219,6 +193,40 @@ impl ScimService {
         let page: Vec<StoredResource> = matches.into_iter().skip(start_index - 1).take(count).collect();
         let rendered = self.render_page(&page, kinds, &projections, opts)?;
         Ok((list_response(total, start_index, rendered), quirks.into_fired()))
+    }
+
+    /// The filter validated for each resource type searched. For root searches a filter
+    /// that names attributes of only some types is fine; for the others those attributes
+    /// are simply absent.
+    fn validate_filters(
+        &self,
+        parsed: Option<&Filter>,
+        kinds: &[ResourceKind],
+        quirks: &mut Quirks,
+    ) -> Result<Vec<Option<ValidFilter>>, ScimError> {
+        let Some(f) = parsed else { return Ok(vec![None; kinds.len()]) };
+        let options =
+            ValidateOptions { boolean_strings: quirks.accepts(Leniency::BooleanString), unknown_as_absent: false };
+        let strict: Vec<Result<ValidFilter, FilterError>> =
+            kinds.iter().map(|k| f.validate(self.resource_type(*k), options)).collect();
+        if let Some(Err(first)) = strict.iter().find(|r| r.is_err()).filter(|_| strict.iter().all(Result::is_err)) {
+            return Err(filter_error(first.clone()));
+        }
+        let mut valid_filters = Vec::new();
+        for (kind, result) in kinds.iter().zip(strict) {
+            let valid = match result {
+                Ok(v) => v,
+                Err(FilterError::UnknownAttribute { .. }) => f
+                    .validate(self.resource_type(*kind), ValidateOptions { unknown_as_absent: true, ..options })
+                    .map_err(filter_error)?,
+                Err(e) => return Err(filter_error(e)),
+            };
+            if valid.coerced_boolean_strings {
+                quirks.allow(Leniency::BooleanString, ScimType::InvalidFilter, String::new)?;
+            }
+            valid_filters.push(Some(valid));
+        }
+        Ok(valid_filters)
     }
 
     fn render_page(

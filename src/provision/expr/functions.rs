@@ -1,13 +1,12 @@
 //! The function library of docs/entra-behaviour.md §3.2, with Entra's semantics.
 
-use base64::Engine;
+use super::families::{call_date, call_logic, call_text, call_values, call_words};
 use rand::seq::SliceRandom;
-use rand::Rng;
-use serde_json::{json, Value};
+use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 use super::ast::{CmpOp, Expr};
-use super::dates::{entra_format, format_dotnet, parse_any, parse_dotnet};
+use super::dates::parse_any;
 use super::{EvalContext, ExprError, Val};
 
 /// Name, minimum and maximum argument count (`None` = any number).
@@ -99,22 +98,22 @@ pub fn check(expr: &Expr) -> Result<(), ExprError> {
     }
 }
 
-fn arg(args: &[Option<Expr>], i: usize) -> Option<&Expr> {
+pub(super) fn arg(args: &[Option<Expr>], i: usize) -> Option<&Expr> {
     args.get(i).and_then(Option::as_ref)
 }
 
-fn val(args: &[Option<Expr>], i: usize, ctx: &mut EvalContext<'_>) -> Result<Val, ExprError> {
+pub(super) fn val(args: &[Option<Expr>], i: usize, ctx: &mut EvalContext<'_>) -> Result<Val, ExprError> {
     match arg(args, i) {
         Some(e) => eval(e, ctx),
         None => Ok(Val::Null),
     }
 }
 
-fn text(args: &[Option<Expr>], i: usize, ctx: &mut EvalContext<'_>) -> Result<Option<String>, ExprError> {
+pub(super) fn text(args: &[Option<Expr>], i: usize, ctx: &mut EvalContext<'_>) -> Result<Option<String>, ExprError> {
     Ok(val(args, i, ctx)?.as_text())
 }
 
-fn number(v: &Val) -> Option<i64> {
+pub(super) fn number(v: &Val) -> Option<i64> {
     let t = v.as_text()?;
     let t = t.trim();
     if let Some(hex) = t.strip_prefix("&H").or_else(|| t.strip_prefix("&h")) {
@@ -123,7 +122,7 @@ fn number(v: &Val) -> Option<i64> {
     t.parse::<i64>().ok().or_else(|| t.parse::<f64>().ok().map(|f| f as i64))
 }
 
-fn int_arg(
+pub(super) fn int_arg(
     args: &[Option<Expr>],
     i: usize,
     ctx: &mut EvalContext<'_>,
@@ -139,7 +138,7 @@ fn int_arg(
         .ok_or_else(|| ExprError::at(column, format!("{name}: argument {} must be a number, not \"{v}\"", i + 1)))
 }
 
-fn date_arg(v: &Val, name: &str, column: usize) -> Result<Option<OffsetDateTime>, ExprError> {
+pub(super) fn date_arg(v: &Val, name: &str, column: usize) -> Result<Option<OffsetDateTime>, ExprError> {
     match v.as_text() {
         None => Ok(None),
         Some(s) => {
@@ -167,7 +166,7 @@ pub fn eval(expr: &Expr, ctx: &mut EvalContext<'_>) -> Result<Val, ExprError> {
 
 /// `=`/`<>` compare text exactly; ordering compares numbers when both sides are numbers,
 /// dates when both are dates, else text. A null or empty side fails the check.
-fn compare(op: CmpOp, l: &Val, r: &Val) -> bool {
+pub(super) fn compare(op: CmpOp, l: &Val, r: &Val) -> bool {
     let (Some(a), Some(b)) = (l.as_text(), r.as_text()) else { return false };
     if a.is_empty() && op != CmpOp::Ne && op != CmpOp::Eq {
         return false;
@@ -192,287 +191,15 @@ fn compare(op: CmpOp, l: &Val, r: &Val) -> bool {
 }
 
 fn call(name: &str, args: &[Option<Expr>], column: usize, ctx: &mut EvalContext<'_>) -> Result<Val, ExprError> {
-    let err = |m: String| ExprError::at(column, format!("{name}: {m}"));
-    Ok(match name {
-        "Append" => match (text(args, 0, ctx)?, text(args, 1, ctx)?) {
-            (Some(s), suffix) => Val::Str(s + &suffix.unwrap_or_default()),
-            (None, _) => Val::Null,
-        },
-        "Prepend" => match (text(args, 0, ctx)?, text(args, 1, ctx)?) {
-            (prefix, Some(s)) => Val::Str(prefix.unwrap_or_default() + &s),
-            (_, None) => Val::Null,
-        },
-        "BitAnd" => {
-            let a = int_arg(args, 0, ctx, name, column)?.unwrap_or(0);
-            let b = int_arg(args, 1, ctx, name, column)?.unwrap_or(0);
-            Val::Str((a & b).to_string())
+    for family in [call_text, call_words, call_date, call_values, call_logic] {
+        if let Some(v) = family(name, args, column, ctx)? {
+            return Ok(v);
         }
-        "CBool" => {
-            let v = val(args, 0, ctx)?;
-            let truth = match v.as_text() {
-                None => false,
-                Some(s) if s.eq_ignore_ascii_case("true") => true,
-                Some(s) if s.eq_ignore_ascii_case("false") => false,
-                Some(s) => s.trim().parse::<f64>().map(|n| n != 0.0).unwrap_or(!s.is_empty()),
-            };
-            Val::bool(truth)
-        }
-        "CDate" => match date_arg(&val(args, 0, ctx)?, name, column)? {
-            Some(t) => Val::Str(entra_format(t)),
-            None => Val::Null,
-        },
-        "Coalesce" => {
-            for i in 0..args.len() {
-                let v = val(args, i, ctx)?;
-                if !v.is_null() {
-                    return Ok(v);
-                }
-            }
-            Val::Null
-        }
-        "ConvertToBase64" => match text(args, 0, ctx)? {
-            Some(s) => {
-                let utf16: Vec<u8> = s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
-                Val::Str(base64::engine::general_purpose::STANDARD.encode(utf16))
-            }
-            None => Val::Null,
-        },
-        "ConvertToUTF8Hex" => match text(args, 0, ctx)? {
-            Some(s) => Val::Str(s.bytes().map(|b| format!("{b:02X}")).collect()),
-            None => Val::Null,
-        },
-        "Count" => {
-            let v = val(args, 0, ctx)?;
-            let n = match &v {
-                Val::Json(Value::Array(items)) => items.len(),
-                other => other.as_list().len(),
-            };
-            Val::Str(n.to_string())
-        }
-        "CStr" => match val(args, 0, ctx)? {
-            Val::Null => Val::Null,
-            v => Val::Str(v.as_text().unwrap_or_default()),
-        },
-        "DateAdd" => {
-            let interval = text(args, 0, ctx)?.unwrap_or_default();
-            let amount = int_arg(args, 1, ctx, name, column)?.unwrap_or(0);
-            let Some(t) = date_arg(&val(args, 2, ctx)?, name, column)? else { return Ok(Val::Null) };
-            Val::Str(entra_format(
-                date_add(&interval, amount, t)
-                    .ok_or_else(|| err(format!("unknown interval \"{interval}\"; use yyyy, m, d, ww, h, n or s")))?,
-            ))
-        }
-        "DateDiff" => {
-            let interval = text(args, 0, ctx)?.unwrap_or_default();
-            let a = date_arg(&val(args, 1, ctx)?, name, column)?;
-            let b = date_arg(&val(args, 2, ctx)?, name, column)?;
-            let (Some(a), Some(b)) = (a, b) else { return Ok(Val::Null) };
-            Val::Str(
-                date_diff(&interval, a, b).ok_or_else(|| err(format!("unknown interval \"{interval}\"")))?.to_string(),
-            )
-        }
-        "DateFromNum" => match int_arg(args, 0, ctx, name, column)? {
-            Some(ticks) => {
-                let t = OffsetDateTime::from_unix_timestamp(ticks / 10_000_000 - FILETIME_UNIX_OFFSET_SECS)
-                    .map_err(|e| err(e.to_string()))?;
-                Val::Str(entra_format(t))
-            }
-            None => Val::Null,
-        },
-        "NumFromDate" => match date_arg(&val(args, 0, ctx)?, name, column)? {
-            Some(t) => Val::Str(
-                ((t.unix_timestamp() + FILETIME_UNIX_OFFSET_SECS) * 10_000_000 + i64::from(t.nanosecond() / 100))
-                    .to_string(),
-            ),
-            None => Val::Null,
-        },
-        "DefaultDomain" => Val::Str(ctx.default_domain.to_string()),
-        "FormatDateTime" => {
-            let Some(source) = text(args, 0, ctx)? else { return Ok(Val::Null) };
-            let input = text(args, 2, ctx)?.ok_or_else(|| err("inputFormat is required".into()))?;
-            let output = text(args, 3, ctx)?.ok_or_else(|| err("outputFormat is required".into()))?;
-            let t = parse_dotnet(source.trim(), &input)
-                .or_else(|| parse_any(&source))
-                .ok_or_else(|| err(format!("\"{source}\" does not match the input format \"{input}\"")))?;
-            Val::Str(format_dotnet(t, &output))
-        }
-        "Guid" => {
-            let bytes: [u8; 16] = ctx.rng.gen();
-            Val::Str(uuid::Builder::from_random_bytes(bytes).into_uuid().to_string())
-        }
-        "IgnoreFlowIfNullOrEmpty" => {
-            let v = val(args, 0, ctx)?;
-            if v.is_empty() {
-                Val::Null
-            } else {
-                v
-            }
-        }
-        "IIF" => {
-            let condition = val(args, 0, ctx)?;
-            if condition.is_true() {
-                val(args, 1, ctx)?
-            } else {
-                val(args, 2, ctx)?
-            }
-        }
-        "InStr" => {
-            let (Some(haystack), Some(needle)) = (text(args, 0, ctx)?, text(args, 1, ctx)?) else {
-                return Ok(Val::Null);
-            };
-            let start = int_arg(args, 2, ctx, name, column)?.unwrap_or(1).max(1) as usize;
-            let text_compare = text(args, 3, ctx)?.is_some_and(|c| c.eq_ignore_ascii_case("vbTextCompare") || c == "1");
-            let (h, n): (Vec<char>, Vec<char>) = if text_compare {
-                (haystack.to_lowercase().chars().collect(), needle.to_lowercase().chars().collect())
-            } else {
-                (haystack.chars().collect(), needle.chars().collect())
-            };
-            let found =
-                (start - 1..h.len().saturating_sub(n.len()) + 1).find(|&i| h.get(i..i + n.len()) == Some(&n[..]));
-            Val::Str(found.map(|i| i + 1).unwrap_or(0).to_string())
-        }
-        "IsNull" | "IsNothing" => Val::bool(val(args, 0, ctx)?.is_null()),
-        "IsNullOrEmpty" => Val::bool(val(args, 0, ctx)?.is_empty()),
-        "IsPresent" => Val::bool(!val(args, 0, ctx)?.is_empty()),
-        "IsString" => Val::bool(matches!(val(args, 0, ctx)?, Val::Str(_))),
-        "Item" => {
-            let list = val(args, 0, ctx)?.as_list();
-            let index = int_arg(args, 1, ctx, name, column)?.unwrap_or(0);
-            if index < 1 {
-                return Err(err("the index is 1-based; Item([attr], 1) is the first value".into()));
-            }
-            list.get(index as usize - 1).map(|s| Val::Str(s.clone())).unwrap_or(Val::Null)
-        }
-        "Join" => {
-            let separator = text(args, 0, ctx)?.unwrap_or_default();
-            let mut parts = Vec::new();
-            for i in 1..args.len() {
-                parts.extend(val(args, i, ctx)?.as_list().into_iter().filter(|s| !s.is_empty()));
-            }
-            Val::Str(parts.join(&separator))
-        }
-        "Left" => {
-            let s = text(args, 0, ctx)?.unwrap_or_default();
-            let n = int_arg(args, 1, ctx, name, column)?.unwrap_or(0);
-            if n < 0 {
-                Val::Str(s)
-            } else {
-                Val::Str(s.chars().take(n as usize).collect())
-            }
-        }
-        "Mid" => {
-            let Some(s) = text(args, 0, ctx)? else { return Ok(Val::Null) };
-            let start = int_arg(args, 1, ctx, name, column)?.unwrap_or(1).max(1) as usize;
-            let length = int_arg(args, 2, ctx, name, column)?.unwrap_or(0).max(0) as usize;
-            Val::Str(s.chars().skip(start - 1).take(length).collect())
-        }
-        "NormalizeDiacritics" => match text(args, 0, ctx)? {
-            Some(s) => Val::Str(normalize_diacritics(&s)),
-            None => Val::Null,
-        },
-        "Not" => Val::bool(!val(args, 0, ctx)?.is_true()),
-        "Now" => Val::Str(entra_format(ctx.now)),
-        "PCase" => match text(args, 0, ctx)? {
-            Some(s) => {
-                let separators = text(args, 1, ctx)?;
-                Val::Str(proper_case(&s, separators.as_deref()))
-            }
-            None => Val::Null,
-        },
-        "RandomString" => {
-            let mut n = |i| int_arg(args, i, ctx, name, column).map(|v| v.unwrap_or(0).max(0) as usize);
-            let (length, digits, special, capital, lower) = (n(0)?, n(1)?, n(2)?, n(3)?, n(4)?);
-            let avoid: Vec<char> = text(args, 5, ctx)?.unwrap_or_default().chars().collect();
-            if length > 256 || digits + special + capital + lower > length {
-                return Err(err(format!("length {length} must be at most 256 and at least the sum of the minimums")));
-            }
-            Val::Str(random_string(ctx.rng, length, [digits, special, capital, lower], &avoid))
-        }
-        "Redact" => {
-            ctx.redacted = true;
-            val(args, 0, ctx)?
-        }
-        "RemoveDuplicates" => {
-            let mut seen = Vec::new();
-            for item in val(args, 0, ctx)?.as_list() {
-                if !seen.contains(&item) {
-                    seen.push(item);
-                }
-            }
-            Val::Multi(seen)
-        }
-        "Replace" => replace(args, column, ctx)?,
-        "SelectUniqueValue" => {
-            for i in 0..args.len() {
-                let candidate = val(args, i, ctx)?;
-                let Some(value) = candidate.as_text().filter(|s| !s.is_empty()) else { continue };
-                if !ctx.taken.is_some_and(|taken| taken(&value)) {
-                    return Ok(Val::Str(value));
-                }
-            }
-            return Err(err("every candidate value is already taken in the target".into()));
-        }
-        "SingleAppRoleAssignment" => {
-            role_values(&val(args, 0, ctx)?).into_iter().next().map(Val::Str).unwrap_or(Val::Null)
-        }
-        "AppRoleAssignments" => Val::Multi(role_values(&val(args, 0, ctx)?)),
-        "AppRoleAssignmentsComplex" | "AssertiveAppRoleAssignmentsComplex" => {
-            let roles: Vec<Value> = role_values(&val(args, 0, ctx)?)
-                .into_iter()
-                .map(|r| json!({"primary": false, "type": "WindowsAzureActiveDirectoryRole", "display": r, "value": r}))
-                .collect();
-            if roles.is_empty() {
-                Val::Null
-            } else {
-                Val::Json(Value::Array(roles))
-            }
-        }
-        "Split" => match text(args, 0, ctx)? {
-            Some(s) => {
-                let delimiter = text(args, 1, ctx)?.unwrap_or_else(|| ",".into());
-                if delimiter.is_empty() {
-                    Val::Multi(vec![s])
-                } else {
-                    Val::Multi(
-                        s.split(delimiter.as_str()).map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
-                    )
-                }
-            }
-            None => Val::Null,
-        },
-        "StripSpaces" => match text(args, 0, ctx)? {
-            Some(s) => Val::Str(s.replace(' ', "")),
-            None => Val::Null,
-        },
-        "Switch" => {
-            let source = text(args, 0, ctx)?;
-            let mut i = 2;
-            while i < args.len() {
-                let key = text(args, i, ctx)?.unwrap_or_default();
-                if source.as_deref().unwrap_or("") == key && (source.is_some() || key.is_empty()) {
-                    return val(args, i + 1, ctx);
-                }
-                i += 2;
-            }
-            val(args, 1, ctx)?
-        }
-        "ToLower" => map_text(val(args, 0, ctx)?, |s| s.to_lowercase()),
-        "ToUpper" => map_text(val(args, 0, ctx)?, |s| s.to_uppercase()),
-        "Word" => {
-            let s = text(args, 0, ctx)?.unwrap_or_default();
-            let n = int_arg(args, 1, ctx, name, column)?.unwrap_or(0);
-            let delimiters: Vec<char> = text(args, 2, ctx)?.unwrap_or_else(|| " ".into()).chars().collect();
-            if n < 1 {
-                return Ok(Val::Str(String::new()));
-            }
-            let words: Vec<&str> = s.split(|c| delimiters.contains(&c)).filter(|w| !w.is_empty()).collect();
-            Val::Str(words.get(n as usize - 1).map(|w| w.to_string()).unwrap_or_default())
-        }
-        other => return Err(ExprError::at(column, format!("unknown function '{other}'"))),
-    })
+    }
+    Err(ExprError::at(column, format!("unknown function '{name}'")))
 }
 
-fn map_text(v: Val, f: impl Fn(&str) -> String) -> Val {
+pub(super) fn map_text(v: Val, f: impl Fn(&str) -> String) -> Val {
     match v {
         Val::Null => Val::Null,
         Val::Str(s) => Val::Str(f(&s)),
@@ -482,9 +209,9 @@ fn map_text(v: Val, f: impl Fn(&str) -> String) -> Val {
 }
 
 /// Seconds between 1601-01-01 (Windows FILETIME epoch) and 1970-01-01.
-const FILETIME_UNIX_OFFSET_SECS: i64 = 11_644_473_600;
+pub(super) const FILETIME_UNIX_OFFSET_SECS: i64 = 11_644_473_600;
 
-fn date_add(interval: &str, amount: i64, t: OffsetDateTime) -> Option<OffsetDateTime> {
+pub(super) fn date_add(interval: &str, amount: i64, t: OffsetDateTime) -> Option<OffsetDateTime> {
     Some(match interval.to_ascii_lowercase().as_str() {
         "yyyy" => add_months(t, amount * 12)?,
         "m" => add_months(t, amount)?,
@@ -497,7 +224,7 @@ fn date_add(interval: &str, amount: i64, t: OffsetDateTime) -> Option<OffsetDate
     })
 }
 
-fn add_months(t: OffsetDateTime, months: i64) -> Option<OffsetDateTime> {
+pub(super) fn add_months(t: OffsetDateTime, months: i64) -> Option<OffsetDateTime> {
     let total = i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1 + months;
     let year = i32::try_from(total.div_euclid(12)).ok()?;
     let month = time::Month::try_from(u8::try_from(total.rem_euclid(12) + 1).ok()?).ok()?;
@@ -507,7 +234,7 @@ fn add_months(t: OffsetDateTime, months: i64) -> Option<OffsetDateTime> {
 }
 
 /// VB DateDiff: whole interval boundaries crossed from `a` to `b`.
-fn date_diff(interval: &str, a: OffsetDateTime, b: OffsetDateTime) -> Option<i64> {
+pub(super) fn date_diff(interval: &str, a: OffsetDateTime, b: OffsetDateTime) -> Option<i64> {
     let (a, b) = (a.to_offset(time::UtcOffset::UTC), b.to_offset(time::UtcOffset::UTC));
     let days = i64::from(b.date().to_julian_day() - a.date().to_julian_day());
     Some(match interval.to_ascii_lowercase().as_str() {
@@ -523,7 +250,7 @@ fn date_diff(interval: &str, a: OffsetDateTime, b: OffsetDateTime) -> Option<i64
 }
 
 /// App role assignments as role values: strings, or objects with `value`/`displayName`.
-fn role_values(v: &Val) -> Vec<String> {
+pub(super) fn role_values(v: &Val) -> Vec<String> {
     match v {
         Val::Json(Value::Array(items)) => items
             .iter()
@@ -541,7 +268,7 @@ fn role_values(v: &Val) -> Vec<String> {
 
 /// Replace(source, oldValue, regexPattern, regexGroupName, replacementValue,
 /// replacementAttributeName, template), in Entra's five modes.
-fn replace(args: &[Option<Expr>], column: usize, ctx: &mut EvalContext<'_>) -> Result<Val, ExprError> {
+pub(super) fn replace(args: &[Option<Expr>], column: usize, ctx: &mut EvalContext<'_>) -> Result<Val, ExprError> {
     let err = |m: String| ExprError::at(column, format!("Replace: {m}"));
     let source = text(args, 0, ctx)?;
     let old = text(args, 1, ctx)?;
@@ -603,7 +330,7 @@ fn replace(args: &[Option<Expr>], column: usize, ctx: &mut EvalContext<'_>) -> R
     }
 }
 
-fn proper_case(s: &str, separators: Option<&str>) -> String {
+pub(super) fn proper_case(s: &str, separators: Option<&str>) -> String {
     let is_sep = |c: char| match separators {
         Some(seps) => seps.contains(c),
         None => !c.is_alphanumeric() && c != '\'',
@@ -624,7 +351,12 @@ fn proper_case(s: &str, separators: Option<&str>) -> String {
     out
 }
 
-fn random_string(rng: &mut rand::rngs::StdRng, length: usize, minimums: [usize; 4], avoid: &[char]) -> String {
+pub(super) fn random_string(
+    rng: &mut rand::rngs::StdRng,
+    length: usize,
+    minimums: [usize; 4],
+    avoid: &[char],
+) -> String {
     const SETS: [&str; 4] =
         ["0123456789", "!#$%&()*+,-./:;<=>?@[]^_{|}~", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"];
     let pools: Vec<Vec<char>> = SETS.iter().map(|s| s.chars().filter(|c| !avoid.contains(c)).collect()).collect();
@@ -648,7 +380,7 @@ fn random_string(rng: &mut rand::rngs::StdRng, length: usize, minimums: [usize; 
 }
 
 /// The diacritics table of docs/entra-behaviour.md §3.2 (NormalizeDiacritics).
-fn normalize_diacritics(s: &str) -> String {
+pub(super) fn normalize_diacritics(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         let lower = c.to_lowercase().next().unwrap_or(c);

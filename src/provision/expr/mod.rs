@@ -4,6 +4,7 @@
 
 mod ast;
 pub mod dates;
+mod families;
 mod functions;
 mod parse;
 #[cfg(test)]
