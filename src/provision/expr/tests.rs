@@ -112,6 +112,16 @@ fn documented_examples_evaluate_as_entra_does() {
         (r#"Left("John Doe", -1)"#, "John Doe"),
         (r#"Left("John Doe", 30)"#, "John Doe"),
         (r#"Left([nosuch], 3)"#, ""),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(ev(text, u.clone()), *expected, "{text}");
+    }
+}
+
+#[test]
+fn documented_examples_evaluate_as_entra_does_from_mid_on() {
+    let u = user();
+    let cases: &[(&str, &str)] = &[
         (r#"Append(Mid([givenName], 1, 3), Mid([surname], 1, 5))"#, "JohDoe"),
         (r#"Mid("abcdef", 5, 10)"#, "ef"),
         (r#"NormalizeDiacritics("Zoë")"#, "Zoe"),
