@@ -70,3 +70,15 @@ fn reqwest_clients_are_built_in_one_module() {
         .collect();
     assert_eq!(builders, ["client/transport.rs"]);
 }
+
+#[test]
+fn only_the_storage_implementations_and_startup_know_sled() {
+    let allowed = ["store/sled_store.rs", "store/mod.rs", "provision/state/sled_store.rs", "startup.rs"];
+    let users: Vec<String> = rust_files(&src(""))
+        .into_iter()
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains("sled::"))
+        .map(|f| f.strip_prefix(src("")).unwrap().display().to_string())
+        .filter(|f| !allowed.contains(&f.as_str()))
+        .collect();
+    assert!(users.is_empty(), "sled outside the storage implementations: {users:?}");
+}

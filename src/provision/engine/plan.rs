@@ -27,13 +27,13 @@ pub trait PlanState {
 
 impl PlanState for JobState {
     fn watermark(&self, kind: ObjectKind, source_id: &str) -> Result<Option<String>, StateError> {
-        JobState::watermark(self, kind, source_id)
+        (**self).watermark(kind, source_id)
     }
     fn linked(&self, kind: ObjectKind, source_id: &str) -> Result<Option<bool>, StateError> {
         Ok(self.link(kind, source_id)?.map(|l| l.disabled))
     }
     fn watermarked(&self, kind: ObjectKind) -> Result<Vec<String>, StateError> {
-        JobState::watermarked(self, kind)
+        (**self).watermarked(kind)
     }
 }
 

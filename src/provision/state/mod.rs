@@ -1,0 +1,269 @@
+//! Persistent job state: object links (the connector data store), the watermark of source
+//! fingerprints, escrows, the job's metadata and provisioning logs. It survives restarts,
+//! so a killed run resumes without duplicate creates.
+//!
+//! The engine uses [`JobState`]; where the state lives is a [`JobStore`] behind it (sled
+//! today, [`sled_store::SledJobStore`]), so another backend is one more implementation.
+
+mod sled_store;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use super::engine::CycleReport;
+use super::health::Quarantine;
+use super::log::LogEntry;
+
+/// A storage backend's own error.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot open the job state in {path} (is another scimlab process using it?): {source}")]
+    Open { path: String, source: BackendError },
+    #[error("job state storage failed while {doing}: {source}")]
+    Storage { doing: &'static str, source: BackendError },
+    #[error("job state record of {what} does not decode: {source}")]
+    Decode { what: &'static str, source: serde_json::Error },
+    #[error("job state record of {what} does not encode: {source}")]
+    Encode { what: &'static str, source: serde_json::Error },
+}
+
+pub(crate) fn decode(what: &'static str) -> impl FnOnce(serde_json::Error) -> StateError {
+    move |source| StateError::Decode { what, source }
+}
+
+pub(crate) fn encode(what: &'static str) -> impl FnOnce(serde_json::Error) -> StateError {
+    move |source| StateError::Encode { what, source }
+}
+
+/// Everything the job remembers besides links, watermarks, escrows and logs, as one typed
+/// record (serialized here and nowhere else).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct JobMeta {
+    /// Paused by an administrator: no cycle runs until resumed.
+    pub paused: bool,
+    /// Disabled after four weeks in quarantine, with the reason.
+    pub disabled: Option<String>,
+    pub quarantine: Option<Quarantine>,
+    pub initial_cycle_complete: bool,
+    /// The configuration (scope and mappings) the last cycle ran with.
+    pub config_hash: Option<String>,
+    /// `allow-deletions` was given: the next cycle carries out held removals.
+    pub deletions_allowed: bool,
+    /// Disables and deletes the deletion threshold holds back right now.
+    pub held_removals: usize,
+    pub last_cycle: Option<CycleReport>,
+    pub last_error: Option<String>,
+}
+
+pub use crate::digest::{fingerprint, object_fingerprint};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ObjectKind {
+    User,
+    Group,
+}
+
+impl ObjectKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            ObjectKind::User => "U:",
+            ObjectKind::Group => "G:",
+        }
+    }
+}
+
+/// A source object the engine created or matched in the target: only linked objects are
+/// ever updated, disabled or deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    pub kind: ObjectKind,
+    pub target_id: String,
+    pub display: String,
+    /// Target values last exported, by target attribute path.
+    #[serde(default)]
+    pub exported: Map<String, Value>,
+    /// Target ids of the members last exported (groups).
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// Disabled because it left scope (re-enabled when it comes back).
+    #[serde(default)]
+    pub disabled: bool,
+    /// True when this engine created the target object (false: matched an existing one).
+    #[serde(default)]
+    pub created: bool,
+}
+
+/// Where a job's state is kept. Every method is one read or one write; the rules on top
+/// (escrow counting, what a restart clears) live in [`JobState`].
+pub trait JobStore: Send + Sync {
+    fn meta(&self) -> Result<JobMeta, StateError>;
+    fn write_meta(&self, meta: &JobMeta) -> Result<(), StateError>;
+    fn link(&self, kind: ObjectKind, source_id: &str) -> Result<Option<Link>, StateError>;
+    /// Stores a link durably: a create is remembered before anything else happens.
+    fn set_link(&self, source_id: &str, link: &Link) -> Result<(), StateError>;
+    fn remove_link(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError>;
+    /// All links of a kind: (source id, link).
+    fn links(&self, kind: ObjectKind) -> Result<Vec<(String, Link)>, StateError>;
+    fn count_links(&self, kind: ObjectKind) -> usize;
+    /// The fingerprint a source object had when last processed successfully.
+    fn watermark(&self, kind: ObjectKind, source_id: &str) -> Result<Option<String>, StateError>;
+    fn set_watermark(&self, kind: ObjectKind, source_id: &str, fp: &str) -> Result<(), StateError>;
+    fn remove_watermark(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError>;
+    /// Source ids with a watermark (objects seen in earlier cycles).
+    fn watermarked(&self, kind: ObjectKind) -> Result<Vec<String>, StateError>;
+    fn clear_watermarks(&self) -> Result<(), StateError>;
+    fn escrow_of(&self, kind: ObjectKind, source_id: &str) -> Result<Option<Escrow>, StateError>;
+    fn put_escrow(&self, kind: ObjectKind, source_id: &str, escrow: &Escrow) -> Result<(), StateError>;
+    fn release_escrow(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError>;
+    /// Every escrow: (kind-prefixed source id, escrow).
+    fn escrows(&self) -> Result<Vec<(String, Escrow)>, StateError>;
+    fn clear_escrows(&self) -> Result<(), StateError>;
+    /// Forgets links, watermarks, escrows and metadata (logs are kept).
+    fn clear_all(&self) -> Result<(), StateError>;
+    /// Appends a record after every earlier one, across restarts.
+    fn append_log(&self, entry: &LogEntry) -> Result<(), StateError>;
+    /// Every record, oldest first.
+    fn logs(&self) -> Result<Vec<LogEntry>, StateError>;
+    /// Drops the records older than `max_age`; returns how many.
+    fn prune_logs(&self, now: OffsetDateTime, max_age: time::Duration) -> Result<usize, StateError>;
+    fn flush(&self) -> Result<(), StateError>;
+}
+
+/// A job's state, over whichever [`JobStore`] keeps it. Cheap to clone.
+#[derive(Clone)]
+pub struct JobState(Arc<dyn JobStore>);
+
+impl std::ops::Deref for JobState {
+    type Target = dyn JobStore;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref()
+    }
+}
+
+/// A failed object waiting for its retry on a later cycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Escrow {
+    pub first_failure: String,
+    pub attempts: u32,
+    pub error_code: String,
+    pub reason: String,
+}
+
+/// Provisioning logs are kept this long, as Entra keeps them (docs/entra-behaviour.md §6);
+/// nothing younger is ever dropped.
+pub const LOG_RETENTION: time::Duration = time::Duration::days(30);
+
+impl JobState {
+    /// The state kept in sled under `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StateError> {
+        Ok(JobState(Arc::new(sled_store::SledJobStore::open(dir)?)))
+    }
+
+    /// State that lives as long as the process (on-demand checks, the validator's flow).
+    pub fn temporary() -> Result<Self, StateError> {
+        Ok(JobState(Arc::new(sled_store::SledJobStore::temporary()?)))
+    }
+
+    /// A state over any store.
+    pub fn with_store(store: Arc<dyn JobStore>) -> Self {
+        JobState(store)
+    }
+
+    /// Changes the metadata (read, change, write; one writer per job).
+    pub fn update_meta(&self, change: impl FnOnce(&mut JobMeta)) -> Result<JobMeta, StateError> {
+        let mut meta = self.0.meta()?;
+        change(&mut meta);
+        self.0.write_meta(&meta)?;
+        Ok(meta)
+    }
+
+    /// Forgets the watermark (the next cycle is a full one); links are kept, as Entra's
+    /// "Restart provisioning" does.
+    pub fn clear_watermark(&self) -> Result<(), StateError> {
+        self.0.clear_watermarks()?;
+        self.update_meta(|m| m.initial_cycle_complete = false)?;
+        Ok(())
+    }
+
+    /// Records a failure of `source_id` (keeps the first failure time, counts attempts).
+    pub fn escrow(
+        &self,
+        kind: ObjectKind,
+        source_id: &str,
+        now: &str,
+        code: &str,
+        reason: &str,
+    ) -> Result<(), StateError> {
+        let previous = self.0.escrow_of(kind, source_id)?;
+        let entry = Escrow {
+            first_failure: previous.as_ref().map_or_else(|| now.to_string(), |p| p.first_failure.clone()),
+            attempts: previous.map_or(1, |p| p.attempts + 1),
+            error_code: code.to_string(),
+            reason: reason.to_string(),
+        };
+        self.0.put_escrow(kind, source_id, &entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::log::{Action, Identity, Status};
+
+    fn entry(n: usize) -> LogEntry {
+        let identity =
+            Identity { id: format!("u{n}"), display_name: format!("User {n}"), identity_type: "User".into() };
+        LogEntry {
+            id: n.to_string(),
+            activity_date_time: String::new(),
+            job_id: "job".into(),
+            cycle_id: "c".into(),
+            change_id: n.to_string(),
+            provisioning_action: Action::Create,
+            status: Status::Success,
+            duration_in_milliseconds: 0,
+            source_identity: identity.clone(),
+            target_identity: identity,
+            error_information: None,
+            provisioning_steps: Vec::new(),
+            modified_properties: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn pruning_drops_only_records_older_than_the_retention() {
+        let state = JobState::temporary().unwrap();
+        let start = time::macros::datetime!(2026-01-01 00:00 UTC);
+        for n in 0..10 {
+            let mut e = entry(n);
+            e.activity_date_time = crate::clock::rfc3339(start + time::Duration::days(n as i64));
+            state.append_log(&e).unwrap();
+        }
+        let now = start + time::Duration::days(9);
+        assert_eq!(state.prune_logs(now, time::Duration::days(30)).unwrap(), 0, "all younger than 30 days");
+        assert_eq!(state.prune_logs(now, time::Duration::days(4)).unwrap(), 5);
+        let ids: Vec<String> = state.logs().unwrap().into_iter().map(|e| e.id).collect();
+        assert_eq!(ids, ["5", "6", "7", "8", "9"]);
+    }
+
+    #[test]
+    fn escrows_count_attempts_from_the_first_failure() {
+        let state = JobState::temporary().unwrap();
+        state.escrow(ObjectKind::User, "a", "t1", "Timeout", "slow").unwrap();
+        state.escrow(ObjectKind::User, "a", "t2", "InternalServerError", "boom").unwrap();
+        let escrows = state.escrows().unwrap();
+        assert_eq!(escrows.len(), 1);
+        let e = &escrows[0].1;
+        assert_eq!((e.first_failure.as_str(), e.attempts, e.error_code.as_str()), ("t1", 2, "InternalServerError"));
+        state.release_escrow(ObjectKind::User, "a").unwrap();
+        assert!(state.escrows().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,269 @@
+//! Job state in a sled database: one tree each for links, watermarks, escrows, logs and the
+//! job's metadata record.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::{decode, encode, Escrow, JobMeta, JobStore, Link, ObjectKind, StateError};
+use crate::provision::log::LogEntry;
+
+fn storage(doing: &'static str) -> impl FnOnce(sled::Error) -> StateError {
+    move |source| StateError::Storage { doing, source: Box::new(source) }
+}
+
+const META_KEY: &[u8] = b"job";
+
+/// The engine's state is small per object; sled's default 1 GiB cache is far too much.
+const STATE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
+pub struct SledJobStore {
+    db: sled::Db,
+    links: sled::Tree,
+    watermark: sled::Tree,
+    meta: sled::Tree,
+    logs: sled::Tree,
+    escrows: sled::Tree,
+    /// The key of the next log record: dense and increasing across restarts.
+    next_log: Arc<AtomicU64>,
+}
+
+impl SledJobStore {
+    pub fn open(dir: &Path) -> Result<Self, StateError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(STATE_CACHE_BYTES)
+            .open()
+            .map_err(|source| StateError::Open { path: dir.display().to_string(), source: Box::new(source) })?;
+        Self::from_db(db)
+    }
+
+    pub fn temporary() -> Result<Self, StateError> {
+        let db = sled::Config::new().temporary(true).cache_capacity(STATE_CACHE_BYTES).open();
+        Self::from_db(db.map_err(|source| StateError::Open { path: "(temporary)".into(), source: Box::new(source) })?)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Self, StateError> {
+        let tree = |name: &str| db.open_tree(name).map_err(storage("opening its trees"));
+        let logs = tree("logs")?;
+        let next_log = match logs.last().map_err(storage("reading the newest log record"))? {
+            Some((key, _)) => log_seq(&key) + 1,
+            None => 0,
+        };
+        let state = SledJobStore {
+            links: tree("links")?,
+            watermark: tree("watermark")?,
+            meta: tree("meta")?,
+            escrows: tree("escrows")?,
+            logs,
+            next_log: Arc::new(AtomicU64::new(next_log)),
+            db,
+        };
+        state.migrate_meta()?;
+        Ok(state)
+    }
+
+    /// State written before the metadata was one record kept it as loose string keys.
+    fn migrate_meta(&self) -> Result<(), StateError> {
+        if self.meta.contains_key(META_KEY).map_err(storage("reading the job record"))? {
+            return Ok(());
+        }
+        let get = |key: &str| -> Result<Option<String>, StateError> {
+            Ok(self.meta.get(key).map_err(storage("reading old job keys"))?.map(|v| String::from_utf8_lossy(&v).into()))
+        };
+        let meta = JobMeta {
+            paused: get("paused")?.as_deref() == Some("true"),
+            disabled: get("disabled")?,
+            quarantine: get("quarantine")?.and_then(|q| serde_json::from_str(&q).ok()),
+            initial_cycle_complete: get("initial_done")?.as_deref() == Some("true"),
+            config_hash: get("config_hash")?,
+            deletions_allowed: get("allow_deletions")?.as_deref() == Some("true"),
+            held_removals: 0,
+            last_cycle: get("last_cycle")?.and_then(|c| serde_json::from_str(&c).ok()),
+            last_error: get("last_error")?,
+        };
+        self.meta.clear().map_err(storage("replacing old job keys"))?;
+        self.write_meta(&meta)
+    }
+
+    fn key(kind: ObjectKind, source_id: &str) -> Vec<u8> {
+        format!("{}{source_id}", kind.prefix()).into_bytes()
+    }
+}
+
+impl JobStore for SledJobStore {
+    /// The job's metadata.
+    fn meta(&self) -> Result<JobMeta, StateError> {
+        match self.meta.get(META_KEY).map_err(storage("reading the job record"))? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(decode("the job")),
+            None => Ok(JobMeta::default()),
+        }
+    }
+
+    fn write_meta(&self, meta: &JobMeta) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec(meta).map_err(encode("the job"))?;
+        self.meta.insert(META_KEY, bytes).map_err(storage("writing the job record"))?;
+        Ok(())
+    }
+
+    fn link(&self, kind: ObjectKind, source_id: &str) -> Result<Option<Link>, StateError> {
+        match self.links.get(Self::key(kind, source_id)).map_err(storage("reading a link"))? {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(decode("a link")),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a link durably: a create is remembered before anything else happens.
+    fn set_link(&self, source_id: &str, link: &Link) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec(link).map_err(encode("a link"))?;
+        self.links.insert(Self::key(link.kind, source_id), bytes).map_err(storage("writing a link"))?;
+        self.links.flush().map_err(storage("writing a link"))?;
+        Ok(())
+    }
+
+    fn remove_link(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError> {
+        self.links.remove(Self::key(kind, source_id)).map_err(storage("removing a link"))?;
+        self.links.flush().map_err(storage("removing a link"))?;
+        Ok(())
+    }
+
+    /// All links of a kind: (source id, link).
+    fn links(&self, kind: ObjectKind) -> Result<Vec<(String, Link)>, StateError> {
+        let mut out = Vec::new();
+        for entry in self.links.scan_prefix(kind.prefix()) {
+            let (k, v) = entry.map_err(storage("listing links"))?;
+            let id = String::from_utf8_lossy(&k[2..]).to_string();
+            out.push((id, serde_json::from_slice(&v).map_err(decode("a link"))?));
+        }
+        Ok(out)
+    }
+
+    /// The fingerprint a source object had when last processed successfully.
+    fn watermark(&self, kind: ObjectKind, source_id: &str) -> Result<Option<String>, StateError> {
+        Ok(self
+            .watermark
+            .get(Self::key(kind, source_id))
+            .map_err(storage("reading a watermark"))?
+            .map(|v| String::from_utf8_lossy(&v).to_string()))
+    }
+
+    fn set_watermark(&self, kind: ObjectKind, source_id: &str, fp: &str) -> Result<(), StateError> {
+        self.watermark.insert(Self::key(kind, source_id), fp.as_bytes()).map_err(storage("writing a watermark"))?;
+        Ok(())
+    }
+
+    fn remove_watermark(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError> {
+        self.watermark.remove(Self::key(kind, source_id)).map_err(storage("removing a watermark"))?;
+        Ok(())
+    }
+
+    /// Source ids with a watermark (objects seen in earlier cycles).
+    fn watermarked(&self, kind: ObjectKind) -> Result<Vec<String>, StateError> {
+        let mut out = Vec::new();
+        for entry in self.watermark.scan_prefix(kind.prefix()).keys() {
+            let k = entry.map_err(storage("listing watermarks"))?;
+            out.push(String::from_utf8_lossy(&k[2..]).to_string());
+        }
+        Ok(out)
+    }
+
+    fn clear_watermarks(&self) -> Result<(), StateError> {
+        self.watermark.clear().map_err(storage("clearing the watermark"))
+    }
+
+    /// Forgets everything: links, watermark, escrows, metadata (logs are kept).
+    fn clear_all(&self) -> Result<(), StateError> {
+        self.links.clear().map_err(storage("clearing links"))?;
+        self.escrows.clear().map_err(storage("clearing escrows"))?;
+        self.watermark.clear().map_err(storage("clearing the watermark"))?;
+        self.write_meta(&JobMeta::default())?;
+        JobStore::flush(self)
+    }
+
+    fn append_log(&self, entry: &LogEntry) -> Result<(), StateError> {
+        let seq = self.next_log.fetch_add(1, Ordering::SeqCst);
+        let bytes = serde_json::to_vec(entry).map_err(encode("a log record"))?;
+        self.logs.insert(seq.to_be_bytes(), bytes).map_err(storage("appending a log record"))?;
+        Ok(())
+    }
+
+    fn escrow_of(&self, kind: ObjectKind, source_id: &str) -> Result<Option<Escrow>, StateError> {
+        match self.escrows.get(Self::key(kind, source_id)).map_err(storage("reading an escrow"))? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(decode("an escrow"))?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_escrow(&self, kind: ObjectKind, source_id: &str, escrow: &Escrow) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec(escrow).map_err(encode("an escrow"))?;
+        self.escrows.insert(Self::key(kind, source_id), bytes).map_err(storage("recording an escrow"))?;
+        Ok(())
+    }
+
+    fn release_escrow(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError> {
+        self.escrows.remove(Self::key(kind, source_id)).map_err(storage("releasing an escrow"))?;
+        Ok(())
+    }
+
+    fn escrows(&self) -> Result<Vec<(String, Escrow)>, StateError> {
+        let mut out = Vec::new();
+        for entry in self.escrows.iter() {
+            let (k, v) = entry.map_err(storage("listing escrows"))?;
+            out.push((
+                String::from_utf8_lossy(&k).to_string(),
+                serde_json::from_slice(&v).map_err(decode("an escrow"))?,
+            ));
+        }
+        Ok(out)
+    }
+
+    fn clear_escrows(&self) -> Result<(), StateError> {
+        self.escrows.clear().map_err(storage("clearing escrows"))
+    }
+
+    fn count_links(&self, kind: ObjectKind) -> usize {
+        self.links.scan_prefix(kind.prefix()).count()
+    }
+
+    /// Drops the records older than `max_age` (the oldest come first, so the scan stops at
+    /// the first younger one); a record whose time does not parse counts as young.
+    fn prune_logs(&self, now: OffsetDateTime, max_age: time::Duration) -> Result<usize, StateError> {
+        let cutoff = now - max_age;
+        let mut removed = 0;
+        for entry in self.logs.iter() {
+            let (key, value) = entry.map_err(storage("reading log records"))?;
+            let entry: LogEntry = serde_json::from_slice(&value).map_err(decode("a log record"))?;
+            match crate::clock::parse_rfc3339(&entry.activity_date_time) {
+                Some(at) if at < cutoff => {
+                    self.logs.remove(key).map_err(storage("dropping an old log record"))?;
+                    removed += 1;
+                }
+                _ => break,
+            }
+        }
+        Ok(removed)
+    }
+
+    fn logs(&self) -> Result<Vec<LogEntry>, StateError> {
+        let mut out = Vec::new();
+        for entry in self.logs.iter().values() {
+            out.push(
+                serde_json::from_slice(&entry.map_err(storage("reading log records"))?)
+                    .map_err(decode("a log record"))?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn flush(&self) -> Result<(), StateError> {
+        self.db.flush().map_err(storage("flushing to disk"))?;
+        Ok(())
+    }
+}
+
+/// The sequence number of a log key.
+fn log_seq(key: &[u8]) -> u64 {
+    key.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
