@@ -34,6 +34,8 @@ impl ObjectRun<'_> {
         let Some(mut link) = self.state.link(ObjectKind::User, &id)? else { return Ok(None) };
         let manager_source = user.get("manager").and_then(Value::as_str).unwrap_or("");
         let manager = dir.user(manager_source).filter(|_| !manager_source.is_empty());
+        // No manager in the source (or one that is not in the directory): a set manager is cleared.
+        let cleared = manager.is_none();
         let desired = match manager {
             None => None,
             Some(manager) => match self.state.link(ObjectKind::User, manager_source)? {
@@ -44,29 +46,25 @@ impl ObjectRun<'_> {
                 None => None,
             },
         };
-        let exported = link.exported.get(&mapping.target).and_then(Value::as_str).map(str::to_string);
-        if desired == exported || desired.is_none() {
+        let exported =
+            link.exported.get(&mapping.target).and_then(Value::as_str).filter(|v| !v.is_empty()).map(str::to_string);
+        if desired == exported || (desired.is_none() && !(cleared && exported.is_some())) {
             return Ok(None);
         }
-        let Some(manager_id) = desired else { return Ok(None) };
-        let op = json!({"op": if self.compliant { "add" } else { "Add" }, "path": mapping.target, "value": manager_id});
-        self.step(
-            "EntryReferenceResolution",
-            StepType::ReferenceResolution,
-            Status::Success,
-            format!("Resolved manager {manager_source} to {manager_id}"),
-            Value::Null,
-        );
+        let op = manager_operation(&mapping.target, exported.is_some(), desired.as_deref(), self.compliant);
+        let description = match &desired {
+            Some(manager_id) => format!("Resolved manager {manager_source} to {manager_id}"),
+            None => "The manager was removed in the source: cleared in the target".into(),
+        };
+        self.step("EntryReferenceResolution", StepType::ReferenceResolution, Status::Success, description, Value::Null);
         match self.client.patch(ResourceKind::User, &link.target_id, vec![op]).await {
             Ok(()) => {
-                link.exported.insert(mapping.target.clone(), Value::String(manager_id.clone()));
+                let stored = Value::String(desired.clone().unwrap_or_default());
+                link.exported.insert(mapping.target.clone(), stored);
                 self.state.set_link(&id, &link)?;
                 let mut o = Outcome::new(Action::Update, Status::Success, &link.target_id);
-                o.modified = vec![ModifiedProperty {
-                    display_name: "manager".into(),
-                    old_value: exported,
-                    new_value: Some(manager_id),
-                }];
+                o.modified =
+                    vec![ModifiedProperty { display_name: "manager".into(), old_value: exported, new_value: desired }];
                 Ok(Some(o))
             }
             Err(e) => {
@@ -154,4 +152,17 @@ impl ObjectRun<'_> {
             }
         }
     }
+}
+
+/// The manager PATCH as Entra sends it (docs/entra-behaviour.md §1.4.5): `add` with the
+/// manager's id the first time, `replace` when it changes, and `replace` with an empty value
+/// when the source has no manager any more. Operation names follow the dialect.
+fn manager_operation(path: &str, had_manager: bool, desired: Option<&str>, compliant: bool) -> Value {
+    let op = match (had_manager, compliant) {
+        (false, true) => "add",
+        (false, false) => "Add",
+        (true, true) => "replace",
+        (true, false) => "Replace",
+    };
+    json!({"op": op, "path": path, "value": desired.unwrap_or("")})
 }

@@ -482,3 +482,58 @@ async fn manager_references_held_up_by_an_escrowed_create_are_linked_in_a_later_
         assert_eq!(manager, &boss["id"], "u{i:02} is linked to its manager");
     }
 }
+
+/// The PATCH operations the server recorded for `/Users/...`, in order.
+async fn recorded_patch_ops(lab: &Lab) -> Vec<Value> {
+    let res = lab.app.admin(reqwest::Method::GET, "/admin/requests?method=PATCH&path=/Users/&limit=100", None).await;
+    let body: Value = res.json().await.unwrap();
+    body["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["requestBody"]["Operations"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+#[actix_web::test]
+async fn manager_set_change_and_removal_go_out_as_entra_sends_them_in_both_dialects() {
+    for compliant in [false, true] {
+        let lab = Lab::with(|s| {
+            s.scope = scimlab::provision::job::ScopeMode::All;
+            s.options.aad_opt_scim_062020 = compliant;
+        })
+        .await;
+        lab.edit_directory(|d| {
+            user_of(d, BOB).as_object_mut().unwrap().remove("manager");
+            user_of(d, CAROL)["accountEnabled"] = json!(true);
+        });
+        lab.engine().run_cycle(&NoProgress).await.unwrap();
+        let id_of = |u: Value| u["id"].as_str().unwrap().to_string();
+        let alice = id_of(lab.target_user("alice.ångström@contoso.com").await.unwrap());
+        let dave = id_of(lab.target_user("dave.doe@contoso.com").await.unwrap());
+        let manager_path = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
+        for (manager, expected_op, expected_value) in [
+            (Some(ALICE), if compliant { "add" } else { "Add" }, alice.clone()),
+            (Some(DAVE), if compliant { "replace" } else { "Replace" }, dave.clone()),
+            (None, if compliant { "replace" } else { "Replace" }, String::new()),
+        ] {
+            lab.edit_directory(|d| match manager {
+                Some(m) => user_of(d, BOB)["manager"] = json!(m),
+                None => {
+                    user_of(d, BOB).as_object_mut().unwrap().remove("manager");
+                }
+            });
+            lab.engine().run_cycle(&NoProgress).await.unwrap();
+            let last = recorded_patch_ops(&lab).await.into_iter().rev().find(|op| op["path"] == manager_path);
+            let last = last.expect("a manager PATCH was sent");
+            assert_eq!(
+                (last["op"].as_str(), last["value"].as_str()),
+                (Some(expected_op), Some(expected_value.as_str())),
+                "{last}"
+            );
+        }
+        let bob = lab.target_user("bob.builder@contoso.com").await.unwrap();
+        let manager = &bob["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"];
+        assert!(manager.is_null() || manager["value"].is_null(), "the manager is cleared in the target: {bob}");
+    }
+}
