@@ -299,6 +299,19 @@ pub struct CompiledObject {
 }
 
 impl CompiledObject {
+    /// Roles come from `AppRoleAssignmentsComplex` or `SingleAppRoleAssignment`, whose
+    /// legacy PATCH is add-only with stringified role objects (not the Assertive variant).
+    pub fn legacy_role_mapping(&self) -> bool {
+        self.mappings.iter().any(|m| {
+            m.target == "roles"
+                && m.program.as_ref().is_some_and(|p| {
+                    let text = p.text();
+                    (text.contains("AppRoleAssignmentsComplex(") && !text.contains("Assertive"))
+                        || text.contains("SingleAppRoleAssignment(")
+                })
+        })
+    }
+
     /// Matching mappings in precedence order.
     pub fn matching(&self) -> Vec<&Mapping> {
         let mut m: Vec<&Mapping> = self.mappings.iter().filter(|m| m.is_matching()).collect();

@@ -107,7 +107,12 @@ impl ObjectRun<'_> {
         values: &[(String, Value)],
         current: &Value,
     ) -> Result<Outcome, EngineError> {
-        let (ops, modified) = patch_operations(values, current, self.compliant);
+        let legacy_roles = kind == ResourceKind::User && !self.compliant && self.job.users.legacy_role_mapping();
+        let (ops, modified) = if legacy_roles {
+            legacy_role_patch(values, current)
+        } else {
+            patch_operations(values, current, self.compliant)
+        };
         let was_disabled = link.disabled;
         link.disabled = false;
         // Merge: references (manager) cached by the reference pass stay.
@@ -331,4 +336,40 @@ impl ObjectRun<'_> {
             }
         }
     }
+}
+
+/// The legacy dialect's role update (docs/entra-behaviour.md §1.4.6): roles from
+/// `AppRoleAssignmentsComplex` or `SingleAppRoleAssignment` are only ever added, each as a
+/// JSON *string* `{"id":…,"value":…,"displayName":…}` in `value`; every other attribute goes
+/// out as usual.
+fn legacy_role_patch(values: &[(String, Value)], current: &Value) -> (Vec<Value>, Vec<ModifiedProperty>) {
+    let (roles, others): (Vec<_>, Vec<_>) = values.iter().cloned().partition(|(path, _)| path == "roles");
+    let (mut ops, mut modified) = patch_operations(&others, current, false);
+    let present: Vec<&str> = current
+        .get("roles")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("value").and_then(Value::as_str))
+        .collect();
+    let wanted = roles.iter().flat_map(|(_, v)| v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]));
+    let added: Vec<(String, String)> = wanted
+        .filter_map(|r| r.get("value").and_then(Value::as_str).map(str::to_string))
+        .filter(|value| !present.iter().any(|p| p == value || p.contains(&format!("\"value\":\"{value}\""))))
+        .map(|value| {
+            let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, value.as_bytes()).to_string();
+            let text = json!({"id": id, "value": value, "displayName": value}).to_string();
+            (value, text)
+        })
+        .collect();
+    if !added.is_empty() {
+        let entries: Vec<Value> = added.iter().map(|(_, text)| json!({"value": text})).collect();
+        ops.push(json!({"op": "Add", "path": "roles", "value": entries}));
+        modified.push(ModifiedProperty {
+            display_name: "roles".into(),
+            old_value: None,
+            new_value: Some(added.iter().map(|(v, _)| v.as_str()).collect::<Vec<_>>().join(",")),
+        });
+    }
+    (ops, modified)
 }

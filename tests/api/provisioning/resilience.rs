@@ -537,3 +537,34 @@ async fn manager_set_change_and_removal_go_out_as_entra_sends_them_in_both_diale
         assert!(manager.is_null() || manager["value"].is_null(), "the manager is cleared in the target: {bob}");
     }
 }
+
+#[actix_web::test]
+async fn legacy_role_updates_add_stringified_role_objects_and_never_remove() {
+    let lab = Lab::with(|s| {
+        s.scope = scimlab::provision::job::ScopeMode::All;
+        let mut users = scimlab::provision::job::default_user_mapping();
+        users.attribute_mappings.push(
+            serde_json::from_value(
+                json!({"targetAttributeName": "roles", "source": "AppRoleAssignmentsComplex([appRoleAssignments])"}),
+            )
+            .unwrap(),
+        );
+        s.users = Some(users);
+    })
+    .await;
+    lab.edit_directory(|d| user_of(d, ALICE)["appRoleAssignments"] = json!(["Admin"]));
+    lab.engine().run_cycle(&NoProgress).await.unwrap();
+    let alice = lab.target_user("alice.ångström@contoso.com").await.unwrap();
+    assert_eq!(alice["roles"][0]["value"], "Admin", "the create carries role objects: {alice}");
+
+    lab.edit_directory(|d| user_of(d, ALICE)["appRoleAssignments"] = json!(["Reader"]));
+    lab.engine().run_cycle(&NoProgress).await.unwrap();
+    let ops: Vec<Value> = recorded_patch_ops(&lab).await.into_iter().filter(|op| op["path"] == "roles").collect();
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    assert_eq!(ops[0]["op"], "Add", "add-only, never Replace: {}", ops[0]);
+    let entries = ops[0]["value"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "only the new role: {}", ops[0]);
+    let role: Value = serde_json::from_str(entries[0]["value"].as_str().expect("a JSON string")).unwrap();
+    assert_eq!((role["value"].as_str(), role["displayName"].as_str()), (Some("Reader"), Some("Reader")));
+    assert!(role["id"].as_str().is_some_and(|id| id.len() == 36), "{role}");
+}
