@@ -198,7 +198,18 @@ impl ScimClient {
             query.insert(0, ("excludedAttributes", "members".to_string()));
         }
         let url = self.url(kind, None);
-        let (_, body) = self.send("GET", &url, &query, None).await?;
+        let (_, body) = match self.send("GET", &url, &query, None).await {
+            // A collection that answers 404 to a query is not a SCIM endpoint at all: Entra
+            // quarantines the job for it (docs/entra-behaviour.md §1.3), it is not a missing object.
+            Err(ClientError::Http { status: 404, url, .. }) => {
+                return Err(ClientError::NotScim {
+                    method: "GET".into(),
+                    url,
+                    message: "SCIM compliance issue: a filter query answered 404 Not Found instead of 200 OK with a ListResponse".into(),
+                })
+            }
+            other => other?,
+        };
         let Some(resources) = body.get("Resources").or_else(|| body.get("resources")) else {
             if body.get("totalResults").and_then(Value::as_u64) == Some(0) {
                 return Ok(Vec::new());

@@ -116,9 +116,24 @@ impl QuarantinePolicy {
                 ),
             ));
         }
+        // A collection that answers a query with 404 is not SCIM-compliant: Entra quarantines
+        // at once, whatever else succeeded (docs/entra-behaviour.md §1.3).
+        if let Some(n) = report.failure_codes.get("SystemForCrossDomainIdentityManagementServiceIncompatible") {
+            return Some((
+                QuarantineReason::EncounteredQuarantineException,
+                format!("SCIM compliance issue: {n} requests were not answered as SCIM (for example a filter query answered 404 instead of 200 with a ListResponse)"),
+            ));
+        }
         let object_failures = report.failed.saturating_sub(report.reference_failed);
         let successes = report.created + report.updated + report.disabled + report.deleted;
-        let unreachable = ["Unauthorized", "InsufficientRights", "WebExceptionProtocolError", "Timeout"];
+        let unreachable = [
+            "Unauthorized",
+            "InsufficientRights",
+            "WebExceptionProtocolError",
+            "Timeout",
+            "SslConnectionError",
+            "SystemForCrossDomainIdentityManagementServiceIncompatible",
+        ];
         if report.failed > 0
             && successes == 0
             && report.failure_codes.keys().all(|code| unreachable.contains(&code.as_str()))

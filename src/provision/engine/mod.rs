@@ -131,23 +131,32 @@ impl Engine {
         &self.client
     }
 
-    /// Test connection (§1.3): look up a user that cannot exist by the first matching
-    /// attribute; the answer must be 200 with an empty ListResponse.
+    /// Test connection (§1.3): look up a user, and a group when groups are provisioned,
+    /// that cannot exist, by the first matching attribute; each answer must be 200 with an
+    /// empty ListResponse.
     pub async fn test_connection(&mut self) -> Result<String, EngineError> {
-        let attribute =
-            self.job.users.matching().first().map(|m| m.target.clone()).unwrap_or_else(|| "userName".into());
-        let probe = self.new_id();
-        let filter = parse_filter(&format!("{attribute} eq \"{probe}\""), FilterLimits::default()).map_err(|e| {
-            EngineError::NotFound(format!("matching attribute '{attribute}' cannot be used in a filter: {e}"))
-        })?;
-        let found = self.client.find(ResourceKind::User, &filter).await?;
-        if !found.is_empty() {
-            return Err(EngineError::NotFound(format!(
-                "GET /Users?filter={filter} returned {} resources for a random value; the endpoint ignores filters",
-                found.len()
-            )));
+        let mut checked = Vec::new();
+        for (kind, object) in [(ResourceKind::User, &self.job.users), (ResourceKind::Group, &self.job.groups)] {
+            if !object.enabled {
+                continue;
+            }
+            let default = if kind == ResourceKind::User { "userName" } else { "displayName" };
+            let attribute = object.matching().first().map(|m| m.target.clone()).unwrap_or_else(|| default.into());
+            let probe = self.new_id();
+            let filter = parse_filter(&format!("{attribute} eq \"{probe}\""), FilterLimits::default()).map_err(|e| {
+                EngineError::NotFound(format!("matching attribute '{attribute}' cannot be used in a filter: {e}"))
+            })?;
+            let found = self.client.find(kind, &filter).await?;
+            if !found.is_empty() {
+                return Err(EngineError::NotFound(format!(
+                    "GET /{}?filter={filter} returned {} resources for a random value; the endpoint ignores filters",
+                    kind.endpoint(),
+                    found.len()
+                )));
+            }
+            checked.push(format!("GET {}/{}?filter={filter}", self.client.base(), kind.endpoint()));
         }
-        Ok(format!("GET {}/Users?filter={filter} answered 200 with an empty ListResponse", self.client.base()))
+        Ok(format!("{} answered 200 with an empty ListResponse", checked.join(" and ")))
     }
 
     /// Reads the whole source: a directory file/folder, or a SCIM endpoint with paging.

@@ -568,3 +568,24 @@ async fn legacy_role_updates_add_stringified_role_objects_and_never_remove() {
     assert_eq!((role["value"].as_str(), role["displayName"].as_str()), (Some("Reader"), Some("Reader")));
     assert!(role["id"].as_str().is_some_and(|id| id.len() == 36), "{role}");
 }
+
+#[actix_web::test]
+async fn test_connection_queries_a_user_and_a_group_and_a_404_on_queries_quarantines() {
+    let lab = Lab::new().await;
+    let message = lab.engine().test_connection().await.unwrap();
+    assert!(message.contains("/Users?filter=") && message.contains("/Groups?filter="), "{message}");
+    let res = lab.app.admin(reqwest::Method::GET, "/admin/requests?method=GET&path=/Groups", None).await;
+    let recorded: Value = res.json().await.unwrap();
+    let group_probe = &recorded["requests"][0];
+    assert!(group_probe["query"].as_str().unwrap().contains("displayName"), "{group_probe}");
+
+    // Every filter query answers 404: not "objects not found" but a non-compliant endpoint.
+    lab.faults(json!({"rules": [{"method": "GET", "path": "/Users", "status": 404}]})).await;
+    let mut engine = lab.engine();
+    let report = engine.run_cycle(&NoProgress).await.unwrap();
+    assert!(report.failure_codes.contains_key("SystemForCrossDomainIdentityManagementServiceIncompatible"), "{report:?}");
+    assert!(!report.failure_codes.contains_key("InvalidAnchor"), "{report:?}");
+    let status = engine.status().unwrap();
+    assert_eq!(status.state, RunState::Quarantine, "{status:?}");
+    assert_eq!(status.quarantine.unwrap().reason, QuarantineReason::EncounteredQuarantineException);
+}
