@@ -10,7 +10,6 @@ use super::gate::{PauseGate, RateHold};
 use super::transport::{Body, HttpOptions, Request, Response, Transport};
 use super::{ClientError, Exchange, ExchangeLog, OAuthClient, RetryPolicy, TlsOptions};
 use crate::clock::Clock;
-use crate::filter::Filter;
 use crate::scim::ResourceKind;
 
 /// How to authenticate to the endpoint.
@@ -191,8 +190,9 @@ impl ScimClient {
         }
     }
 
-    /// `GET /Users?filter=…` (groups with `excludedAttributes=members`, as Entra does).
-    pub async fn find(&self, kind: ResourceKind, filter: &Filter) -> Result<Vec<Value>, ClientError> {
+    /// `GET /Users?filter=…` (groups with `excludedAttributes=members`, as Entra does); the
+    /// filter is sent exactly as given.
+    pub async fn find(&self, kind: ResourceKind, filter: &str) -> Result<Vec<Value>, ClientError> {
         let mut query = vec![("filter", filter.to_string())];
         if kind == ResourceKind::Group {
             query.insert(0, ("excludedAttributes", "members".to_string()));
@@ -201,13 +201,13 @@ impl ScimClient {
         let (_, body) = match self.send("GET", &url, &query, None).await {
             // A collection that answers 404 to a query is not a SCIM endpoint at all: Entra
             // quarantines the job for it (docs/entra-behaviour.md §1.3), it is not a missing object.
-            Err(ClientError::Http { status: 404, url, .. }) => {
-                return Err(ClientError::NotScim {
-                    method: "GET".into(),
-                    url,
-                    message: "SCIM compliance issue: a filter query answered 404 Not Found instead of 200 OK with a ListResponse".into(),
-                })
-            }
+            Err(ClientError::Http { status: 404, url, .. }) => return Err(ClientError::NotScim {
+                method: "GET".into(),
+                url,
+                message:
+                    "SCIM compliance issue: a filter query answered 404 Not Found instead of 200 OK with a ListResponse"
+                        .into(),
+            }),
             other => other?,
         };
         let Some(resources) = body.get("Resources").or_else(|| body.get("resources")) else {

@@ -143,10 +143,11 @@ impl Engine {
             let default = if kind == ResourceKind::User { "userName" } else { "displayName" };
             let attribute = object.matching().first().map(|m| m.target.clone()).unwrap_or_else(|| default.into());
             let probe = self.new_id();
-            let filter = parse_filter(&format!("{attribute} eq \"{probe}\""), FilterLimits::default()).map_err(|e| {
-                EngineError::NotFound(format!("matching attribute '{attribute}' cannot be used in a filter: {e}"))
-            })?;
-            let found = self.client.find(kind, &filter).await?;
+            let filter =
+                parse_filter(&format!("{attribute} eq \"{probe}\""), FilterLimits::default()).map_err(|e| {
+                    EngineError::NotFound(format!("matching attribute '{attribute}' cannot be used in a filter: {e}"))
+                })?;
+            let found = self.client.find(kind, &filter.to_string()).await?;
             if !found.is_empty() {
                 return Err(EngineError::NotFound(format!(
                     "GET /{}?filter={filter} returned {} resources for a random value; the endpoint ignores filters",

@@ -112,12 +112,13 @@ impl ObjectRun<'_> {
         (values, resolved, redacted)
     }
 
-    fn match_filter(&self, target: &str, value: &Value) -> Option<crate::filter::Filter> {
-        let literal = match value {
-            Value::String(s) => Value::String(s.clone()),
-            other => other.clone(),
-        };
-        parse_filter(&format!("{target} eq {literal}"), FilterLimits::default()).ok()
+    /// The lookup filter for a matching attribute, written as Entra writes it: for a
+    /// filtered path that is `emails[type eq "work"].value eq "x"` (not the RFC's
+    /// `emails[type eq "work" and value eq "x"]`; docs/entra-behaviour.md §1.4.1). `None` when
+    /// it would not parse.
+    fn match_filter(&self, target: &str, value: &Value) -> Option<String> {
+        let text = format!("{target} eq {value}");
+        parse_filter(&text, FilterLimits::default()).ok().map(|_| text)
     }
 
     /// Looks the object up by its matching attributes in precedence order (§2.2).

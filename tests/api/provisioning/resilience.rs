@@ -583,9 +583,46 @@ async fn test_connection_queries_a_user_and_a_group_and_a_404_on_queries_quarant
     lab.faults(json!({"rules": [{"method": "GET", "path": "/Users", "status": 404}]})).await;
     let mut engine = lab.engine();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
-    assert!(report.failure_codes.contains_key("SystemForCrossDomainIdentityManagementServiceIncompatible"), "{report:?}");
+    assert!(
+        report.failure_codes.contains_key("SystemForCrossDomainIdentityManagementServiceIncompatible"),
+        "{report:?}"
+    );
     assert!(!report.failure_codes.contains_key("InvalidAnchor"), "{report:?}");
     let status = engine.status().unwrap();
     assert_eq!(status.state, RunState::Quarantine, "{status:?}");
     assert_eq!(status.quarantine.unwrap().reason, QuarantineReason::EncounteredQuarantineException);
+}
+
+#[actix_web::test]
+async fn matching_on_a_filtered_attribute_sends_entras_filter_form() {
+    let lab = Lab::with(|s| {
+        let mut users = scimlab::provision::job::default_user_mapping();
+        for m in &mut users.attribute_mappings {
+            m.matching_priority = match m.target_attribute_name.as_str() {
+                "emails[type eq \"work\"].value" => 1,
+                "userName" => 2,
+                _ => 0,
+            };
+        }
+        s.users = Some(users);
+    })
+    .await;
+    lab.engine().run_cycle(&NoProgress).await.unwrap();
+    let res = lab.app.admin(reqwest::Method::GET, "/admin/requests?method=GET&path=/Users&limit=50", None).await;
+    let recorded: Value = res.json().await.unwrap();
+    let filters: Vec<String> = recorded["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            let query: Vec<(String, String)> = serde_urlencoded::from_str(r["query"].as_str()?).ok()?;
+            query.into_iter().find(|(k, _)| k == "filter").map(|(_, v)| v)
+        })
+        .collect();
+    assert!(
+        filters.iter().any(|f| f.starts_with("emails[type eq \"work\"].value eq \"")),
+        "Entra's form, not the RFC rewrite: {filters:?}"
+    );
+    assert!(!filters.iter().any(|f| f.contains("and value eq")), "{filters:?}");
+    assert!(lab.target_user("alice.ångström@contoso.com").await.is_some(), "the lookup worked and Alice was created");
 }
