@@ -96,6 +96,9 @@ impl ObjectRun<'_> {
         };
         let view = SourceView { object: user, soft_deleted: false };
         let (values, _, _) = self.evaluate(ResourceKind::User, &view, false);
+        if let Some(failed) = self.expression_failure(Action::Update, &link.target_id) {
+            return Ok(failed);
+        }
         self.update(ResourceKind::User, &id, &mut link, &values, &current).await
     }
 
@@ -168,6 +171,9 @@ impl ObjectRun<'_> {
         let name = display_name(object);
         let view = SourceView { object, soft_deleted: false };
         let (mut values, _, _) = self.evaluate(kind, &view, true);
+        if let Some(failed) = self.expression_failure(Action::Create, "") {
+            return Ok(failed);
+        }
         let job = self.job;
         let objects = match kind {
             ResourceKind::User => &job.users,
@@ -274,6 +280,9 @@ impl ObjectRun<'_> {
         self.state.set_link(&id, &link)?;
         let view = SourceView { object, soft_deleted: false };
         let (update_values, _, _) = self.evaluate(kind, &view, false);
+        if let Some(failed) = self.expression_failure(Action::Update, &link.target_id) {
+            return Ok(failed);
+        }
         self.update(kind, &id, &mut link, &update_values, existing).await
     }
 
@@ -329,6 +338,9 @@ impl ObjectRun<'_> {
                 };
                 let view = SourceView { object: group, soft_deleted: false };
                 let (values, _, _) = self.evaluate(ResourceKind::Group, &view, false);
+                if let Some(failed) = self.expression_failure(Action::Update, &link.target_id) {
+                    return Ok(failed);
+                }
                 let members = link.members.clone();
                 let outcome = self.update(ResourceKind::Group, &id, &mut link, &values, &current).await?;
                 link.members = members;

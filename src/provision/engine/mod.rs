@@ -112,6 +112,7 @@ impl Engine {
             steps: Vec::new(),
             object_started: None,
             secrets: Vec::new(),
+            expression_errors: Vec::new(),
         }
     }
 
@@ -192,6 +193,8 @@ impl Engine {
         let creating = self.state.link(ObjectKind::User, object_id(&user))?.is_none();
         let mut run = self.run();
         let (_, attributes, _) = run.evaluate(ResourceKind::User, &view, creating);
+        // Shown per attribute in the trace; the run below evaluates again and fails on them.
+        run.expression_errors.clear();
         let outcome = run.process_user(&user, &scope, false).await?;
         let (action, status) = (outcome.action, outcome.status);
         let mut log = run.log(ObjectKind::User, &user, outcome)?;

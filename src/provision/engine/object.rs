@@ -40,6 +40,8 @@ pub(crate) struct ObjectRun<'a> {
     pub object_started: Option<Instant>,
     /// Values produced by `Redact()`: scrubbed from logs, steps and traces.
     pub secrets: Vec<String>,
+    /// Mappings whose expression failed in the last evaluation.
+    pub expression_errors: Vec<String>,
 }
 
 pub(crate) fn random_id(rng: &Mutex<StdRng>) -> String {
@@ -83,10 +85,17 @@ impl ObjectRun<'_> {
             let mut rng = self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let mut ctx =
                 EvalContext { source: view, now, rng: &mut rng, default_domain: &domain, taken: None, redacted: false };
-            let value = match &m.program {
-                Some(p) => p.evaluate(&mut ctx).unwrap_or(Val::Null),
-                None => Val::Null,
+            // An expression that fails is the object's failure, never a silent null.
+            let (value, error) = match &m.program {
+                Some(p) => match p.evaluate(&mut ctx) {
+                    Ok(v) => (v, None),
+                    Err(e) => (Val::Null, Some(format!("the mapping of '{}' ({}) failed: {e}", m.target, p.text()))),
+                },
+                None => (Val::Null, None),
             };
+            if let Some(e) = &error {
+                self.expression_errors.push(e.clone());
+            }
             redacted |= ctx.redacted;
             let value_redacted = ctx.redacted;
             let value = match (value, creating, &m.default_value) {
@@ -101,6 +110,7 @@ impl ObjectRun<'_> {
             }
             resolved.push(ResolvedAttribute {
                 target: m.target.clone(),
+                error,
                 expression: m.program.as_ref().map(|p| p.text().to_string()),
                 value: if value_redacted { json.as_ref().map(|_| json!("[Redact]")) } else { json.clone() },
             });
@@ -177,6 +187,19 @@ impl ObjectRun<'_> {
             return Err(o);
         }
         Ok(None)
+    }
+
+    /// The failure of an object whose mappings did not evaluate (docs/entra-behaviour.md
+    /// §3): logged with every failed mapping, its expression and the error's position.
+    pub fn expression_failure(&mut self, action: Action, target_id: &str) -> Option<Outcome> {
+        if self.expression_errors.is_empty() {
+            return None;
+        }
+        let reason = std::mem::take(&mut self.expression_errors).join("; ");
+        self.step("EntrySynchronizationError", StepType::Processing, Status::Failure, reason.clone(), Value::Null);
+        let mut o = Outcome::new(action, Status::Failure, target_id);
+        o.error = Some(ErrorInformation { error_code: "ExpressionEvaluationFailed".into(), reason });
+        Some(o)
     }
 
     /// Replaces every `Redact()` value in `text` with `[Redact]`.

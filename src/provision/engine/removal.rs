@@ -40,6 +40,9 @@ impl ObjectRun<'_> {
             return Ok(Outcome::new(Action::Other, Status::Skipped, &link.target_id));
         }
         let (values, _, _) = self.evaluate(ResourceKind::User, &view, false);
+        if let Some(failed) = self.expression_failure(Action::Disable, &link.target_id) {
+            return Ok(failed);
+        }
         let values: Vec<(String, Value)> =
             values.into_iter().filter(|(t, _)| soft_delete_targets.contains(t)).collect();
         // One op per attribute with an explicit path, in either dialect (§1.4.4).

@@ -111,6 +111,9 @@ pub struct ResolvedAttribute {
     pub target: String,
     pub expression: Option<String>,
     pub value: Option<Value>,
+    /// Why the expression failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 pub(crate) fn text_of(v: &Value) -> String {

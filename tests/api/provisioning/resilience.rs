@@ -626,3 +626,24 @@ async fn matching_on_a_filtered_attribute_sends_entras_filter_form() {
     assert!(!filters.iter().any(|f| f.contains("and value eq")), "{filters:?}");
     assert!(lab.target_user("alice.ångström@contoso.com").await.is_some(), "the lookup worked and Alice was created");
 }
+
+#[actix_web::test]
+async fn a_failing_expression_fails_the_object_naming_the_mapping_and_function() {
+    let lab = Lab::with(|s| {
+        let mut users = scimlab::provision::job::default_user_mapping();
+        users.attribute_mappings.retain(|m| m.target_attribute_name != "title");
+        users.attribute_mappings.push(
+            serde_json::from_value(json!({"targetAttributeName": "title", "source": "CDate(\"not a date\")"})).unwrap(),
+        );
+        s.users = Some(users);
+    })
+    .await;
+    let mut engine = lab.engine();
+    let report = engine.run_cycle(&NoProgress).await.unwrap();
+    assert_eq!(report.failed, 2, "{report:?}");
+    assert_eq!(lab.total("/Users").await, 0, "nobody is created with a silently missing title");
+    assert!(report.failure_codes.contains_key("ExpressionEvaluationFailed"), "{report:?}");
+    let failure = engine.state().logs().unwrap().into_iter().find(|l| l.status == Status::Failure).unwrap();
+    let reason = failure.error_information.unwrap().reason;
+    assert!(reason.contains("'title'") && reason.contains("CDate") && reason.contains("column"), "{reason}");
+}
