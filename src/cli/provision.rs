@@ -62,6 +62,24 @@ pub enum ProvisionCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Evaluate a mapping expression against one source object, as Entra's expression
+    /// builder does; nothing is sent to the target.
+    Expr {
+        /// The expression, e.g. 'Join(" ", [givenName], [surname])'.
+        expression: String,
+        /// A JSON file with one source object's attributes.
+        #[arg(long, conflicts_with_all = ["job", "user"])]
+        source: Option<PathBuf>,
+        /// A job file whose directory holds the user (with --user).
+        #[arg(long, requires = "user")]
+        job: Option<PathBuf>,
+        /// objectId, userPrincipalName or mail of a user of the job's directory.
+        #[arg(long, requires = "job")]
+        user: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Check that the target answers a filter query as Entra's Test Connection expects.
     TestConnection {
         /// Job file (JSON, see fixtures/jobs/README.md).
@@ -210,6 +228,9 @@ pub async fn run(command: ProvisionCommand) -> anyhow::Result<Exit> {
         }
         ProvisionCommand::OnDemand { job, user, format } => on_demand(&job, &user, format).await,
         ProvisionCommand::TestConnection { job } => test_connection(&job).await,
+        ProvisionCommand::Expr { expression, source, job, user, format } => {
+            evaluate_expression(&expression, source.as_deref(), job.as_deref().zip(user.as_deref()), format)
+        }
         ProvisionCommand::Logs { job, format, status } => {
             emit(&logs(&job, &format, status.as_deref())?)?;
             Ok(Exit::Clean)
@@ -369,6 +390,67 @@ fn on_demand_text(trace: &OnDemandTrace, source: &str) -> String {
         }
     }
     out
+}
+
+/// `provision expr`: the value of an expression for one source object, or the error with
+/// its position. Exit 2 when the expression fails on that object.
+fn evaluate_expression(
+    text: &str,
+    source: Option<&Path>,
+    job_user: Option<(&Path, &str)>,
+    format: Format,
+) -> anyhow::Result<Exit> {
+    use crate::provision::expr::{EvalContext, Program};
+    use rand::SeedableRng;
+    let program = Program::compile(text).map_err(|e| anyhow::anyhow!("the expression does not parse: {e}"))?;
+    let (object, domain) = match (source, job_user) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let value: Value =
+                serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+            let Value::Object(object) = value else {
+                anyhow::bail!("{} must hold one JSON object of source attributes", path.display());
+            };
+            (object, String::new())
+        }
+        (None, Some((job_path, key))) => {
+            let job = load_job(job_path)?;
+            let crate::provision::job::Source::Directory(dir) = job.source() else {
+                anyhow::bail!("{}: --user reads the job's directory; this job reads a SCIM source", job_path.display());
+            };
+            let directory = crate::provision::directory::Directory::load(&dir)?;
+            let user = directory.find_user(key).cloned().with_context(|| {
+                format!("no user '{key}' (objectId, userPrincipalName or mail) in {}", dir.display())
+            })?;
+            (user, job.spec.options.default_domain.clone())
+        }
+        (None, None) => anyhow::bail!("give the source object: --source FILE, or --job JOB --user KEY"),
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed());
+    let mut ctx = EvalContext {
+        source: &object,
+        now: time::OffsetDateTime::now_utc(),
+        rng: &mut rng,
+        default_domain: &domain,
+        taken: None,
+        redacted: false,
+    };
+    let result = program.evaluate(&mut ctx);
+    match (result, format) {
+        (Ok(value), Format::Text) => emit_line(&value.to_string())?,
+        (Ok(value), Format::Json) => {
+            emit_line(&serde_json::json!({"expression": text, "value": value.to_string()}).to_string())?
+        }
+        (Err(e), Format::Text) => {
+            eprintln!("error: {e}");
+            return Ok(Exit::Failures);
+        }
+        (Err(e), Format::Json) => {
+            emit_line(&serde_json::json!({"expression": text, "error": e.message, "column": e.column}).to_string())?;
+            return Ok(Exit::Failures);
+        }
+    }
+    Ok(Exit::Clean)
 }
 
 /// `provision test-connection`.

@@ -642,3 +642,34 @@ async fn group_deletions_count_toward_the_deletion_threshold() {
     assert!(stdout(&held).contains("2 deletions held"), "{}", stdout(&held));
     assert_eq!(app.list("/Groups", &[("count", "0")]).await.body["totalResults"], 2, "both groups still there");
 }
+
+#[actix_web::test]
+async fn provision_expr_evaluates_like_the_expression_builder() {
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("user.json");
+    std::fs::write(&source, r#"{"givenName": "Ada", "surname": "Lovelace"}"#).unwrap();
+    let source = source.to_str().unwrap();
+    let value =
+        scimlab(&["provision", "expr", r#"Join(" ", [givenName], ToUpper([surname]))"#, "--source", source]).await;
+    assert_eq!((value.status.code(), stdout(&value).trim()), (Some(0), "Ada LOVELACE"), "{}", stderr(&value));
+
+    let failing = scimlab(&["provision", "expr", r#"CDate("nope")"#, "--source", source, "--format", "json"]).await;
+    assert_eq!(failing.status.code(), Some(2));
+    let out: Value = serde_json::from_str(&stdout(&failing)).unwrap();
+    assert_eq!(out["column"], 1, "{out}");
+    assert!(out["error"].as_str().unwrap().contains("CDate"), "{out}");
+
+    let job = repo_path("fixtures/jobs/demo.json");
+    let from_job = scimlab(&[
+        "provision",
+        "expr",
+        "[userPrincipalName]",
+        "--job",
+        job.to_str().unwrap(),
+        "--user",
+        "yasmin.schafer0@contoso.com",
+    ])
+    .await;
+    assert_eq!(from_job.status.code(), Some(0), "{}", stderr(&from_job));
+    assert_eq!(stdout(&from_job).trim(), "yasmin.schafer0@contoso.com");
+}
