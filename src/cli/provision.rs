@@ -284,7 +284,7 @@ async fn run_cycles(args: &RunArgs) -> anyhow::Result<Exit> {
         let mut exit = match engine.run_cycle(&bar).await {
             Ok(report) => {
                 emit_line(&summary(&report))?;
-                if report.failed > 0 {
+                if report.all_failures() > 0 {
                     Exit::Failures
                 } else {
                     Exit::Clean

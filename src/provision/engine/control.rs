@@ -117,7 +117,7 @@ pub fn status_of(job: &Job, state: &JobState, gate_paused: bool) -> Result<JobSt
         job: job.spec.name.clone(),
         state: run_state,
         initial_cycle_complete: meta.initial_cycle_complete,
-        steady_state: meta.initial_cycle_complete && meta.last_cycle.as_ref().is_some_and(|c| c.failed == 0),
+        steady_state: meta.initial_cycle_complete && meta.last_cycle.as_ref().is_some_and(|c| c.all_failures() == 0),
         held_removals: meta.held_removals,
         last_cycle: meta.last_cycle,
         quarantine: meta.quarantine,

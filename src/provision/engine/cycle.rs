@@ -131,7 +131,6 @@ impl Engine {
             let outcome = outcome?;
             let id = object_id(w.object).to_string();
             progress.advance(&display_name(w.object));
-            report.processed += 1;
             report.count(&outcome);
             self.escrow(ObjectKind::User, &id, &outcome)?;
             // A held disable keeps its old watermark, so every cycle plans it again until
@@ -170,7 +169,6 @@ impl Engine {
         while let Some((id, mut run, outcome)) = deleted.next().await {
             let outcome = outcome?;
             progress.advance(&id);
-            report.processed += 1;
             report.count(&outcome);
             if outcome.status != Status::Failure && outcome.action != Action::StagedDelete {
                 self.state.remove_watermark(kind, &id)?;
@@ -239,7 +237,6 @@ impl Engine {
             let (w, mut run, outcome) = result?;
             progress.advance(&display_name(w.object));
             let Some(outcome) = outcome else { continue };
-            report.processed += 1;
             report.count(&outcome);
             self.escrow(ObjectKind::Group, object_id(w.object), &outcome)?;
             if outcome.status != Status::Failure && outcome.action != Action::StagedDelete {
@@ -304,7 +301,7 @@ impl Engine {
                 }
             }
             m.last_error = match report.failure_codes.iter().max_by_key(|(_, n)| **n) {
-                Some((code, n)) if report.failed > 0 => Some(format!("{n} objects failed with {code}")),
+                Some((code, n)) if report.all_failures() > 0 => Some(format!("{n} failures with {code}")),
                 _ => None,
             };
         })?;

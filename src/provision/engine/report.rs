@@ -26,8 +26,10 @@ pub struct CycleReport {
     pub failed: usize,
     /// Disables/deletes held back by the accidental-deletion threshold.
     pub held_deletions: usize,
-    /// Failures of manager and member updates (included in `failed`; quarantine
-    /// thresholds on objects leave them out, §5.6).
+    /// Manager and membership updates that went out.
+    pub references_updated: usize,
+    /// Manager and membership updates that failed (not in `failed`, which counts objects;
+    /// quarantine thresholds on objects leave them out, §5.6).
     pub reference_failed: usize,
     /// Manager references left unresolved (retried next cycle).
     pub unresolved_references: usize,
@@ -37,28 +39,43 @@ pub struct CycleReport {
 }
 
 impl CycleReport {
+    /// Counts one processed object in exactly one outcome, so that `processed` equals
+    /// created + updated + disabled + deleted + skipped + failed (held removals are
+    /// skipped objects, also counted in `held_deletions`).
     pub(crate) fn count(&mut self, outcome: &Outcome) {
+        self.processed += 1;
         if outcome.status == Status::Failure {
             let code = outcome.error.as_ref().map_or("Unknown", |e| e.error_code.as_str());
             *self.failure_codes.entry(code.to_string()).or_default() += 1;
         }
         match (outcome.status, outcome.action) {
-            (_, Action::StagedDelete) => self.held_deletions += 1,
             (Status::Failure, _) => self.failed += 1,
-            (Status::Skipped, _) => self.skipped += 1,
+            (_, Action::StagedDelete) => {
+                self.held_deletions += 1;
+                self.skipped += 1;
+            }
+            (Status::Skipped, _) | (_, Action::Other) => self.skipped += 1,
             (_, Action::Create) => self.created += 1,
             (_, Action::Update) => self.updated += 1,
             (_, Action::Disable) => self.disabled += 1,
             (_, Action::Delete) => self.deleted += 1,
-            (_, Action::Other) => self.skipped += 1,
         }
     }
 
+    /// A manager or membership update: its own counters, never an extra object.
     pub(crate) fn count_reference(&mut self, outcome: &Outcome) {
         if outcome.status == Status::Failure {
+            let code = outcome.error.as_ref().map_or("Unknown", |e| e.error_code.as_str());
+            *self.failure_codes.entry(code.to_string()).or_default() += 1;
             self.reference_failed += 1;
+        } else {
+            self.references_updated += 1;
         }
-        self.count(outcome);
+    }
+
+    /// Objects and references that failed (both are escrowed and retried).
+    pub fn all_failures(&self) -> usize {
+        self.failed + self.reference_failed
     }
 }
 
@@ -146,6 +163,12 @@ pub fn summary(report: &CycleReport) -> String {
             let mut notes = String::new();
             if report.held_deletions > 0 {
                 notes += &format!(", {} deletions held by the threshold", report.held_deletions);
+            }
+            if report.references_updated > 0 {
+                notes += &format!(", {} references updated", report.references_updated);
+            }
+            if report.reference_failed > 0 {
+                notes += &format!(", {} reference updates failed", report.reference_failed);
             }
             if report.unresolved_references > 0 {
                 notes += &format!(", {} manager references unresolved (retried next cycle)", report.unresolved_references);

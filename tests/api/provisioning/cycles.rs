@@ -65,6 +65,7 @@ async fn existing_target_user_is_matched_and_updated_not_duplicated() {
 
     let mut engine = lab.engine();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!(report.created, 2, "bob and the group are created, alice is matched: {report:?}");
 
     let alice = lab.target_user("alice.ångström@contoso.com").await.unwrap();
@@ -94,12 +95,14 @@ async fn incremental_cycle_touches_only_changed_objects() {
     engine.client().take_exchanges();
 
     let unchanged = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&unchanged);
     assert!(!unchanged.initial);
     assert_eq!(unchanged.processed, 0, "{unchanged:?}");
     assert!(engine.client().take_exchanges().is_empty(), "no request when nothing changed");
 
     lab.edit_directory(|d| user_of(d, BOB)["jobTitle"] = json!("Staff Engineer"));
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!((report.processed, report.updated), (1, 1), "{report:?}");
     let bob = lab.target_user("bob.builder@contoso.com").await.unwrap();
     assert_eq!(bob["title"], json!("Staff Engineer"));
@@ -121,6 +124,7 @@ async fn leaving_scope_disables_deleting_deletes_and_membership_follows() {
         d["users"].as_array_mut().unwrap().retain(|u| u["objectId"] != ALICE);
     });
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!((report.disabled, report.deleted, report.failed), (1, 1, 0), "{report:?}");
 
     let bob_now = lab.app.get(&format!("/Users/{}", id_of(&bob))).await;
@@ -141,6 +145,7 @@ async fn leaving_scope_disables_deleting_deletes_and_membership_follows() {
     // Bob comes back into scope: re-enabled, not re-created.
     lab.edit_directory(|d| d["groups"][0]["members"] = json!([BOB]));
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!(report.created, 0, "{report:?}");
     assert_eq!(lab.app.get(&format!("/Users/{}", id_of(&bob))).await.body["active"], json!(true));
     let full = lab.app.get(&format!("/Groups/{}", id_of(&group))).await.body;
@@ -174,24 +179,27 @@ async fn compliant_mode_sends_rfc_shapes_for_members() {
 #[actix_web::test]
 async fn a_new_engine_on_the_same_state_resumes_without_duplicates() {
     let lab = Lab::new().await;
-    lab.engine().run_cycle(&NoProgress).await.unwrap();
+    lab.cycle().await;
     assert_eq!(lab.total("/Users").await, 2);
 
     // A new process on the same state: incremental, nothing to do.
     let mut engine = lab.engine();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert!(!report.initial);
     assert_eq!(report.processed, 0);
 
     // Restart keeps links: the initial cycle re-reads everything but creates nothing.
     engine.restart(false).unwrap();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert!(report.initial);
     assert_eq!(report.created, 0, "{report:?}");
 
     // Restart with cleared state: objects are matched again by userName, never duplicated.
     engine.restart(true).unwrap();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!((report.created, report.failed), (0, 0), "{report:?}");
     assert_eq!(lab.total("/Users").await, 2);
     assert_eq!(lab.total("/Groups").await, 1);
@@ -213,6 +221,7 @@ async fn scoping_filters_keep_users_out_and_a_mapping_change_forces_a_full_cycle
     .await;
     let mut engine = lab.engine();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!(lab.total("/Users").await, 1, "only alice passes the scoping filter: {report:?}");
     assert!(lab.target_user("alice.ångström@contoso.com").await.is_some());
 
@@ -225,6 +234,7 @@ async fn scoping_filters_keep_users_out_and_a_mapping_change_forces_a_full_cycle
     lab.spec.users = Some(users);
     let mut engine = lab.engine();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert!(report.initial, "a scoping change makes the next cycle a full one");
     assert!(lab.target_user("dave.doe@contoso.com").await.is_some(), "{report:?}");
 }
@@ -237,12 +247,14 @@ async fn deletion_threshold_holds_removals_until_allowed() {
 
     lab.edit_directory(|d| d["groups"][0]["members"] = json!([]));
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!((report.disabled, report.held_deletions), (0, 2), "{report:?}");
     let bob = lab.target_user("bob.builder@contoso.com").await.unwrap();
     assert_eq!(bob["active"], json!(true), "nothing disabled while held");
 
     engine.allow_deletions().unwrap();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!(report.disabled, 2, "{report:?}");
     let bob = lab.target_user("bob.builder@contoso.com").await.unwrap();
     assert_eq!(bob["active"], json!(false));
@@ -330,6 +342,7 @@ async fn csv_directory_folder_is_a_source() {
     .await;
     let mut engine = lab.engine();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!(report.failed, 0, "{report:?}");
     // Linus is disabled and Zoë soft-deleted in the CSV: only Ada and Grace exist.
     assert_eq!(lab.total("/Users").await, 2, "{report:?}");
@@ -367,6 +380,7 @@ async fn one_scimlab_mirrors_another_through_a_scim_source() {
     .await;
     let mut engine = lab.engine();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!(report.failed, 0, "{report:?}");
     assert_eq!(lab.total("/Users").await, 9, "every active source user is mirrored: {report:?}");
     let mirrored = lab.target_user("rex.report@example.org").await.unwrap();
@@ -388,6 +402,7 @@ async fn one_scimlab_mirrors_another_through_a_scim_source() {
         .await;
     assert_eq!(res.status, 200);
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!((report.initial, report.updated), (false, 1), "{report:?}");
     assert_eq!(lab.target_user("rex.report@example.org").await.unwrap()["title"], json!("Controller"));
 }

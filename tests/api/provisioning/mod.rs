@@ -145,7 +145,24 @@ pub fn member_ids(group: &Value) -> Vec<String> {
     ids
 }
 
+/// Every processed object is counted in exactly one outcome.
+#[track_caller]
+pub fn assert_counts_add_up(r: &scimlab::provision::CycleReport) {
+    assert_eq!(
+        r.processed,
+        r.created + r.updated + r.disabled + r.deleted + r.skipped + r.failed,
+        "the outcomes add up to the processed objects: {r:?}"
+    );
+}
+
 impl Lab {
+    /// One cycle of a fresh engine on the persistent state, its counts checked.
+    pub async fn cycle(&self) -> scimlab::provision::CycleReport {
+        let report = self.engine().run_cycle(&scimlab::provision::NoProgress).await.expect("the cycle runs");
+        assert_counts_add_up(&report);
+        report
+    }
+
     /// Replaces the server's fault plan.
     pub async fn faults(&self, plan: Value) {
         let res = self.app.admin(reqwest::Method::PUT, "/admin/faults", Some(&plan)).await;

@@ -121,6 +121,7 @@ async fn a_429_holds_the_job_for_retry_after_then_succeeds() {
     let mut engine = lab.engine();
     let started = Instant::now();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!((report.created, report.failed), (2, 0), "{report:?}");
     assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was honoured");
     let posts = statuses_of(&engine.client().take_exchanges(), "POST");
@@ -134,6 +135,7 @@ async fn a_burst_of_5xx_is_retried_with_backoff_and_nothing_is_lost() {
     lab.faults(json!({"rules": [{"method": "POST", "path": "/Users", "times": 2, "status": 503}]})).await;
     let mut engine = lab.engine();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!((report.created, report.failed), (2, 0), "{report:?}");
     let posts = statuses_of(&engine.client().take_exchanges(), "POST");
     assert_eq!(posts.iter().filter(|s| **s == 503).count(), 2, "{posts:?}");
@@ -151,8 +153,10 @@ async fn a_400_is_not_retried_and_the_object_is_escrowed_with_the_scim_detail() 
     lab.faults(json!({"rules": [{"method": "POST", "path": "/Users", "times": 1, "status": 400}]})).await;
     let mut engine = lab.engine();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     // Alice's create fails; Bob, created, cannot get his manager yet: a reference failure.
-    assert_eq!((report.created, report.failed, report.unresolved_references), (1, 2, 1), "{report:?}");
+    assert_eq!((report.created, report.failed, report.reference_failed), (1, 1, 1), "{report:?}");
+    assert_eq!(report.unresolved_references, 1);
     let posts = statuses_of(&engine.client().take_exchanges(), "POST");
     assert_eq!(posts, [400, 201], "one attempt for the 400");
     let failure = engine.state().logs().unwrap().into_iter().find(|l| l.status == Status::Failure).unwrap();
@@ -163,8 +167,9 @@ async fn a_400_is_not_retried_and_the_object_is_escrowed_with_the_scim_detail() 
 
     // The next cycle retries both: Alice is created, then Bob's manager is linked.
     let report = engine.run_cycle(&NoProgress).await.unwrap();
-    assert_eq!((report.processed, report.created, report.failed), (2, 1, 0), "{report:?}");
-    assert_eq!(report.updated, 1, "Bob's manager PATCH: {report:?}");
+    super::assert_counts_add_up(&report);
+    assert_eq!((report.processed, report.created, report.skipped, report.failed), (2, 1, 1, 0), "{report:?}");
+    assert_eq!(report.references_updated, 1, "Bob's manager PATCH, counted as a reference: {report:?}");
     assert_eq!(engine.status().unwrap().escrowed, 0);
     assert_eq!(lab.total("/Users").await, 2);
 }
@@ -180,6 +185,7 @@ async fn a_timed_out_create_is_retried_without_a_duplicate() {
     lab.faults(json!({"rules": [{"method": "POST", "path": "/Users", "times": 1, "hangSeconds": 3}]})).await;
     let mut engine = lab.engine();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!((report.created, report.failed), (2, 0), "{report:?}");
     assert_eq!(lab.total("/Users").await, 2);
 }
@@ -224,6 +230,7 @@ async fn unreachable_target_quarantines_and_notifies() {
     .await;
     let mut engine = lab.engine();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!(report.failed, 2, "{report:?}");
     let status = engine.status().unwrap();
     assert_eq!(status.state, RunState::Quarantine);
@@ -257,6 +264,7 @@ async fn failure_rate_quarantine_is_lifted_by_a_successful_cycle() {
 
     lab.faults(json!({"rules": []})).await;
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!((report.created, report.failed), (2, 0), "{report:?}");
     let status = engine.status().unwrap();
     assert_eq!((status.state, status.escrowed, status.steady_state), (RunState::Active, 0, true));
@@ -282,6 +290,7 @@ async fn deletion_threshold_stop_is_a_quarantine_with_a_notification() {
     engine.allow_deletions().unwrap();
     assert_eq!(engine.next_delay().unwrap(), Duration::from_secs(engine.job().spec.options.interval_seconds));
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!(report.disabled, 2, "{report:?}");
     assert_eq!(engine.status().unwrap().state, RunState::Active);
 }
@@ -384,6 +393,7 @@ async fn requests_in_flight_never_exceed_the_configured_concurrency() {
         let job = Job::from_spec(spec, dir.path().to_path_buf()).unwrap();
         let mut engine = Engine::new(job, JobState::temporary().unwrap(), Arc::new(SystemClock), 1).unwrap();
         let report = engine.run_cycle(&NoProgress).await.unwrap();
+        super::assert_counts_add_up(&report);
         assert_eq!(report.created, 12, "{report:?}");
         let max = target.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
         assert_eq!(max, concurrency, "at most {concurrency} requests in flight, and the bound is used");
@@ -424,7 +434,7 @@ async fn oauth_client_credentials_fetch_the_bearer_token() {
         );
     })
     .await;
-    let report = lab.engine().run_cycle(&NoProgress).await.unwrap();
+    let report = lab.cycle().await;
     assert_eq!((report.created, report.failed), (2, 0), "{report:?}");
     assert_eq!(grants.lock().unwrap().as_slice(), ["client_credentials:scimlab"], "one token request, then reused");
 
@@ -461,15 +471,15 @@ async fn manager_references_held_up_by_an_escrowed_create_are_linked_in_a_later_
     });
     // The first create (a manager: managers go first) fails and is escrowed.
     lab.faults(json!({"rules": [{"method": "POST", "path": "/Users", "times": 1, "status": 503}]})).await;
-    let first = lab.engine().run_cycle(&NoProgress).await.unwrap();
+    let first = lab.cycle().await;
     assert_eq!(first.created, 19, "{first:?}");
     assert_eq!(first.unresolved_references, 9, "{first:?}");
     assert!(scimlab::provision::engine::summary(&first).contains("9 manager references unresolved"));
 
     lab.faults(json!({"rules": []})).await;
-    let second = lab.engine().run_cycle(&NoProgress).await.unwrap();
+    let second = lab.cycle().await;
     assert_eq!((second.created, second.unresolved_references, second.failed), (1, 0, 0), "{second:?}");
-    let third = lab.engine().run_cycle(&NoProgress).await.unwrap();
+    let third = lab.cycle().await;
     assert_eq!((third.processed, third.failed), (0, 0), "nothing left to do: {third:?}");
 
     let listed = lab.app.list("/Users", &[("count", "100")]).await.body;
@@ -507,7 +517,7 @@ async fn manager_set_change_and_removal_go_out_as_entra_sends_them_in_both_diale
             user_of(d, BOB).as_object_mut().unwrap().remove("manager");
             user_of(d, CAROL)["accountEnabled"] = json!(true);
         });
-        lab.engine().run_cycle(&NoProgress).await.unwrap();
+        lab.cycle().await;
         let id_of = |u: Value| u["id"].as_str().unwrap().to_string();
         let alice = id_of(lab.target_user("alice.ångström@contoso.com").await.unwrap());
         let dave = id_of(lab.target_user("dave.doe@contoso.com").await.unwrap());
@@ -523,7 +533,7 @@ async fn manager_set_change_and_removal_go_out_as_entra_sends_them_in_both_diale
                     user_of(d, BOB).as_object_mut().unwrap().remove("manager");
                 }
             });
-            lab.engine().run_cycle(&NoProgress).await.unwrap();
+            lab.cycle().await;
             let last = recorded_patch_ops(&lab).await.into_iter().rev().find(|op| op["path"] == manager_path);
             let last = last.expect("a manager PATCH was sent");
             assert_eq!(
@@ -553,12 +563,12 @@ async fn legacy_role_updates_add_stringified_role_objects_and_never_remove() {
     })
     .await;
     lab.edit_directory(|d| user_of(d, ALICE)["appRoleAssignments"] = json!(["Admin"]));
-    lab.engine().run_cycle(&NoProgress).await.unwrap();
+    lab.cycle().await;
     let alice = lab.target_user("alice.ångström@contoso.com").await.unwrap();
     assert_eq!(alice["roles"][0]["value"], "Admin", "the create carries role objects: {alice}");
 
     lab.edit_directory(|d| user_of(d, ALICE)["appRoleAssignments"] = json!(["Reader"]));
-    lab.engine().run_cycle(&NoProgress).await.unwrap();
+    lab.cycle().await;
     let ops: Vec<Value> = recorded_patch_ops(&lab).await.into_iter().filter(|op| op["path"] == "roles").collect();
     assert_eq!(ops.len(), 1, "{ops:?}");
     assert_eq!(ops[0]["op"], "Add", "add-only, never Replace: {}", ops[0]);
@@ -583,6 +593,7 @@ async fn test_connection_queries_a_user_and_a_group_and_a_404_on_queries_quarant
     lab.faults(json!({"rules": [{"method": "GET", "path": "/Users", "status": 404}]})).await;
     let mut engine = lab.engine();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert!(
         report.failure_codes.contains_key("SystemForCrossDomainIdentityManagementServiceIncompatible"),
         "{report:?}"
@@ -607,7 +618,7 @@ async fn matching_on_a_filtered_attribute_sends_entras_filter_form() {
         s.users = Some(users);
     })
     .await;
-    lab.engine().run_cycle(&NoProgress).await.unwrap();
+    lab.cycle().await;
     let res = lab.app.admin(reqwest::Method::GET, "/admin/requests?method=GET&path=/Users&limit=50", None).await;
     let recorded: Value = res.json().await.unwrap();
     let filters: Vec<String> = recorded["requests"]
@@ -640,6 +651,7 @@ async fn a_failing_expression_fails_the_object_naming_the_mapping_and_function()
     .await;
     let mut engine = lab.engine();
     let report = engine.run_cycle(&NoProgress).await.unwrap();
+    super::assert_counts_add_up(&report);
     assert_eq!(report.failed, 2, "{report:?}");
     assert_eq!(lab.total("/Users").await, 0, "nobody is created with a silently missing title");
     assert!(report.failure_codes.contains_key("ExpressionEvaluationFailed"), "{report:?}");
