@@ -509,6 +509,20 @@ async fn provisioning_logs_survive_any_number_of_process_restarts() {
     assert_eq!(cycles.len(), 3, "the records of all three cycles are kept");
 }
 
+/// A job over `directory.json` in `work`, all in scope, with a deletion threshold of 1.
+fn threshold_job(work: &Path, name: &str, target: &str) -> String {
+    let job = work.join("job.json");
+    let spec = json!({
+        "name": name,
+        "target": {"url": target, "token": TOKEN},
+        "source": {"directory": "directory.json"},
+        "scope": "all",
+        "options": {"deletionThreshold": 1}
+    });
+    std::fs::write(&job, spec.to_string()).unwrap();
+    job.to_str().unwrap().to_string()
+}
+
 #[actix_web::test]
 async fn held_hard_deletes_are_carried_out_after_allow_deletions_even_across_restarts() {
     let app = spawn_app().await;
@@ -524,16 +538,8 @@ async fn held_hard_deletes_are_carried_out_after_allow_deletions_even_across_res
         std::fs::write(work.path().join("directory.json"), json!({"users": users, "groups": []}).to_string()).unwrap();
     };
     people(&["ann", "bob", "cid"]);
-    let job = work.path().join("job.json");
-    let spec = json!({
-        "name": "held",
-        "target": {"url": app.url(""), "token": TOKEN},
-        "source": {"directory": "directory.json"},
-        "scope": "all",
-        "options": {"deletionThreshold": 1}
-    });
-    std::fs::write(&job, spec.to_string()).unwrap();
-    let job = job.to_str().unwrap();
+    let job = threshold_job(work.path(), "held", &app.url(""));
+    let job = job.as_str();
     let first = scimlab(&["provision", "run", "--job", job, "--quiet"]).await;
     assert!(stdout(&first).contains("3 created"), "{}", stdout(&first));
 
@@ -624,16 +630,8 @@ async fn group_deletions_count_toward_the_deletion_threshold() {
     };
     write(json!([{"objectId": "g1", "displayName": "One", "members": []},
                  {"objectId": "g2", "displayName": "Two", "members": []}]));
-    let job = work.path().join("job.json");
-    let spec = json!({
-        "name": "groups-held",
-        "target": {"url": app.url(""), "token": TOKEN},
-        "source": {"directory": "directory.json"},
-        "scope": "all",
-        "options": {"deletionThreshold": 1}
-    });
-    std::fs::write(&job, spec.to_string()).unwrap();
-    let job = job.to_str().unwrap();
+    let job = threshold_job(work.path(), "groups-held", &app.url(""));
+    let job = job.as_str();
     let first = scimlab(&["provision", "run", "--job", job, "--quiet"]).await;
     assert!(stdout(&first).contains("2 created"), "{}", stdout(&first));
     write(json!([]));
