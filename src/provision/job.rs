@@ -328,7 +328,7 @@ pub struct Job {
     pub base_dir: PathBuf,
     pub users: CompiledObject,
     pub groups: CompiledObject,
-    /// Hash of scope and mappings: when it changes the next cycle is a full one (§4.3).
+    /// Hash of mappings and scoping filters: when it changes the next cycle is a full one (§4.3).
     pub config_hash: String,
 }
 
@@ -373,8 +373,11 @@ impl Job {
                 message: "target needs a 'token' or 'oauth' credentials".into(),
             });
         }
+        // Mappings and scoping filters: a change re-evaluates everything (§4.3). Assignments
+        // and the scope mode are not in it: an assignment edit changes which objects are in
+        // scope, and their fingerprints carry that, so an incremental cycle picks them up.
         let config_hash = {
-            let material = serde_json::json!([spec.scope, spec.assignments, users_spec, groups_spec]).to_string();
+            let material = serde_json::json!([users_spec, groups_spec]).to_string();
             super::state::fingerprint(material.as_bytes())
         };
         Ok(Job { spec, base_dir, users, groups, config_hash })

@@ -406,3 +406,20 @@ async fn one_scimlab_mirrors_another_through_a_scim_source() {
     assert_eq!((report.initial, report.updated), (false, 1), "{report:?}");
     assert_eq!(lab.target_user("rex.report@example.org").await.unwrap()["title"], json!("Controller"));
 }
+
+#[actix_web::test]
+async fn assignment_edits_are_incremental_scope_changes() {
+    let mut lab = Lab::new().await;
+    let first = lab.cycle().await;
+    assert!(first.initial);
+    assert!(lab.target_user("dave.doe@contoso.com").await.is_none(), "Dave is not assigned");
+    // Assign Dave directly and take the group Eng (Alice and Bob) away.
+    lab.spec.assignments.users = vec![CAROL.into(), DAVE.into()];
+    lab.spec.assignments.groups.clear();
+    let second = lab.cycle().await;
+    assert!(!second.initial, "an assignment edit does not restart the job: {second:?}");
+    assert_eq!((second.created, second.disabled), (1, 2), "Dave created, Alice and Bob disabled: {second:?}");
+    assert!(lab.target_user("dave.doe@contoso.com").await.is_some());
+    let alice = lab.target_user("alice.ångström@contoso.com").await.unwrap();
+    assert_eq!(alice["active"], false);
+}
