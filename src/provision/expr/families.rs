@@ -135,8 +135,11 @@ pub(super) fn call_words(
             Some(s) => Val::Str(s.replace(' ', "")),
             None => Val::Null,
         },
-        "ToLower" => map_text(val(args, 0, ctx)?, |s| s.to_lowercase()),
-        "ToUpper" => map_text(val(args, 0, ctx)?, |s| s.to_uppercase()),
+        "ToLower" | "ToUpper" => {
+            let culture = text(args, 1, ctx)?;
+            let upper = name == "ToUpper";
+            map_text(val(args, 0, ctx)?, |s| culture_case(s, culture.as_deref(), upper))
+        }
         "Word" => {
             let s = text(args, 0, ctx)?.unwrap_or_default();
             let n = int_arg(args, 1, ctx, name, column)?.unwrap_or(0);

@@ -380,13 +380,49 @@ pub(super) fn random_string(
 }
 
 /// The diacritics table of docs/entra-behaviour.md §3.2 (NormalizeDiacritics).
+/// `ToLower`/`ToUpper` with a culture (RFC 4646 name): Turkish and Azeri map the dotted
+/// and dotless i as .NET does; every other culture uses the invariant mapping.
+pub(super) fn culture_case(s: &str, culture: Option<&str>, upper: bool) -> String {
+    let turkic = culture.is_some_and(|c| {
+        let c = c.to_ascii_lowercase();
+        c == "tr" || c.starts_with("tr-") || c == "az" || c.starts_with("az-")
+    });
+    match (turkic, upper) {
+        (false, false) => s.to_lowercase(),
+        (false, true) => s.to_uppercase(),
+        (true, false) => s
+            .chars()
+            .map(|c| match c {
+                'I' => "ı".to_string(),
+                'İ' => "i".to_string(),
+                other => other.to_lowercase().collect(),
+            })
+            .collect(),
+        (true, true) => s
+            .chars()
+            .map(|c| match c {
+                'i' => "İ".to_string(),
+                'ı' => "I".to_string(),
+                other => other.to_uppercase().collect(),
+            })
+            .collect(),
+    }
+}
+
 pub(super) fn normalize_diacritics(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
+        // The dotted capital I lower-cases to two characters; it is plainly an I.
+        if c == 'İ' {
+            out.push('I');
+            continue;
+        }
         let lower = c.to_lowercase().next().unwrap_or(c);
         let replacement = match lower {
-            'ä' | 'à' | 'â' | 'ã' | 'å' | 'á' | 'ą' | 'ă' | 'ā' => "a",
-            'æ' => "ae",
+            'ä' | 'à' | 'â' | 'ã' | 'å' | 'á' | 'ą' | 'ă' | 'ā' | 'ǟ' | 'ǡ' => "a",
+            'æ' | 'ǣ' | 'ǽ' => "ae",
+            'đ' => "d",
+            'œ' => "oe",
             'ç' | 'č' | 'ć' => "c",
             'ď' => "d",
             'ë' | 'è' | 'é' | 'ê' | 'ę' | 'ě' | 'ė' | 'ē' => "e",
@@ -409,12 +445,9 @@ pub(super) fn normalize_diacritics(s: &str) -> String {
                 continue;
             }
         };
+        // Microsoft's table keeps an upper-case letter upper-case in full: Æ → AE, Ø → OE.
         if c.is_uppercase() {
-            let mut chars = replacement.chars();
-            if let Some(first) = chars.next() {
-                out.extend(first.to_uppercase());
-                out.push_str(chars.as_str());
-            }
+            out.push_str(&replacement.to_uppercase());
         } else {
             out.push_str(replacement);
         }
