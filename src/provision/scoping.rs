@@ -2,7 +2,7 @@
 //! within a filter, filters are OR-ed; a null or empty attribute fails every clause except
 //! `IS NULL`.
 
-use regex::Regex;
+use fancy_regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::expr::{SourceObject, Val};
@@ -180,8 +180,10 @@ fn clause_passes(c: &Clause, value: &Val) -> bool {
         Operator::Includes => actual.contains(operand),
         Operator::IsTrue => actual.eq_ignore_ascii_case("true"),
         Operator::IsFalse => actual.eq_ignore_ascii_case("false"),
-        Operator::RegexMatch => Regex::new(operand).is_ok_and(|r| r.is_match(&actual)),
-        Operator::NotRegexMatch => Regex::new(operand).is_ok_and(|r| !r.is_match(&actual)),
+        // Patterns were checked when the job loaded; a match that cannot complete (runaway
+        // backtracking) does not match.
+        Operator::RegexMatch => Regex::new(operand).is_ok_and(|r| r.is_match(&actual).unwrap_or(false)),
+        Operator::NotRegexMatch => Regex::new(operand).is_ok_and(|r| r.is_match(&actual).is_ok_and(|m| !m)),
         Operator::GreaterThan => matches!((int(&actual), int(operand)), (Some(a), Some(b)) if a > b),
         Operator::GreaterThanOrEquals => matches!((int(&actual), int(operand)), (Some(a), Some(b)) if a >= b),
         Operator::LessThan => matches!((int(&actual), int(operand)), (Some(a), Some(b)) if a < b),

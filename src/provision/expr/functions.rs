@@ -292,7 +292,9 @@ pub(super) fn replace(args: &[Option<Expr>], column: usize, ctx: &mut EvalContex
     let Some(pattern) = pattern else {
         return Err(err("give either oldValue or regexPattern".into()));
     };
-    let re = regex::Regex::new(&pattern).map_err(|e| err(format!("invalid regular expression: {e}")))?;
+    // .NET regular expressions (lookaround, named groups, `${name}`): fancy-regex.
+    let re = fancy_regex::Regex::new(&pattern).map_err(|e| err(format!("invalid regular expression: {e}")))?;
+    let failed = |e: fancy_regex::Error| err(format!("the regular expression could not be applied: {e}"));
     let names_attribute = arg(args, 5).is_some();
     match (group, replacement) {
         (Some(group), _) if names_attribute => {
@@ -303,8 +305,8 @@ pub(super) fn replace(args: &[Option<Expr>], column: usize, ctx: &mut EvalContex
             let Some(other) = replacement_attr.as_text() else { return Ok(Val::Null) };
             Ok(re
                 .captures(&other)
-                .and_then(|c| c.name(&group))
-                .map(|m| Val::Str(m.as_str().to_string()))
+                .map_err(failed)?
+                .and_then(|c| c.name(&group).map(|m| Val::Str(m.as_str().to_string())))
                 .unwrap_or(Val::Null))
         }
         (Some(group), Some(replacement)) => {
@@ -313,7 +315,7 @@ pub(super) fn replace(args: &[Option<Expr>], column: usize, ctx: &mut EvalContex
             let mut out = String::new();
             let mut last = 0;
             for caps in re.captures_iter(&s) {
-                if let Some(m) = caps.name(&group) {
+                if let Some(m) = caps.map_err(failed)?.name(&group) {
                     out.push_str(&s[last..m.start()]);
                     out.push_str(&replacement);
                     last = m.end();
@@ -324,7 +326,7 @@ pub(super) fn replace(args: &[Option<Expr>], column: usize, ctx: &mut EvalContex
         }
         (None, Some(replacement)) => {
             let Some(s) = source else { return Ok(Val::Null) };
-            Ok(Val::Str(re.replace_all(&s, replacement.as_str()).into_owned()))
+            Ok(Val::Str(re.try_replacen(&s, 0, replacement.as_str()).map_err(failed)?.into_owned()))
         }
         _ => Err(err("a regexPattern needs a replacementValue or a replacementAttributeName".into())),
     }

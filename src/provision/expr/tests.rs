@@ -129,6 +129,8 @@ fn documented_examples_evaluate_as_entra_does_from_mid_on() {
         (r#"ToLower("DİYARBAKIR", "tr-TR")"#, "diyarbakır"),
         (r#"ToUpper("istanbul ılık", "tr-TR")"#, "İSTANBUL ILIK"),
         (r#"ToLower("TITLE", "en-US")"#, "title"),
+        // .NET lookaround: the digits that follow a plus sign.
+        (r#"Replace("+44 20 7946", , "(?<=\+)\d+", , "00", , )"#, "+00 20 7946"),
         (r#"NormalizeDiacritics("Ærøskøbing Straße Łódź")"#, "AEroeskoebing Strasse Lodz"),
         (r#"Not([IsSoftDeleted])"#, "True"),
         (r#"Not("True")"#, "False"),
