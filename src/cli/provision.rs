@@ -168,9 +168,11 @@ impl BarProgress {
     pub fn new(visible: bool) -> Self {
         let bar = if visible { ProgressBar::new(0) } else { ProgressBar::hidden() };
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{bar:32}] {pos}/{len} objects {per_sec} eta {eta} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} [{bar:32}] {percent:>3}% {pos}/{len} objects {per_sec} eta {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         BarProgress { bar }
     }
@@ -322,8 +324,20 @@ fn status_text(s: &JobStatus) -> String {
     let mut out = format!("job {}: {}\n", s.job, s.state);
     let _ = writeln!(out, "  initial cycle complete: {}  steady state: {}", s.initial_cycle_complete, s.steady_state);
     let _ = writeln!(out, "  linked: {} users, {} groups; escrowed: {}", s.users, s.groups, s.escrowed);
+    if let Some(p) = &s.progress {
+        let _ = writeln!(out, "  running: {}% ({} of {} objects)", p.percent, p.processed, p.total);
+    }
     if let Some(c) = &s.last_cycle {
         let _ = writeln!(out, "  last cycle: {}", summary(c));
+    }
+    let t = &s.statistics;
+    let _ = writeln!(
+        out,
+        "  to date ({} cycles): {} created, {} updated, {} disabled, {} deleted, {} skipped, {} failed",
+        t.cycles, t.created, t.updated, t.disabled, t.deleted, t.skipped, t.failed
+    );
+    if let Some(at) = &s.steady_state_at {
+        let _ = writeln!(out, "  steady state reached at {at}");
     }
     if let Some(q) = &s.quarantine {
         let _ = writeln!(out, "  quarantine ({:?}): {}; next attempt at {}", q.reason, q.detail, q.next_attempt);

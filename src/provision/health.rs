@@ -240,6 +240,12 @@ pub struct JobStatus {
     /// started).
     #[serde(default)]
     pub skipped_while_paused: u64,
+    /// The running cycle: objects processed of the planned total.
+    pub progress: Option<super::engine::CycleProgress>,
+    /// Statistics to date.
+    pub statistics: crate::provision::state::Totals,
+    pub last_successful_cycle_at: Option<String>,
+    pub steady_state_at: Option<String>,
 }
 
 /// Where a job stands (Graph's synchronizationStatus `code`).

@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::report::CycleProgress;
 use super::EngineError;
 use crate::client::PauseGate;
 use crate::provision::health::{JobStatus, RunState};
@@ -18,17 +19,24 @@ pub struct JobControl {
     gate: PauseGate,
     /// Cycles that were due but did not run because the job is paused (this process).
     skipped_while_paused: Arc<AtomicU64>,
+    running: Arc<std::sync::Mutex<Option<CycleProgress>>>,
 }
 
 impl JobControl {
-    pub(crate) fn new(state: JobState, gate: PauseGate, skipped_while_paused: Arc<AtomicU64>) -> JobControl {
-        JobControl { state, gate, skipped_while_paused }
+    pub(crate) fn new(
+        state: JobState,
+        gate: PauseGate,
+        skipped_while_paused: Arc<AtomicU64>,
+        running: Arc<std::sync::Mutex<Option<CycleProgress>>>,
+    ) -> JobControl {
+        JobControl { state, gate, skipped_while_paused, running }
     }
 
     /// The status document.
     pub fn status(&self, job: &Job) -> Result<JobStatus, EngineError> {
         let mut status = status_of(job, &self.state, self.gate.is_paused())?;
         status.skipped_while_paused = self.skipped_while_paused.load(Ordering::Relaxed);
+        status.progress = *self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(status)
     }
 
@@ -126,5 +134,9 @@ pub fn status_of(job: &Job, state: &JobState, gate_paused: bool) -> Result<JobSt
         users: state.count_links(ObjectKind::User),
         groups: state.count_links(ObjectKind::Group),
         skipped_while_paused: 0,
+        progress: None,
+        statistics: meta.totals,
+        last_successful_cycle_at: meta.last_successful_cycle_at,
+        steady_state_at: meta.steady_state_at,
     })
 }

@@ -68,9 +68,11 @@ impl Engine {
                 "accidental-deletion threshold reached: disables and deletes are held"
             );
         }
-        progress.start(plan.total());
-        self.execute(&dir, plan, &mut report, progress).await?;
-        progress.finish();
+        let tracked = super::report::Tracked { inner: progress, running: &self.running };
+        tracked.start(plan.total());
+        let executed = self.execute(&dir, plan, &mut report, &tracked).await;
+        tracked.finish();
+        executed?;
 
         report.duration_ms = started.elapsed().as_millis() as u64;
         report.finished_at = rfc3339(self.clock.now());
@@ -78,6 +80,11 @@ impl Engine {
             m.initial_cycle_complete = true;
             m.config_hash = Some(self.job.config_hash.clone());
             m.held_removals = report.held_deletions;
+            m.totals.add(&report);
+            if report.all_failures() == 0 {
+                m.last_successful_cycle_at = Some(report.finished_at.clone());
+                m.steady_state_at.get_or_insert_with(|| report.finished_at.clone());
+            }
             if report.held_deletions == 0 {
                 m.deletions_allowed = false;
             }

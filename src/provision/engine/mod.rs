@@ -27,7 +27,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 pub use control::{status_of, JobControl};
-pub use report::{summary, CycleReport, NoProgress, OnDemandTrace, Progress, ResolvedAttribute};
+pub use report::{summary, CycleProgress, CycleReport, NoProgress, OnDemandTrace, Progress, ResolvedAttribute};
 pub use scope::ScopeDecision;
 
 use self::object::{random_id, ObjectRun};
@@ -69,6 +69,8 @@ pub struct Engine {
     cycle_id: String,
     notifier: notify::Notifier,
     skipped_while_paused: Arc<std::sync::atomic::AtomicU64>,
+    /// The running cycle's progress (none between cycles).
+    running: Arc<Mutex<Option<report::CycleProgress>>>,
 }
 
 impl Engine {
@@ -89,13 +91,19 @@ impl Engine {
             cycle_id: String::new(),
             notifier,
             skipped_while_paused: Arc::default(),
+            running: Arc::default(),
         })
     }
 
     /// A handle on the job's controls (pause, resume, restart, …) sharing this engine's
     /// state and pause gate.
     pub fn control(&self) -> JobControl {
-        JobControl::new(self.state.clone(), self.client.gate.clone(), Arc::clone(&self.skipped_while_paused))
+        JobControl::new(
+            self.state.clone(),
+            self.client.gate.clone(),
+            Arc::clone(&self.skipped_while_paused),
+            Arc::clone(&self.running),
+        )
     }
 
     fn run(&self) -> ObjectRun<'_> {

@@ -89,6 +89,50 @@ pub trait Progress: Send + Sync {
 pub struct NoProgress;
 impl Progress for NoProgress {}
 
+/// The running cycle's progress, readable from elsewhere (the status document).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CycleProgress {
+    pub processed: usize,
+    pub total: usize,
+    pub percent: u8,
+}
+
+/// Passes progress on and keeps the running cycle's counts for the status document.
+pub(crate) struct Tracked<'a> {
+    pub inner: &'a dyn Progress,
+    pub running: &'a std::sync::Mutex<Option<CycleProgress>>,
+}
+
+impl Tracked<'_> {
+    fn update(&self, change: impl FnOnce(&mut Option<CycleProgress>)) {
+        let mut running = self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        change(&mut running);
+        if let Some(p) = running.as_mut() {
+            p.percent = if p.total == 0 { 100 } else { (p.processed * 100 / p.total).min(100) as u8 };
+        }
+    }
+}
+
+impl Progress for Tracked<'_> {
+    fn start(&self, total: usize) {
+        self.update(|r| *r = Some(CycleProgress { processed: 0, total, percent: 0 }));
+        self.inner.start(total);
+    }
+    fn advance(&self, label: &str) {
+        self.update(|r| {
+            if let Some(p) = r.as_mut() {
+                p.processed += 1;
+            }
+        });
+        self.inner.advance(label);
+    }
+    fn finish(&self) {
+        self.update(|r| *r = None);
+        self.inner.finish();
+    }
+}
+
 /// One object's processing, for logs and on-demand traces.
 pub(crate) struct Outcome {
     pub action: Action,

@@ -60,6 +60,41 @@ pub struct JobMeta {
     pub held_removals: usize,
     pub last_cycle: Option<CycleReport>,
     pub last_error: Option<String>,
+    /// Outcomes of every cycle since the job started (or was restarted with cleared state).
+    pub totals: Totals,
+    /// When a cycle last ended without a failure.
+    pub last_successful_cycle_at: Option<String>,
+    /// When the job first reached steady state (initial cycle done, a cycle without failures).
+    pub steady_state_at: Option<String>,
+}
+
+/// Statistics to date, as the portal's provisioning page shows them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Totals {
+    pub cycles: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub disabled: usize,
+    pub deleted: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub references_updated: usize,
+    pub reference_failed: usize,
+}
+
+impl Totals {
+    pub fn add(&mut self, r: &CycleReport) {
+        self.cycles += 1;
+        self.created += r.created;
+        self.updated += r.updated;
+        self.disabled += r.disabled;
+        self.deleted += r.deleted;
+        self.skipped += r.skipped;
+        self.failed += r.failed;
+        self.references_updated += r.references_updated;
+        self.reference_failed += r.reference_failed;
+    }
 }
 
 pub use crate::digest::{fingerprint, object_fingerprint};

@@ -83,6 +83,7 @@ impl SledJobStore {
             held_removals: 0,
             last_cycle: get("last_cycle")?.and_then(|c| serde_json::from_str(&c).ok()),
             last_error: get("last_error")?,
+            ..JobMeta::default()
         };
         self.meta.clear().map_err(storage("replacing old job keys"))?;
         self.write_meta(&meta)

@@ -659,3 +659,33 @@ async fn a_failing_expression_fails_the_object_naming_the_mapping_and_function()
     let reason = failure.error_information.unwrap().reason;
     assert!(reason.contains("'title'") && reason.contains("CDate") && reason.contains("column"), "{reason}");
 }
+
+#[actix_web::test]
+async fn status_shows_the_running_cycles_progress_and_statistics_to_date() {
+    let lab = Lab::with(fast_retries).await;
+    // Slow creates, so the cycle is observably under way.
+    lab.faults(json!({"rules": [{"method": "POST", "path": "/Users", "latencyMs": 150}]})).await;
+    let mut engine = lab.engine();
+    let control = engine.control();
+    let job = engine.job().clone();
+    let cycle = actix_web::rt::spawn(async move { engine.run_cycle(&NoProgress).await.map(|_| ()) });
+    let mut seen = None;
+    for _ in 0..400 {
+        if let Some(p) = control.status(&job).unwrap().progress {
+            seen = Some(p);
+            break;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let running = seen.expect("progress is visible while the cycle runs");
+    assert!(running.total >= 3 && running.percent <= 100, "{running:?}");
+    cycle.await.unwrap().unwrap();
+    let status = control.status(&job).unwrap();
+    assert_eq!(status.progress, None, "no progress between cycles");
+    assert_eq!((status.statistics.cycles, status.statistics.created), (1, 3), "{:?}", status.statistics);
+    assert!(status.steady_state_at.is_some() && status.last_successful_cycle_at.is_some(), "{status:?}");
+    drop(control);
+    lab.cycle().await;
+    assert_eq!(lab.engine().status().unwrap().statistics.cycles, 2, "statistics survive a new process");
+}
