@@ -109,7 +109,7 @@ impl Tracked<'_> {
         let mut running = self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         change(&mut running);
         if let Some(p) = running.as_mut() {
-            p.percent = if p.total == 0 { 100 } else { (p.processed * 100 / p.total).min(100) as u8 };
+            p.percent = (p.processed * 100).checked_div(p.total).map_or(100, |pct| pct.min(100) as u8);
         }
     }
 }
