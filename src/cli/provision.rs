@@ -353,7 +353,7 @@ async fn on_demand(args: &JobArgs, user: &str, format: Format) -> anyhow::Result
     let mut engine = open_engine(args, Arc::new(SystemClock))?;
     let trace = engine.provision_on_demand(user).await?;
     match format {
-        Format::Json => emit(&(serde_json::to_string_pretty(&trace)? + "\n"))?,
+        Format::Json => emit(&(serde_json::to_string_pretty(&trace.to_graph())? + "\n"))?,
         Format::Text => emit(&on_demand_text(&trace, &engine.job().source().to_string()))?,
     }
     Ok(if trace.result == Status::Failure { Exit::Failures } else { Exit::Clean })

@@ -353,8 +353,13 @@ async fn on_demand_restart_allow_deletions_and_jsonl_logs_from_the_cli() {
     // And as JSON.
     let json_run =
         run(with_job(&["provision", "on-demand", "--user", "grace.hopper@contoso.com", "--format", "json"])).await;
-    let trace: Value = serde_json::from_str(&stdout(&json_run)).expect("on-demand --format json is JSON");
-    assert_eq!((trace["action"].as_str(), trace["result"].as_str()), (Some("create"), Some("success")), "{trace}");
+    let pair: Value = serde_json::from_str(&stdout(&json_run)).expect("on-demand --format json is JSON");
+    // Graph's provisionOnDemand shape: key and value are JSON strings.
+    let key: Value = serde_json::from_str(pair["key"].as_str().unwrap()).unwrap();
+    let record: Value = serde_json::from_str(pair["value"].as_str().unwrap()).unwrap();
+    assert_eq!((key["result"].as_str(), record["action"].as_str()), (Some("Success"), Some("Create")), "{pair}");
+    assert!(record["provisioningSteps"].as_array().unwrap().iter().any(|s| s["name"] == "EntryExportAdd"), "{record}");
+    assert_eq!(pair["scimlab"]["action"], "create", "scimlab's own trace rides along");
 
     let cycle = run(with_job(&["provision", "run", "--quiet"])).await;
     assert!(cycle.status.success(), "{}", stderr(&cycle));

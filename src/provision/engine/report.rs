@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::scope::ScopeDecision;
 use crate::client::{ClientError, Exchange};
@@ -221,4 +221,52 @@ pub fn summary(report: &CycleReport) -> String {
         },
         report.duration_ms
     )
+}
+
+impl OnDemandTrace {
+    /// The trace as Graph's `provisionOnDemand` answers (docs/entra-behaviour.md §5.10): one
+    /// `stringKeyStringValuePair` whose `key` is `{"result", "details"}` and whose `value`
+    /// is the provisioning record, both as JSON strings; scimlab's full trace rides along
+    /// under `scimlab`.
+    pub fn to_graph(&self) -> Value {
+        let log = &self.log;
+        let pascal = |v: &dyn std::fmt::Debug| format!("{v:?}");
+        let details = match &log.error_information {
+            Some(e) => json!({"errorCode": e.error_code, "errorMessage": e.reason}),
+            None => json!({}),
+        };
+        let key = json!({"result": pascal(&self.result), "details": details});
+        let record = json!({
+            "action": pascal(&self.action),
+            "changeId": log.change_id,
+            "startTime": log.activity_date_time,
+            "endTime": log.activity_date_time,
+            "reportableIdentifier": log.source_identity.display_name,
+            "modifiedProperties": log.modified_properties.iter().map(|m| json!({
+                "displayName": m.display_name, "oldValue": m.old_value, "newValue": m.new_value
+            })).collect::<Vec<_>>(),
+            "provisioningSteps": log.provisioning_steps.iter().map(|s| json!({
+                "name": s.name, "type": pascal(&s.provisioning_step_type), "status": pascal(&s.status),
+                "description": s.description, "timestamp": log.activity_date_time, "details": s.details
+            })).collect::<Vec<_>>(),
+            "statusInfo": {
+                "status": pascal(&log.status),
+                "errorCode": log.error_information.as_ref().map(|e| e.error_code.clone()),
+                "reason": log.error_information.as_ref().map(|e| e.reason.clone()),
+            },
+            "sourceIdentity": {"id": log.source_identity.id, "type": log.source_identity.identity_type,
+                               "displayName": log.source_identity.display_name},
+            "targetIdentity": {"id": log.target_identity.id,
+                               "type": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+                               "displayName": log.target_identity.display_name},
+            "sourceSystem": {"name": "Azure Active Directory"},
+            "targetSystem": {"name": "customappsso"},
+        });
+        json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.stringKeyStringValuePair",
+            "key": key.to_string(),
+            "value": record.to_string(),
+            "scimlab": self,
+        })
+    }
 }
