@@ -51,13 +51,16 @@ pub enum ProvisionCommand {
     Run(RunArgs),
     /// Resume a paused job, lift its quarantine, and run (as `run` does).
     Start(RunArgs),
-    /// Provision one user now and show every step.
+    /// Provision one user (or a group and up to five of its members) now and show every step.
     OnDemand {
         #[command(flatten)]
         job: JobArgs,
         /// objectId, userPrincipalName or mail of the source user.
+        #[arg(long, required_unless_present = "group", conflicts_with = "group")]
+        user: Option<String>,
+        /// objectId or displayName of a source group: the group and up to five of its members.
         #[arg(long)]
-        user: String,
+        group: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -228,7 +231,11 @@ pub async fn run(command: ProvisionCommand) -> anyhow::Result<Exit> {
             open_engine(&args.job, Arc::new(SystemClock))?.start()?;
             run_cycles(&args).await
         }
-        ProvisionCommand::OnDemand { job, user, format } => on_demand(&job, &user, format).await,
+        ProvisionCommand::OnDemand { job, user, group, format } => match (user, group) {
+            (Some(user), _) => on_demand(&job, &user, format).await,
+            (None, Some(group)) => group_on_demand(&job, &group, format).await,
+            (None, None) => Err(anyhow::anyhow!("give --user KEY or --group KEY")),
+        },
         ProvisionCommand::TestConnection { job } => test_connection(&job).await,
         ProvisionCommand::Expr { expression, source, job, user, format } => {
             evaluate_expression(&expression, source.as_deref(), job.as_deref().zip(user.as_deref()), format)
@@ -357,6 +364,24 @@ async fn on_demand(args: &JobArgs, user: &str, format: Format) -> anyhow::Result
         Format::Text => emit(&on_demand_text(&trace, &engine.job().source().to_string()))?,
     }
     Ok(if trace.result == Status::Failure { Exit::Failures } else { Exit::Clean })
+}
+
+/// `provision on-demand --group`: the members' traces, then the group's.
+async fn group_on_demand(args: &JobArgs, group: &str, format: Format) -> anyhow::Result<Exit> {
+    let mut engine = open_engine(args, Arc::new(SystemClock))?;
+    let traces = engine.provision_group_on_demand(group).await?;
+    match format {
+        Format::Json => {
+            let pairs: Vec<Value> = traces.iter().map(OnDemandTrace::to_graph).collect();
+            emit(&(serde_json::to_string_pretty(&pairs)? + "\n"))?
+        }
+        Format::Text => {
+            let source = engine.job().source().to_string();
+            emit(&traces.iter().map(|t| on_demand_text(t, &source)).collect::<Vec<_>>().join("\n"))?
+        }
+    }
+    let failed = traces.iter().any(|t| t.result == Status::Failure);
+    Ok(if failed { Exit::Failures } else { Exit::Clean })
 }
 
 fn on_demand_text(trace: &OnDemandTrace, source: &str) -> String {

@@ -676,3 +676,27 @@ async fn provision_expr_evaluates_like_the_expression_builder() {
     assert_eq!(from_job.status.code(), Some(0), "{}", stderr(&from_job));
     assert_eq!(stdout(&from_job).trim(), "yasmin.schafer0@contoso.com");
 }
+
+#[actix_web::test]
+async fn a_group_on_demand_provisions_the_group_and_up_to_five_members() {
+    let app = spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let job = small_job(work.path(), "group-on-demand", &app.url(""), TOKEN);
+    let out =
+        scimlab(&["provision", "on-demand", "--job", &job, "--group", "Engineering Team", "--format", "json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let pairs: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    let records: Vec<Value> =
+        pairs.iter().map(|p| serde_json::from_str(p["value"].as_str().unwrap()).unwrap()).collect();
+    let group = records.last().unwrap();
+    assert_eq!((group["action"].as_str(), group["sourceIdentity"]["type"].as_str()), (Some("Create"), Some("Group")));
+    assert!((1..=5).contains(&(records.len() - 1)), "up to five members first");
+    // Members in scope are created; the group then holds exactly those.
+    let members = records[..records.len() - 1].iter().filter(|r| r["action"] == "Create").count();
+    assert!(members >= 1, "{records:?}");
+    let listed = app.list("/Groups", &[("filter", "displayName eq \"Engineering Team\"")]).await;
+    let stored = &listed.body["Resources"][0];
+    let group_id = stored["id"].as_str().unwrap();
+    let full = app.get(&format!("/Groups/{group_id}")).await.body;
+    assert_eq!(full["members"].as_array().map(Vec::len), Some(members), "the provisioned members are in it: {full}");
+}

@@ -257,4 +257,39 @@ impl Engine {
     pub fn allow_deletions(&self) -> Result<(), EngineError> {
         self.control().allow_deletions()
     }
+
+    /// A group on demand, as Entra allows it (§5.10): up to five of its members first, each
+    /// through the user path, then the group and its memberships. The group's trace is last.
+    pub async fn provision_group_on_demand(&mut self, key: &str) -> Result<Vec<OnDemandTrace>, EngineError> {
+        let dir = self.load_source().await?;
+        let group = dir.find_group(key).cloned().ok_or_else(|| {
+            EngineError::NotFound(format!("no group '{key}' (objectId or displayName) in the source directory"))
+        })?;
+        let members: Vec<String> =
+            Directory::members(&group).into_iter().filter(|m| dir.user(m).is_some()).take(5).collect();
+        let mut traces = Vec::new();
+        for member in members {
+            traces.push(self.provision_on_demand(&member).await?);
+        }
+        self.cycle_id = format!("on-demand-{}", self.new_id());
+        self.client.take_exchanges();
+        let scope = scope::of_group(&self.job, &group);
+        let mut run = self.run();
+        let outcome = run.process_group(&group, &scope, false).await?;
+        let (action, status) = (outcome.action, outcome.status);
+        let mut log = run.log(ObjectKind::Group, &group, outcome)?;
+        let mut members_run = self.run();
+        if let Some(update) = members_run.sync_members(&dir, &group).await? {
+            log.modified_properties.extend(update.modified);
+            log.provisioning_steps.extend(members_run.steps);
+        }
+        if status != Status::Failure {
+            let fp = object_fingerprint(&group, scope.in_scope());
+            self.state.set_watermark(ObjectKind::Group, object_id(&group), &fp)?;
+        }
+        self.state.flush()?;
+        let exchanges = self.client.take_exchanges();
+        traces.push(OnDemandTrace { result: status, action, scope, attributes: Vec::new(), log, exchanges });
+        Ok(traces)
+    }
 }
