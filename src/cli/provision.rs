@@ -551,7 +551,7 @@ fn logs(args: &JobArgs, format: &str, status: Option<&str>) -> anyhow::Result<St
     let wanted = Status::parse_filter(status).map_err(|e| anyhow::anyhow!("--{e}"))?;
     let entries: Vec<_> = state.logs()?.into_iter().filter(|e| wanted.is_none_or(|w| e.status == w)).collect();
     match format {
-        "jsonl" => Ok(entries.iter().filter_map(|e| serde_json::to_string(e).ok()).map(|l| l + "\n").collect()),
+        "jsonl" => Ok(entries.iter().map(|e| e.to_graph().to_string() + "\n").collect()),
         "csv" => Ok(to_csv(&entries)?),
         other => Err(anyhow::anyhow!("--format must be jsonl or csv, not '{other}'")),
     }

@@ -142,6 +142,7 @@ async fn job_logs(
         .map_err(host_error)?
         .into_iter()
         .filter(|l| wanted.is_none_or(|w| l.status == w))
+        .map(|l| l.to_graph())
         .collect();
     Ok(scim_json(StatusCode::OK, &json!({"logs": logs})))
 }

@@ -167,3 +167,72 @@ pub fn to_csv(entries: &[LogEntry]) -> Result<String, csv::Error> {
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
+
+/// What to do about an error code, as the portal's log details suggest it.
+fn recommended_action(code: &str) -> &'static str {
+    match code {
+        "Unauthorized" | "InsufficientRights" => "Check the target's credentials (the secret token or OAuth client) and test the connection.",
+        "SystemForCrossDomainIdentityManagementBadRequest" => "The target refused the request; the reason holds its SCIM error detail. Fix the mapped value or the target's validation.",
+        "EntryConflict" => "An object with the same unique attribute exists in the target but was not matched; check the matching attributes.",
+        "DuplicateTargetEntries" => "Several target objects match; make the matching attribute unique in the target.",
+        "InvalidAnchor" => "The linked target object is gone; the next cycle matches the object again.",
+        "UnableToResolveReferenceAttributeValue" => "The referenced object (manager or member) is not provisioned yet; it is retried on the next cycle.",
+        "ExpressionEvaluationFailed" => "Fix the attribute mapping's expression named in the reason; try it with `scimlab provision expr`.",
+        "SystemForCrossDomainIdentityManagementServiceIncompatible" => "The target does not answer as a SCIM endpoint; check the tenant URL and run `scimlab validate` against it.",
+        "SslConnectionError" => "The target's certificate is not trusted; set target.caCert or fix the certificate.",
+        "TooManyRequests" | "Timeout" | "InternalServerError" | "WebExceptionProtocolError" => "A transient failure; the object is retried on the next cycle.",
+        _ => "See the reason; the object is retried on the next cycle.",
+    }
+}
+
+impl LogEntry {
+    /// The record in Graph's `provisioningObjectSummary` shape (docs/entra-behaviour.md §6.1):
+    /// status and error under `provisioningStatusInfo` with an error category and a
+    /// recommended action, and the systems and initiator of the record.
+    pub fn to_graph(&self) -> serde_json::Value {
+        let pascal = |v: &dyn std::fmt::Debug| format!("{v:?}");
+        let error = self.error_information.as_ref().map(|e| {
+            let transient = matches!(
+                e.error_code.as_str(),
+                "TooManyRequests"
+                    | "Timeout"
+                    | "InternalServerError"
+                    | "WebExceptionProtocolError"
+                    | "UnableToResolveReferenceAttributeValue"
+            );
+            serde_json::json!({
+                "errorCode": e.error_code,
+                "reason": e.reason,
+                "errorCategory": if transient { "Transient" } else { "NonServiceFailure" },
+                "additionalDetails": serde_json::Value::Null,
+                "recommendedAction": recommended_action(&e.error_code),
+            })
+        });
+        let identity = |i: &Identity| serde_json::json!({"id": i.id, "displayName": i.display_name, "identityType": i.identity_type, "details": {}});
+        serde_json::json!({
+            "id": self.id,
+            "activityDateTime": self.activity_date_time,
+            "tenantId": "scimlab",
+            "jobId": self.job_id,
+            "cycleId": self.cycle_id,
+            "changeId": self.change_id,
+            "provisioningAction": self.provisioning_action,
+            "durationInMilliseconds": self.duration_in_milliseconds,
+            "provisioningStatusInfo": {"status": self.status, "errorInformation": error},
+            "initiatedBy": {"id": "", "displayName": "Azure AD Provisioning Service", "initiatingType": "system"},
+            "servicePrincipal": {"id": self.job_id, "displayName": self.job_id},
+            "sourceSystem": {"id": "", "displayName": "Azure Active Directory", "details": {}},
+            "targetSystem": {"id": "", "displayName": "customappsso", "details": {}},
+            "sourceIdentity": identity(&self.source_identity),
+            "targetIdentity": identity(&self.target_identity),
+            "modifiedProperties": self.modified_properties,
+            "provisioningSteps": self.provisioning_steps.iter().map(|s| serde_json::json!({
+                "name": s.name,
+                "provisioningStepType": pascal(&s.provisioning_step_type).to_lowercase(),
+                "status": s.status,
+                "description": s.description,
+                "details": s.details,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}

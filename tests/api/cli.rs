@@ -366,6 +366,11 @@ async fn on_demand_restart_allow_deletions_and_jsonl_logs_from_the_cli() {
     let jsonl = run(with_job(&["provision", "logs", "--format", "jsonl"])).await;
     let records: Vec<Value> = stdout(&jsonl).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
     assert!(records.iter().any(|r| r["sourceIdentity"]["id"] == "c-ada"), "{}", stdout(&jsonl));
+    // Graph's provisioningObjectSummary shape.
+    let ada = records.iter().find(|r| r["sourceIdentity"]["id"] == "c-ada").unwrap();
+    assert_eq!(ada["provisioningStatusInfo"]["status"], "success", "{ada}");
+    assert_eq!(ada["targetSystem"]["displayName"], "customappsso");
+    assert!(ada["provisioningSteps"][0]["provisioningStepType"].is_string(), "{ada}");
     let bad = run(with_job(&["provision", "logs", "--status", "sideways"])).await;
     assert!(!bad.status.success() && stderr(&bad).contains("--status must be"), "{}", stderr(&bad));
 
