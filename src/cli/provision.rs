@@ -384,13 +384,37 @@ async fn group_on_demand(args: &JobArgs, group: &str, format: Format) -> anyhow:
     Ok(if failed { Exit::Failures } else { Exit::Clean })
 }
 
+/// The trace in the portal's five steps (docs/entra-behaviour.md §5.10), then the HTTP
+/// exchanges (scimlab's extra).
 fn on_demand_text(trace: &OnDemandTrace, source: &str) -> String {
-    let mut out = format!(
-        "Provision on demand: {} ({:?})\n",
-        trace.log.source_identity.display_name, trace.log.source_identity.id
-    );
-    let _ = writeln!(out, "\n1. Import user: retrieved from {source}");
-    let _ = writeln!(out, "\n2. Determine if user is in scope: {}", if trace.scope.in_scope() { "yes" } else { "no" });
+    use crate::provision::log::StepType;
+    let object = &trace.log.source_identity.identity_type;
+    let mut out =
+        format!("Provision on demand: {} ({})\n", trace.log.source_identity.display_name, trace.log.source_identity.id);
+    let steps_of = |kinds: &[StepType]| -> Vec<String> {
+        trace
+            .log
+            .provisioning_steps
+            .iter()
+            .filter(|s| kinds.contains(&s.provisioning_step_type))
+            .map(|s| format!("   {:?}: {} — {}", s.status, s.name, s.description))
+            .collect()
+    };
+    let failed_connection = trace.log.error_information.as_ref().is_some_and(|e| {
+        matches!(e.error_code.as_str(), "Unauthorized" | "WebExceptionProtocolError" | "SslConnectionError" | "Timeout")
+    });
+    let mut n = 1;
+    if failed_connection {
+        let _ = writeln!(out, "\n{n}. Test connection: failed");
+        n += 1;
+    }
+    let _ = writeln!(out, "\n{n}. Import {}: retrieved from {source}", object.to_lowercase());
+    steps_of(&[StepType::Import]).iter().for_each(|l| {
+        let _ = writeln!(out, "{l}");
+    });
+    n += 1;
+    let in_scope = if trace.scope.in_scope() { "in scope" } else { "out of scope" };
+    let _ = writeln!(out, "\n{n}. Determine if {} is in scope: {in_scope}", object.to_lowercase());
     let _ = writeln!(
         out,
         "   active in source: {}  assigned: {}  scope sync all: {}  scoping filters: {}",
@@ -401,16 +425,34 @@ fn on_demand_text(trace: &OnDemandTrace, source: &str) -> String {
         let _ =
             writeln!(out, "   [{verdict}] {} {} (value: {})", c.filter, c.clause, c.value.as_deref().unwrap_or("null"));
     }
-    let _ = writeln!(out, "\n3. Attribute resolution:");
+    n += 1;
+    let _ = writeln!(out, "\n{n}. Match {} between source and target", object.to_lowercase());
+    let matching = steps_of(&[StepType::Matching]);
+    if matching.is_empty() {
+        let _ = writeln!(out, "   (already linked: no lookup needed)");
+    }
+    matching.iter().for_each(|l| {
+        let _ = writeln!(out, "{l}");
+    });
+    n += 1;
+    let _ = writeln!(out, "\n{n}. Perform action: {:?} {:?}", trace.action, trace.result);
+    steps_of(&[StepType::Processing, StepType::Export, StepType::ReferenceResolution]).iter().for_each(|l| {
+        let _ = writeln!(out, "{l}");
+    });
     for a in &trace.attributes {
         let value = a.value.as_ref().map(Value::to_string).unwrap_or_else(|| "null (not sent)".into());
-        let _ = writeln!(out, "   {:<70} {:<45} = {value}", a.target, a.expression.as_deref().unwrap_or("(default)"));
+        let error = a.error.as_deref().map(|e| format!("  ERROR: {e}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "   {:<60} {:<40} = {value}{error}",
+            a.target,
+            a.expression.as_deref().unwrap_or("(default)")
+        );
     }
-    let _ = writeln!(out, "\n4. Steps:");
-    for s in &trace.log.provisioning_steps {
-        let _ = writeln!(out, "   {:<30} {:?}: {}", s.name, s.status, s.description);
+    if let Some(e) = &trace.log.error_information {
+        let _ = writeln!(out, "   {}: {}", e.error_code, e.reason);
     }
-    let _ = writeln!(out, "\n5. Requests:");
+    let _ = writeln!(out, "\nRequests:");
     for x in &trace.exchanges {
         let _ = writeln!(out, "   {} {} → {}", x.method, x.url, x.status);
         if let Some(body) = &x.request {
@@ -418,14 +460,6 @@ fn on_demand_text(trace: &OnDemandTrace, source: &str) -> String {
         }
         if !x.response.is_null() {
             let _ = writeln!(out, "     response: {}", x.response);
-        }
-    }
-    match &trace.log.error_information {
-        Some(e) => {
-            let _ = writeln!(out, "\nResult: {:?} {:?} — {}: {}", trace.action, trace.result, e.error_code, e.reason);
-        }
-        None => {
-            let _ = writeln!(out, "\nResult: {:?} {:?}", trace.action, trace.result);
         }
     }
     out

@@ -348,7 +348,10 @@ async fn on_demand_restart_allow_deletions_and_jsonl_logs_from_the_cli() {
     let text = run(with_job(&["provision", "on-demand", "--user", "ada.lovelace@contoso.com"])).await;
     assert!(text.status.success(), "{}", stderr(&text));
     let out = stdout(&text);
-    assert!(out.contains("Determine if user is in scope: yes"), "{out}");
+    assert!(out.contains("Determine if user is in scope: in scope"), "{out}");
+    for step in ["Import user", "Match user between source and target", "Perform action: Create"] {
+        assert!(out.contains(step), "the portal's steps: {out}");
+    }
     assert!(out.contains("POST ") && out.contains("→ 201"), "the request sent is shown: {out}");
     // And as JSON.
     let json_run =
