@@ -85,6 +85,18 @@ pub fn check(expr: &Expr) -> Result<(), ExprError> {
                 };
                 return Err(ExprError::at(*column, format!("{name} takes {expected} argument(s), {given} given")));
             }
+            // A written-out pattern is compiled now, so an unsupported construct is refused
+            // when the job loads rather than on the first object.
+            if name == "Replace" {
+                if let Some(Some(Expr::Str(pattern))) = args.get(2) {
+                    fancy_regex::Regex::new(pattern).map_err(|e| {
+                        ExprError::at(
+                            *column,
+                            format!("Replace: the regular expression \"{pattern}\" is not supported: {e}"),
+                        )
+                    })?;
+                }
+            }
             for arg in args.iter().flatten() {
                 check(arg)?;
             }

@@ -280,3 +280,10 @@ fn expressions_print_canonically_and_list_their_attributes() {
     assert_eq!(q.attributes(), ["country", "givenName", "surname", "mail"]);
     assert!(q.uses("Join") && !q.uses("Redact"));
 }
+
+#[test]
+fn replace_patterns_are_checked_when_the_expression_compiles() {
+    let err = Program::compile(r#"Replace([mail], , "(?<open", , "", , )"#).unwrap_err();
+    assert!(err.message.contains("is not supported"), "{err}");
+    assert!(Program::compile(r#"Replace([mail], , "(?<=@)\w+", , "x", , )"#).is_ok(), "lookbehind is .NET and fine");
+}
