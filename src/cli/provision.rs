@@ -93,7 +93,8 @@ pub enum ProvisionCommand {
     Logs {
         #[command(flatten)]
         job: JobArgs,
-        /// jsonl or csv.
+        /// jsonl (Graph's provisioningObjectSummary), csv (the summary), csv-steps or
+        /// csv-properties (the portal download's other two tables, joined by changeId).
         #[arg(long, default_value = "jsonl")]
         format: String,
         /// Only records with this status (success, failure, skipped, warning).
@@ -587,6 +588,8 @@ fn logs(args: &JobArgs, format: &str, status: Option<&str>) -> anyhow::Result<St
     match format {
         "jsonl" => Ok(entries.iter().map(|e| e.to_graph().to_string() + "\n").collect()),
         "csv" => Ok(to_csv(&entries)?),
-        other => Err(anyhow::anyhow!("--format must be jsonl or csv, not '{other}'")),
+        "csv-steps" => Ok(crate::provision::log::steps_csv(&entries)?),
+        "csv-properties" => Ok(crate::provision::log::modified_properties_csv(&entries)?),
+        other => Err(anyhow::anyhow!("--format must be jsonl, csv, csv-steps or csv-properties, not '{other}'")),
     }
 }

@@ -236,3 +236,36 @@ impl LogEntry {
         })
     }
 }
+
+/// The steps of every record, one row each, joined to the summary by `changeId` (the
+/// portal's download comes as the summary, its steps and its modified properties).
+pub fn steps_csv(entries: &[LogEntry]) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["changeId", "stepNumber", "name", "provisioningStepType", "status", "description"])?;
+    for e in entries {
+        for (i, s) in e.provisioning_steps.iter().enumerate() {
+            let kind = format!("{:?}", s.provisioning_step_type);
+            let status = format!("{:?}", s.status);
+            w.write_record([e.change_id.as_str(), &(i + 1).to_string(), &s.name, &kind, &status, &s.description])?;
+        }
+    }
+    csv_text(w)
+}
+
+/// The modified properties of every record, one row each, joined by `changeId`.
+pub fn modified_properties_csv(entries: &[LogEntry]) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["changeId", "displayName", "oldValue", "newValue"])?;
+    for e in entries {
+        for p in &e.modified_properties {
+            let (old, new) = (p.old_value.as_deref().unwrap_or(""), p.new_value.as_deref().unwrap_or(""));
+            w.write_record([e.change_id.as_str(), &p.display_name, old, new])?;
+        }
+    }
+    csv_text(w)
+}
+
+fn csv_text(w: csv::Writer<Vec<u8>>) -> Result<String, csv::Error> {
+    let bytes = w.into_inner().map_err(|e| csv::Error::from(std::io::Error::other(e.to_string())))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

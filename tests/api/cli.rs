@@ -120,6 +120,33 @@ async fn imported_entra_schema_runs_its_scoping_and_expressions_and_logs_export(
     let mut lines = csv.lines();
     assert!(lines.next().unwrap().starts_with("activityDateTime,jobId,cycleId"), "a header row: {csv}");
     assert!(lines.count() as u64 >= expected, "one record per object");
+    // The portal download's other two tables, joined to the summary by changeId.
+    let steps = scimlab(&[
+        "provision",
+        "logs",
+        "--job",
+        job.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--format",
+        "csv-steps",
+    ])
+    .await;
+    let steps = stdout(&steps);
+    assert!(steps.starts_with("changeId,stepNumber,name,provisioningStepType,status,description"), "{steps}");
+    assert!(steps.contains("EntryExportAdd"), "{steps}");
+    let properties = scimlab(&[
+        "provision",
+        "logs",
+        "--job",
+        job.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--format",
+        "csv-properties",
+    ])
+    .await;
+    assert!(stdout(&properties).starts_with("changeId,displayName,oldValue,newValue"), "{}", stdout(&properties));
     let failures = scimlab(&[
         "provision",
         "logs",
