@@ -78,6 +78,7 @@ impl ObjectRun<'_> {
                 );
                 return Ok(Outcome::new(Action::StagedDelete, Status::Skipped, &link.target_id));
             }
+            link.unmanaged = !scope.assigned;
             return self.disable_user(user, &mut link).await;
         }
         // In scope and linked: read the target, then patch what differs.
@@ -116,8 +117,9 @@ impl ObjectRun<'_> {
         } else {
             patch_operations(values, current, self.compliant)
         };
-        let was_disabled = link.disabled;
+        let (was_disabled, was_unmanaged) = (link.disabled, link.unmanaged);
         link.disabled = false;
+        link.unmanaged = false;
         // Merge: references (manager) cached by the reference pass stay.
         for (k, v) in values {
             link.exported.insert(k.clone(), v.clone());
@@ -156,6 +158,7 @@ impl ObjectRun<'_> {
             }
             Err(e) => {
                 link.disabled = was_disabled;
+                link.unmanaged = was_unmanaged;
                 self.step("EntryExportUpdate", StepType::Export, Status::Failure, e.to_string(), Value::Null);
                 Ok(Outcome::failed(Action::Update, &link.target_id, &e))
             }
@@ -218,6 +221,7 @@ impl ObjectRun<'_> {
                             members: Vec::new(),
                             disabled: false,
                             created: true,
+                            unmanaged: false,
                         };
                         self.state.set_link(&id, &link)?;
                         self.step(
@@ -276,6 +280,7 @@ impl ObjectRun<'_> {
             members: Vec::new(),
             disabled: false,
             created: false,
+            unmanaged: false,
         };
         self.state.set_link(&id, &link)?;
         let view = SourceView { object, soft_deleted: false };

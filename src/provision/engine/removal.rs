@@ -75,6 +75,19 @@ impl ObjectRun<'_> {
         let Some(link) = self.state.link(kind, id)? else {
             return Ok(Outcome::new(Action::Other, Status::Skipped, ""));
         };
+        if link.unmanaged {
+            self.step(
+                "EntrySynchronizationSkip",
+                StepType::Processing,
+                Status::Skipped,
+                format!(
+                    "'{}' was unassigned and disabled, so it is no longer managed: no DELETE is sent",
+                    link.display
+                ),
+                Value::Null,
+            );
+            return Ok(Outcome::new(Action::Other, Status::Skipped, &link.target_id));
+        }
         let (resource, allowed) = match kind {
             ObjectKind::User => (ResourceKind::User, self.job.users.delete),
             ObjectKind::Group => (ResourceKind::Group, self.job.groups.delete),

@@ -133,6 +133,10 @@ pub struct Link {
     /// True when this engine created the target object (false: matched an existing one).
     #[serde(default)]
     pub created: bool,
+    /// Disabled because it was unassigned: no longer managed, so a later deletion in the
+    /// source sends no DELETE (docs/entra-behaviour.md §5.4). Assigning it again manages it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unmanaged: bool,
 }
 
 /// Where a job's state is kept. Every method is one read or one write; the rules on top

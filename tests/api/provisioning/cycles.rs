@@ -423,3 +423,22 @@ async fn assignment_edits_are_incremental_scope_changes() {
     let alice = lab.target_user("alice.ångström@contoso.com").await.unwrap();
     assert_eq!(alice["active"], false);
 }
+
+#[actix_web::test]
+async fn an_unassigned_user_is_disabled_and_then_no_longer_managed() {
+    let mut lab = Lab::new().await;
+    lab.cycle().await;
+    // Carol is assigned directly (and disabled in the source); enable her so she is created.
+    lab.edit_directory(|d| user_of(d, CAROL)["accountEnabled"] = json!(true));
+    lab.cycle().await;
+    assert!(lab.target_user("carol.côté@contoso.com").await.is_some());
+    lab.spec.assignments.users.clear();
+    let unassigned = lab.cycle().await;
+    assert_eq!(unassigned.disabled, 1, "{unassigned:?}");
+    // Deleted in the source afterwards: no DELETE, she stays (inactive) in the target.
+    lab.edit_directory(|d| d["users"].as_array_mut().unwrap().retain(|u| u["objectId"] != CAROL));
+    let deleted = lab.cycle().await;
+    assert_eq!(deleted.deleted, 0, "{deleted:?}");
+    let carol = lab.target_user("carol.côté@contoso.com").await.expect("still there");
+    assert_eq!(carol["active"], false);
+}
