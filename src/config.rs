@@ -121,6 +121,15 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMLAB_TLS_KEY")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    /// Seed file loaded into the default tenant at start (repeatable): a SCIM ListResponse, an
+    /// array of resources, a Bulk request or a directory file; given ids are kept.
+    #[arg(long = "seed")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<PathBuf>,
+    /// Also write the ready line to this file once the server listens.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready_file: Option<PathBuf>,
     /// Tenants besides the default one (config file only: `[[tenants]]` with `name`,
     /// `tokens`, `profile`, `faults`).
     #[arg(skip)]
@@ -187,6 +196,10 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// documentationUri in ServiceProviderConfig.
     pub documentation_uri: Option<String>,
+    /// Seed files of the default tenant (loaded at start, and again by reset?seed=true).
+    pub seeds: Vec<PathBuf>,
+    /// Where to write the ready line besides standard output.
+    pub ready_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -213,6 +226,8 @@ impl Default for Settings {
             faults: Default::default(),
             tls: None,
             documentation_uri: None,
+            seeds: Vec::new(),
+            ready_file: None,
         }
     }
 }
@@ -281,6 +296,8 @@ impl Settings {
             faults: a.faults.unwrap_or_default(),
             tenants: a.tenants,
             documentation_uri: a.documentation_uri,
+            seeds: a.seeds,
+            ready_file: a.ready_file,
             tls: match (a.tls_cert, a.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
                 (None, None) => None,

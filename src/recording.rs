@@ -57,6 +57,23 @@ pub struct RecordQuery {
     pub tenant: Option<String>,
     /// Most records returned (newest kept), default 1000.
     pub limit: Option<usize>,
+    /// Long-poll: wait up to this long (`5s`, `500ms`, `5`) for a matching record.
+    pub wait: Option<String>,
+}
+
+/// The longest a `wait` may hold a request.
+pub const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `5s`, `500ms` or `5` (seconds), at most [`MAX_WAIT`].
+pub fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (number, millis) = match t.strip_suffix("ms") {
+        Some(n) => (n, true),
+        None => (t.strip_suffix('s').unwrap_or(t), false),
+    };
+    let n: u64 = number.parse().map_err(|_| format!("wait '{text}' must be like 5s, 500ms or 5"))?;
+    let d = if millis { std::time::Duration::from_millis(n) } else { std::time::Duration::from_secs(n) };
+    Ok(d.min(MAX_WAIT))
 }
 
 impl RecordQuery {
@@ -90,6 +107,8 @@ pub struct Recorder {
     max_bytes: u64,
     next: AtomicU64,
     ring: Mutex<Ring>,
+    /// Wakes long-polling readers when a record arrives.
+    arrived: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -105,7 +124,13 @@ impl Recorder {
 
     /// A ring of at most `capacity` records and `max_bytes` bytes.
     pub fn bounded(capacity: usize, max_bytes: u64) -> Recorder {
-        Recorder { capacity, max_bytes, next: AtomicU64::new(1), ring: Mutex::new(Ring::default()) }
+        Recorder {
+            capacity,
+            max_bytes,
+            next: AtomicU64::new(1),
+            ring: Mutex::new(Ring::default()),
+            arrived: tokio::sync::Notify::new(),
+        }
     }
 
     fn ring(&self) -> std::sync::MutexGuard<'_, Ring> {
@@ -141,6 +166,27 @@ impl Recorder {
             match ring.records.pop_front() {
                 Some((_, old)) => ring.bytes = ring.bytes.saturating_sub(old.len() as u64),
                 None => break,
+            }
+        }
+        drop(ring);
+        self.arrived.notify_waiters();
+    }
+
+    /// The matching records, waiting up to `wait` for at least one to arrive; woken by
+    /// each new record, not by polling.
+    pub async fn query_waiting(&self, q: &RecordQuery, wait: std::time::Duration) -> Vec<RequestRecord> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            let found = self.query(q);
+            if !found.is_empty() || tokio::time::Instant::now() >= deadline {
+                return found;
+            }
+            tokio::select! {
+                _ = &mut arrived => {}
+                _ = tokio::time::sleep_until(deadline) => return self.query(q),
             }
         }
     }

@@ -104,6 +104,16 @@ impl Application {
             documentation_uri: settings.documentation_uri.clone(),
         };
         let auth = Arc::new(auth);
+        // Seeds are checked before anything listens: a bad file refuses the start.
+        let seeds: Vec<_> = settings
+            .seeds
+            .iter()
+            .map(|path| Ok((path.clone(), crate::service::seed::read(path)?)))
+            .collect::<Result<_, crate::service::seed::SeedError>>()?;
+        for (path, resources) in &seeds {
+            let report = crate::service::seed::apply(&service, path, resources)?;
+            tracing::info!(file = %path.display(), created = report.created, already_there = report.already_there, "seeded");
+        }
         let faults = Arc::new(crate::faults::Faults::new(settings.faults.clone()));
         let default_tenant = Arc::new(Tenant {
             name: DEFAULT_TENANT.into(),
@@ -144,6 +154,7 @@ impl Application {
             metrics,
             tenants,
             clock: Arc::clone(&clock_for_jobs),
+            seeds: Arc::new(seeds),
         });
         let listener =
             TcpListener::bind(&settings.addr).with_context(|| format!("cannot listen on {}", settings.addr))?;

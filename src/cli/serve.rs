@@ -1,5 +1,7 @@
 //! `scimlab serve` and `scimlab token`.
 
+use anyhow::Context;
+
 use crate::auth::{mint_token, Claims};
 use crate::config::{ServeArgs, Settings};
 use crate::startup::Application;
@@ -14,7 +16,15 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
         // One machine-readable line once the listener is bound, so a harness can start the
         // server on port 0 and learn its address without polling.
         let admin = app.base_url().replace("/scim/v2", "/admin");
-        emit_line(&serde_json::json!({"event": "ready", "url": app.base_url(), "admin": admin}).to_string())?;
+        let ready = serde_json::json!({"event": "ready", "url": app.base_url(), "admin": admin}).to_string();
+        if let Some(path) = &settings.ready_file {
+            // Written whole and then renamed, so a reader never sees half a line.
+            let partial = path.with_extension("partial");
+            std::fs::write(&partial, format!("{ready}\n"))
+                .and_then(|()| std::fs::rename(&partial, path))
+                .with_context(|| format!("cannot write the ready file {}", path.display()))?;
+        }
+        emit_line(&ready)?;
         app.run_until_stopped().await
     })?;
     Ok(Exit::Clean)

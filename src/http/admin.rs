@@ -47,8 +47,13 @@ async fn recorded(
     query: RecordQuery,
 ) -> Result<Vec<crate::recording::RequestRecord>, ApiError> {
     authorize(req, state)?;
-    let recorder = std::sync::Arc::clone(&state.recorder);
-    web::block(move || recorder.query(&query)).await.map_err(|e| ApiError(ScimError::internal(e.to_string())))
+    match &query.wait {
+        Some(wait) => {
+            let wait = crate::recording::parse_wait(wait).map_err(|e| ApiError(ScimError::invalid_value(e)))?;
+            Ok(state.recorder.query_waiting(&query, wait).await)
+        }
+        None => Ok(state.recorder.query(&query)),
+    }
 }
 
 /// `GET /admin/requests?since=&status=4xx&method=&path=&limit=`.

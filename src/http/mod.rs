@@ -17,6 +17,7 @@ mod admin;
 mod discovery;
 pub mod error;
 mod extract;
+mod reset;
 mod resources;
 pub mod tls;
 
@@ -68,6 +69,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The time recorded requests carry.
     pub clock: Arc<dyn crate::clock::Clock>,
+    /// The seed files, read and checked at start, for `reset?seed=true`.
+    pub seeds: Arc<Vec<(std::path::PathBuf, Vec<(crate::scim::ResourceKind, serde_json::Value)>)>>,
 }
 
 /// Response header naming the fault that was injected into a response.
@@ -75,6 +78,7 @@ pub const FAULT_HEADER: &str = "x-scimlab-fault";
 
 /// Mounts every route; used by the server and by in-process tests alike.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(reset::configure);
     cfg.configure(admin::configure);
     cfg.service(web::resource("/metrics").route(web::get().to(admin::metrics)));
     cfg.service(scim_scope(SCIM_ROOT)).service(scim_scope(TENANT_SCIM_ROOT)).default_service(web::to(not_found));

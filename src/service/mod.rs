@@ -7,6 +7,7 @@ pub mod patch;
 pub mod profile;
 mod query;
 pub mod render;
+pub mod seed;
 
 use std::sync::Arc;
 
@@ -123,11 +124,30 @@ impl ScimService {
     }
 
     pub fn create(&self, kind: ResourceKind, body: &Value, opts: &ReadOptions) -> Result<Outcome, ScimError> {
+        self.create_as(kind, None, body, opts)
+    }
+
+    /// Empties the service's data: every user, group and membership (tokens and settings
+    /// live elsewhere and stay).
+    pub fn reset(&self) -> Result<(), ScimError> {
+        self.store.clear().map_err(|e| store_error(e, ResourceKind::User, ""))?;
+        self.flush()
+    }
+
+    /// Creates a resource with the given id (a seed keeps the ids its file names), or a new
+    /// one when `id` is `None`.
+    pub fn create_as(
+        &self,
+        kind: ResourceKind,
+        id: Option<&str>,
+        body: &Value,
+        opts: &ReadOptions,
+    ) -> Result<Outcome, ScimError> {
         let rt = self.resource_type(kind);
         let mut quirks = Quirks::new(self.config.profile);
         let incoming = input::parse_resource(rt, body, &mut quirks)?;
         let projection = Projection::parse(rt, &opts.attributes, &opts.excluded)?;
-        let id = self.ids.new_id();
+        let id = id.map_or_else(|| self.ids.new_id(), str::to_string);
         let mut doc = incoming.doc;
         seal_password(&mut doc, None)?;
         let mut members = MemberChanges::default();

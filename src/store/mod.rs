@@ -177,4 +177,6 @@ pub trait Store: Send + Sync {
     fn changes_since(&self, seq: u64, limit: usize) -> StoreResult<Vec<Change>>;
     /// Makes every acknowledged write durable.
     fn flush(&self) -> StoreResult<()>;
+    /// Removes every resource, index entry and membership (a test target's reset).
+    fn clear(&self) -> StoreResult<()>;
 }

@@ -450,4 +450,19 @@ impl Store for SledStore {
     fn flush(&self) -> StoreResult<()> {
         self.db.flush().map(|_| ()).map_err(backend)
     }
+
+    fn clear(&self) -> StoreResult<()> {
+        for tree in [
+            &self.resources,
+            &self.index,
+            &self.unique,
+            &self.members,
+            &self.member_of,
+            &self.changes,
+            &self.tombstones,
+        ] {
+            tree.clear().map_err(backend)?;
+        }
+        Ok(())
+    }
 }

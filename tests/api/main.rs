@@ -18,5 +18,6 @@ mod provisioning;
 mod recording;
 mod reliability;
 mod tenants;
+mod testkit;
 mod users;
 mod validate;

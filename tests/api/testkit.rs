@@ -1,0 +1,170 @@
+//! scimlab as the test target of other people's code: the ready line and file, seeds in
+//! every accepted format, reset between tests, and waiting on traffic without sleeping.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::cli::{scimlab, stderr};
+use crate::helpers::{spawn_app_with, user_body, ADMIN_TOKEN, GROUP_URN, TOKEN, USER_URN};
+
+/// `scimlab serve` on port 0; returns the child and its ready line.
+fn serve(args: &[&str]) -> (std::process::Child, Value) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--token", TOKEN, "--admin-token", ADMIN_TOKEN])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (child, serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}")))
+}
+
+fn write(dir: &Path, name: &str, value: Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, value.to_string()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[actix_web::test]
+async fn serve_announces_readiness_on_stdout_and_in_a_ready_file() {
+    let work = tempfile::tempdir().unwrap();
+    let ready_file = work.path().join("ready.json");
+    let (mut child, ready) =
+        tokio::task::spawn_blocking(move || serve(&["--in-memory", "--ready-file", ready_file.to_str().unwrap()]))
+            .await
+            .unwrap();
+    assert_eq!(ready["event"], "ready");
+    let url = ready["url"].as_str().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/scim/v2"), "{ready}");
+    let from_file: Value =
+        serde_json::from_str(&std::fs::read_to_string(work.path().join("ready.json")).unwrap()).unwrap();
+    assert_eq!(from_file, ready, "the file says the same, and exists before the line is printed");
+    let res = reqwest::Client::new().get(format!("{url}/Users")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200, "it serves right away");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[actix_web::test]
+async fn seeds_in_every_format_keep_their_ids_and_seeding_twice_changes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let list = write(
+        work.path(),
+        "list.json",
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "Resources": [{"schemas": [USER_URN], "id": "u-list", "userName": "list@example.com"}]}),
+    );
+    let array = write(
+        work.path(),
+        "array.json",
+        json!([
+            {"schemas": [GROUP_URN], "id": "g-array", "displayName": "Seeded", "members": [{"value": "u-list"}]}
+        ]),
+    );
+    let bulk = write(
+        work.path(),
+        "bulk.json",
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [{"method": "POST", "path": "/Users", "bulkId": "b", "data": user_body("bulk@example.com")}]}),
+    );
+    let directory = write(
+        work.path(),
+        "directory.json",
+        json!({"users": [
+        {"objectId": "u-dir", "userPrincipalName": "dir@example.com", "displayName": "Dir User", "mail": "dir@example.com", "accountEnabled": true}
+    ], "groups": []}),
+    );
+    let seeds: Vec<std::path::PathBuf> = [&list, &array, &bulk, &directory].iter().map(|p| p.into()).collect();
+    let data = work.path().join("data");
+    for round in 0..2 {
+        let (seeds, data) = (seeds.clone(), data.clone());
+        let app = spawn_app_with(move |s| {
+            s.seeds = seeds;
+            s.data = Some(data);
+        })
+        .await;
+        assert_eq!(app.list("/Users", &[("count", "0")]).await.body["totalResults"], 3, "round {round}");
+        assert_eq!(app.get("/Users/u-list").await.body["userName"], "list@example.com");
+        assert_eq!(app.get("/Users/u-dir").await.body["emails"][0]["value"], "dir@example.com");
+        let group = app.get("/Groups/g-array").await.body;
+        assert_eq!(group["members"][0]["value"], "u-list", "{group}");
+        app.handle_stop().await;
+    }
+
+    let bad = write(
+        work.path(),
+        "bad.json",
+        json!([{"schemas": [USER_URN], "id": "u-1", "userName": "ok@example.com"},
+                                                     {"schemas": [USER_URN], "id": "u-2"}]),
+    );
+    let out = scimlab(&["serve", "--in-memory", "--token", TOKEN, "--seed", &bad]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("bad.json") && err.contains("#1") && err.contains("userName"), "{err}");
+}
+
+#[actix_web::test]
+async fn reset_empties_the_tenant_keeps_its_tokens_and_can_seed_again() {
+    let work = tempfile::tempdir().unwrap();
+    let seed = write(
+        work.path(),
+        "seed.json",
+        json!([{"schemas": [USER_URN], "id": "s-1", "userName": "seeded@example.com"}]),
+    );
+    let app = spawn_app_with(move |s| {
+        s.seeds = vec![seed.into()];
+        s.admin_token = Some(ADMIN_TOKEN.into());
+    })
+    .await;
+    app.post("/Users", user_body("extra@example.com")).await;
+    app.admin(
+        reqwest::Method::PUT,
+        "/admin/faults",
+        Some(&json!({"rules": [{"method": "GET", "path": "/Groups", "status": 500}]})),
+    )
+    .await;
+    assert_eq!(app.list("/Users", &[("count", "0")]).await.body["totalResults"], 2);
+
+    let res = app.admin(reqwest::Method::POST, "/admin/reset", None).await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(app.list("/Users", &[("count", "0")]).await.body["totalResults"], 0, "empty, and the token still works");
+    assert_eq!(app.list("/Groups", &[]).await.status, 200, "faults are gone");
+    let recorded: Value = app.admin(reqwest::Method::GET, "/admin/requests", None).await.json().await.unwrap();
+    assert!(recorded["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["path"] != "/scim/v2/Users" || r["method"] != "POST"));
+
+    let res = app.admin(reqwest::Method::POST, "/admin/reset?seed=true", None).await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["seeded"], 1, "{body}");
+    assert_eq!(app.get("/Users/s-1").await.body["userName"], "seeded@example.com");
+}
+
+#[actix_web::test]
+async fn waiting_on_traffic_returns_when_the_request_arrives_or_when_the_wait_ends() {
+    let app = spawn_app_with(|s| s.admin_token = Some(ADMIN_TOKEN.into())).await;
+    let waiter = {
+        let client = app.client.clone();
+        let url = format!("{}/admin/requests?method=PATCH&path=/Users&wait=10s", app.address);
+        actix_web::rt::spawn(async move {
+            client.get(url).bearer_auth(ADMIN_TOKEN).send().await.unwrap().json::<Value>().await.unwrap()
+        })
+    };
+    let id = app.post("/Users", user_body("awaited@example.com")).await.body["id"].as_str().unwrap().to_string();
+    app.patch_ops(&format!("/Users/{id}"), json!([{"op": "replace", "path": "title", "value": "Awaited"}])).await;
+    let seen = waiter.await.unwrap();
+    assert_eq!(seen["requests"].as_array().unwrap().len(), 1, "{seen}");
+    assert_eq!(seen["requests"][0]["method"], "PATCH");
+
+    let started = std::time::Instant::now();
+    let none: Value =
+        app.admin(reqwest::Method::GET, "/admin/requests?method=DELETE&wait=300ms", None).await.json().await.unwrap();
+    assert_eq!(none["requests"], json!([]));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300), "it waited for the time asked");
+}
