@@ -70,7 +70,7 @@ pub struct AppState {
     /// The time recorded requests carry.
     pub clock: Arc<dyn crate::clock::Clock>,
     /// The seed files, read and checked at start, for `reset?seed=true`.
-    pub seeds: Arc<Vec<(std::path::PathBuf, Vec<(crate::scim::ResourceKind, serde_json::Value)>)>>,
+    pub seeds: Arc<Vec<crate::service::seed::SeedFile>>,
 }
 
 /// Response header naming the fault that was injected into a response.

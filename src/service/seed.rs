@@ -19,6 +19,9 @@ pub enum SeedError {
     Resource { file: String, index: usize, what: String, reason: String },
 }
 
+/// A seed file read and checked: its path and its resources, users first.
+pub type SeedFile = (std::path::PathBuf, Vec<(ResourceKind, Value)>);
+
 /// What a seed did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SeedReport {
