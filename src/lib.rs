@@ -26,4 +26,5 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
+pub mod testing;
 pub mod validate;
