@@ -8,6 +8,7 @@ mod bulk;
 mod cli;
 mod discovery;
 mod entra;
+mod examples;
 mod faults;
 mod filters;
 mod groups;
