@@ -162,8 +162,16 @@ impl Admin {
 
     /// Recorded requests matching a query string (`method=PATCH&path=/Users&wait=5s`).
     pub async fn requests(&self, query: &str) -> Result<Vec<Value>, ClientError> {
+        let url = format!("{}/admin/requests?{query}", self.base);
         let body = self.call("GET", &format!("/admin/requests?{query}"), None).await?;
-        Ok(body["requests"].as_array().cloned().unwrap_or_default())
+        match body.get("requests").and_then(Value::as_array) {
+            Some(requests) => Ok(requests.clone()),
+            None => Err(ClientError::NotScim {
+                method: "GET".into(),
+                url,
+                message: format!("expected {{\"requests\": [...]}}, got {body}"),
+            }),
+        }
     }
 
     /// Empties users, groups, recording and faults.
