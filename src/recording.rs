@@ -210,6 +210,15 @@ impl Recorder {
         out
     }
 
+    /// Forgets one tenant's records and keeps the others'.
+    pub fn clear_tenant(&self, tenant: &str) {
+        let mut ring = self.ring();
+        ring.records.retain(|(_, bytes)| {
+            serde_json::from_slice::<RequestRecord>(bytes).map(|r| r.tenant != tenant).unwrap_or(true)
+        });
+        ring.bytes = ring.records.iter().map(|(_, b)| b.len() as u64).sum();
+    }
+
     pub fn clear(&self) {
         let mut ring = self.ring();
         ring.records.clear();

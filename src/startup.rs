@@ -105,11 +105,7 @@ impl Application {
         };
         let auth = Arc::new(auth);
         // Seeds are checked before anything listens: a bad file refuses the start.
-        let seeds: Vec<_> = settings
-            .seeds
-            .iter()
-            .map(|path| Ok((path.clone(), crate::service::seed::read(path)?)))
-            .collect::<Result<_, crate::service::seed::SeedError>>()?;
+        let seeds = crate::tenants::read_seeds(&settings.seeds)?;
         for (path, resources) in &seeds {
             let report = crate::service::seed::apply(&service, path, resources)?;
             tracing::info!(file = %path.display(), created = report.created, already_there = report.already_there, "seeded");
@@ -121,6 +117,7 @@ impl Application {
             auth: Arc::clone(&auth),
             faults: Arc::clone(&faults),
             profile: settings.profile,
+            seeds: Arc::new(seeds),
         });
         let tenant_db = db.clone();
         let open_service: crate::tenants::ServiceFactory = Box::new(move |name, profile| {
@@ -154,7 +151,6 @@ impl Application {
             metrics,
             tenants,
             clock: Arc::clone(&clock_for_jobs),
-            seeds: Arc::new(seeds),
         });
         let listener =
             TcpListener::bind(&settings.addr).with_context(|| format!("cannot listen on {}", settings.addr))?;

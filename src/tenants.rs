@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{AuthConfigError, Authenticator};
 use crate::faults::{FaultPlan, Faults};
 use crate::service::profile::Profile;
+use crate::service::seed::{SeedError, SeedFile};
 use crate::service::ScimService;
 use crate::store::{DefinitionStore, StoreError};
 
@@ -28,6 +29,9 @@ pub struct TenantSpec {
     pub profile: Option<String>,
     #[serde(default)]
     pub faults: Option<FaultPlan>,
+    /// Seed files loaded when the tenant is installed and by `reset?seed=true`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<std::path::PathBuf>,
 }
 
 pub struct Tenant {
@@ -36,6 +40,8 @@ pub struct Tenant {
     pub auth: Arc<Authenticator>,
     pub faults: Arc<Faults>,
     pub profile: Profile,
+    /// The tenant's seed files, read and checked once.
+    pub seeds: Arc<Vec<SeedFile>>,
 }
 
 /// Opens the service of a tenant (its own data, the same name always the same data) with
@@ -50,6 +56,8 @@ pub enum TenantError {
     Auth(#[from] AuthConfigError),
     #[error("the tenant's storage: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Seed(#[from] SeedError),
     #[error("the stored definition of tenant '{name}' does not decode: {source}")]
     Definition { name: String, source: serde_json::Error },
 }
@@ -126,14 +134,20 @@ impl Tenants {
         };
         let faults = spec.faults.clone().unwrap_or_default();
         faults.check().map_err(TenantError::Invalid)?;
+        let seeds = read_seeds(&spec.seeds)?;
         let service = (self.open_service)(name, profile)?;
         let auth = Authenticator::new(spec.tokens.iter().map(|t| t.as_str().into()).collect(), &Default::default())?;
+        for (path, resources) in &seeds {
+            let report = crate::service::seed::apply(&service, path, resources)?;
+            tracing::info!(tenant = name, file = %path.display(), created = report.created, "seeded");
+        }
         let tenant = Arc::new(Tenant {
             name: name.to_string(),
             service: Arc::new(service),
             auth: Arc::new(auth),
             faults: Arc::new(Faults::new(faults)),
             profile,
+            seeds: Arc::new(seeds),
         });
         self.write().insert(name.to_string(), Arc::clone(&tenant));
         Ok(tenant)
@@ -149,6 +163,11 @@ impl Tenants {
         self.definitions.put(name, &bytes)?;
         Ok(tenant)
     }
+}
+
+/// Reads and checks seed files; the first bad one refuses the whole set.
+pub fn read_seeds(paths: &[std::path::PathBuf]) -> Result<Vec<SeedFile>, SeedError> {
+    paths.iter().map(|path| Ok((path.clone(), crate::service::seed::read(path)?))).collect()
 }
 
 /// `/tenants/{name}/scim/v2/...` → `Some(name)`.

@@ -69,8 +69,6 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The time recorded requests carry.
     pub clock: Arc<dyn crate::clock::Clock>,
-    /// The seed files, read and checked at start, for `reset?seed=true`.
-    pub seeds: Arc<Vec<crate::service::seed::SeedFile>>,
 }
 
 /// Response header naming the fault that was injected into a response.

@@ -1,7 +1,7 @@
 //! `POST /admin/reset` and `POST /admin/tenants/{name}/reset`: a test target back to a known
 //! state between tests, in milliseconds. Users, groups, the request recording and the
 //! tenant's faults are emptied; tokens and settings stay; `?seed=true` loads the server's seed
-//! files again.
+//! files of that tenant again (`--seed` for the default tenant, `seeds` of a `[[tenants]]`).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -47,7 +47,7 @@ async fn reset(req: &HttpRequest, state: &AppState, name: &str, seed: bool) -> R
     authorize(req, state)?;
     let tenant =
         state.tenants.get(name).ok_or_else(|| ApiError(ScimError::not_found(format!("no tenant '{name}'"))))?;
-    let seeds = std::sync::Arc::clone(&state.seeds);
+    let seeds = std::sync::Arc::clone(&tenant.seeds);
     let service = std::sync::Arc::clone(&tenant.service);
     let seeded = web::block(move || -> Result<usize, ScimError> {
         service.reset()?;
@@ -65,7 +65,7 @@ async fn reset(req: &HttpRequest, state: &AppState, name: &str, seed: bool) -> R
     .map_err(|e| ApiError(ScimError::internal(e.to_string())))?
     .map_err(ApiError)?;
     tenant.faults.set(FaultPlan::default());
-    state.recorder.clear();
+    state.recorder.clear_tenant(name);
     tracing::info!(tenant = %name, seeded, "reset");
     Ok(scim_json(StatusCode::OK, &json!({"tenant": name, "seeded": seeded})))
 }

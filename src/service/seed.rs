@@ -19,7 +19,7 @@ pub enum SeedError {
     Resource { file: String, index: usize, what: String, reason: String },
 }
 
-/// A seed file read and checked: its path and its resources, users first.
+/// A seed file read and checked: its path and its resources, in file order.
 pub type SeedFile = (std::path::PathBuf, Vec<(ResourceKind, Value)>);
 
 /// What a seed did.
@@ -29,15 +29,13 @@ pub struct SeedReport {
     pub already_there: usize,
 }
 
-/// Reads and checks a seed file: the resources it holds, users first.
+/// Reads and checks a seed file: the resources it holds, in file order.
 pub fn read(path: &Path) -> Result<Vec<(ResourceKind, Value)>, SeedError> {
     let file = path.display().to_string();
     let failed = |reason: String| SeedError::File { file: file.clone(), reason };
     let text = std::fs::read_to_string(path).map_err(|e| failed(format!("cannot be read: {e}")))?;
     let doc: Value = serde_json::from_str(&text).map_err(|e| failed(format!("is not JSON: {e}")))?;
-    let mut resources = parse(&doc).map_err(failed)?;
-    resources.sort_by_key(|(kind, _)| *kind == ResourceKind::Group);
-    Ok(resources)
+    parse(&doc).map_err(failed)
 }
 
 fn parse(doc: &Value) -> Result<Vec<(ResourceKind, Value)>, String> {
@@ -51,20 +49,26 @@ fn parse(doc: &Value) -> Result<Vec<(ResourceKind, Value)>, String> {
             Err(format!("a resource without the User or Group schema in 'schemas': {}", short(r)))
         }
     };
+    // Positions count from 0, as in the JSON array, so `#3` is `Resources[3]`.
+    let each = |items: &[Value]| -> Result<Vec<(ResourceKind, Value)>, String> {
+        items.iter().enumerate().map(|(i, r)| Ok((kind_of(r).map_err(|e| format!("#{i}: {e}"))?, r.clone()))).collect()
+    };
     if let Some(resources) = doc.get("Resources").and_then(Value::as_array) {
-        return resources.iter().map(|r| Ok((kind_of(r)?, r.clone()))).collect();
+        return each(resources).map_err(|e| format!("Resources {e}"));
     }
     if let Some(items) = doc.as_array() {
-        return items.iter().map(|r| Ok((kind_of(r)?, r.clone()))).collect();
+        return each(items).map_err(|e| format!("item {e}"));
     }
     if let Some(ops) = doc.get("Operations").and_then(Value::as_array) {
         return ops
             .iter()
-            .map(|op| {
+            .enumerate()
+            .map(|(i, op)| {
                 let path = op.get("path").and_then(Value::as_str).unwrap_or_default();
-                let kind = ResourceKind::from_endpoint(path.trim_start_matches('/'))
-                    .ok_or_else(|| format!("a Bulk seed holds POSTs to /Users or /Groups, not '{path}'"))?;
-                let data = op.get("data").cloned().ok_or("a Bulk operation without 'data'")?;
+                let kind = ResourceKind::from_endpoint(path.trim_start_matches('/')).ok_or_else(|| {
+                    format!("Operations #{i}: a Bulk seed holds POSTs to /Users or /Groups, not '{path}'")
+                })?;
+                let data = op.get("data").cloned().ok_or_else(|| format!("Operations #{i}: no 'data'"))?;
                 Ok((kind, data))
             })
             .collect();
@@ -128,7 +132,13 @@ fn short(v: &Value) -> String {
 pub fn apply(service: &ScimService, file: &Path, resources: &[(ResourceKind, Value)]) -> Result<SeedReport, SeedError> {
     let mut report = SeedReport::default();
     let opts = ReadOptions::default();
-    for (index, (kind, resource)) in resources.iter().enumerate() {
+    // Users before groups, so members resolve; `index` stays the position in the file.
+    let users_first = resources
+        .iter()
+        .enumerate()
+        .filter(|(_, (kind, _))| *kind == ResourceKind::User)
+        .chain(resources.iter().enumerate().filter(|(_, (kind, _))| *kind != ResourceKind::User));
+    for (index, (kind, resource)) in users_first {
         let id = resource.get("id").and_then(Value::as_str).filter(|i| !i.is_empty());
         let what = id.map_or_else(|| kind.name().to_string(), |i| format!("{} {i}", kind.name()));
         let failed = |reason: String| SeedError::Resource {

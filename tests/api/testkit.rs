@@ -168,3 +168,69 @@ async fn waiting_on_traffic_returns_when_the_request_arrives_or_when_the_wait_en
     assert_eq!(none["requests"], json!([]));
     assert!(started.elapsed() >= std::time::Duration::from_millis(300), "it waited for the time asked");
 }
+
+#[actix_web::test]
+async fn a_tenant_has_its_own_seeds_and_its_reset_leaves_the_other_tenants_alone() {
+    let work = tempfile::tempdir().unwrap();
+    // The group comes first in the file; seeding still resolves its member.
+    let seed = write(
+        work.path(),
+        "acme.json",
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "Resources": [
+            {"schemas": [GROUP_URN], "id": "g-acme", "displayName": "Acme", "members": [{"value": "u-acme"}]},
+            {"schemas": [USER_URN], "id": "u-acme", "userName": "acme@example.com"}]}),
+    );
+    let app = spawn_app_with(move |s| {
+        s.admin_token = Some(ADMIN_TOKEN.into());
+        s.tenants =
+            vec![serde_json::from_value(json!({"name": "acme", "tokens": ["acme-token"], "seeds": [seed]})).unwrap()];
+    })
+    .await;
+    let acme = |path: &str| format!("{}/tenants/acme/scim/v2{path}", app.address);
+    let get = |url: String| {
+        let client = app.client.clone();
+        async move { client.get(url).bearer_auth("acme-token").send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(get(acme("/Groups/g-acme")).await["members"][0]["value"], "u-acme");
+    assert_eq!(app.list("/Users", &[("count", "0")]).await.body["totalResults"], 0, "the default tenant has no seed");
+    app.post("/Users", user_body("default@example.com")).await;
+    let created = app
+        .client
+        .post(acme("/Users"))
+        .bearer_auth("acme-token")
+        .json(&json!({"schemas": [USER_URN], "userName": "later@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+
+    let res = app.admin(reqwest::Method::POST, "/admin/tenants/acme/reset?seed=true", None).await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["seeded"], 2, "{body}");
+    assert_eq!(get(acme("/Users?count=0")).await["totalResults"], 1, "the later user is gone, the seed is back");
+    assert_eq!(app.list("/Users", &[("count", "0")]).await.body["totalResults"], 1, "the default tenant kept its user");
+    let recorded: Value = app.admin(reqwest::Method::GET, "/admin/requests", None).await.json().await.unwrap();
+    let tenants: Vec<&str> =
+        recorded["requests"].as_array().unwrap().iter().map(|r| r["tenant"].as_str().unwrap()).collect();
+    assert!(tenants.contains(&"default"), "the default tenant's requests are still recorded: {tenants:?}");
+    assert_eq!(
+        tenants.iter().filter(|t| **t == "acme").count(),
+        1,
+        "acme's: only the GET after the reset: {tenants:?}"
+    );
+}
+
+#[actix_web::test]
+async fn a_bad_resource_in_a_seed_is_named_by_its_position_in_the_file() {
+    let work = tempfile::tempdir().unwrap();
+    let bad = write(
+        work.path(),
+        "list.json",
+        json!({"Resources": [{"schemas": [USER_URN], "userName": "a@example.com"}, {"schemas": [USER_URN], "userName": "b@example.com"},
+                             {"schemas": ["urn:example:Device"], "id": "d-1"}]}),
+    );
+    let out = scimlab(&["serve", "--in-memory", "--token", TOKEN, "--seed", &bad]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("list.json") && err.contains("Resources #2") && err.contains("schemas"), "{err}");
+}
