@@ -41,13 +41,14 @@ VOLUME ["/data"]
 EXPOSE 8080
 ENV SCIMLAB_ADDR=0.0.0.0:8080 \
     SCIMLAB_DATA=/data \
-    SCIMLAB_LOG_FORMAT=json
-# Discovery is public so the health check needs no credentials; every resource endpoint
-# still requires SCIMLAB_TOKEN (or JWT settings).
-# With SCIMLAB_TLS_CERT/SCIMLAB_TLS_KEY set the server speaks HTTPS; the check then skips
-# certificate verification because it talks to itself on the loopback address.
+    SCIMLAB_LOG_FORMAT=json \
+    SCIMLAB_READY_FILE=/tmp/scimlab.ready
+# The health check asks the address the server announced in its ready file, so it follows
+# any --addr/SCIMLAB_ADDR and HTTP or HTTPS (-k: it talks to itself). Discovery is public in
+# the default command so the check needs no credentials; every resource endpoint still
+# requires SCIMLAB_TOKEN (or JWT settings).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
-    CMD if [ -n "$SCIMLAB_TLS_CERT" ]; then curl -fsSk https://127.0.0.1:8080/scim/v2/ServiceProviderConfig; \
-        else curl -fsS http://127.0.0.1:8080/scim/v2/ServiceProviderConfig; fi > /dev/null || exit 1
+    CMD url=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$SCIMLAB_READY_FILE") \
+        && curl -fsSk "$url/ServiceProviderConfig" > /dev/null || exit 1
 ENTRYPOINT ["scimlab"]
 CMD ["serve", "--public-discovery"]

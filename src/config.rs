@@ -127,7 +127,7 @@ pub struct ServeArgs {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub seeds: Vec<PathBuf>,
     /// Also write the ready line to this file once the server listens.
-    #[arg(long)]
+    #[arg(long, env = "SCIMLAB_READY_FILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ready_file: Option<PathBuf>,
     /// Tenants besides the default one (config file only: `[[tenants]]` with `name`,

@@ -42,6 +42,7 @@ pub struct Application {
     port: u16,
     /// `http` or `https`.
     scheme: &'static str,
+    host: String,
     server: actix_web::dev::Server,
     db: sled::Db,
     service: Arc<ScimService>,
@@ -154,7 +155,16 @@ impl Application {
         });
         let listener =
             TcpListener::bind(&settings.addr).with_context(|| format!("cannot listen on {}", settings.addr))?;
-        let port = listener.local_addr()?.port();
+        let local = listener.local_addr()?;
+        let port = local.port();
+        // The address a client on this machine reaches: the bound one, or loopback for a
+        // wildcard bind (0.0.0.0, [::]).
+        let host = match local.ip() {
+            std::net::IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_string(),
+            std::net::IpAddr::V6(ip) if ip.is_unspecified() => "[::1]".to_string(),
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        };
         let tls = match &settings.tls {
             Some(files) => Some(http::tls::server_config(&files.cert, &files.key)?),
             None => None,
@@ -171,7 +181,7 @@ impl Application {
             None => (server.listen(listener)?, "http"),
         };
         let server = server.run();
-        Ok(Application { port, scheme, server, db, service, jobs, supervisors })
+        Ok(Application { host, port, scheme, server, db, service, jobs, supervisors })
     }
 
     pub fn port(&self) -> u16 {
@@ -183,9 +193,9 @@ impl Application {
         self.scheme
     }
 
-    /// The default tenant's SCIM base URL on the loopback interface.
+    /// The default tenant's SCIM base URL as reached from this machine.
     pub fn base_url(&self) -> String {
-        format!("{}://127.0.0.1:{}/scim/v2", self.scheme, self.port)
+        format!("{}://{}:{}/scim/v2", self.scheme, self.host, self.port)
     }
 
     /// The service behind the default tenant (benchmarks seed through it directly).

@@ -6,12 +6,14 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const seed = path.join(here, "..", "seed.json");
 const TOKEN = "node-token";
 const ADMIN = "node-admin";
-let server, base, admin;
+let server, base, admin, work;
 
 async function call(method, url, token, body) {
   const res = await fetch(url, {
@@ -24,17 +26,25 @@ async function call(method, url, token, body) {
 }
 
 before(async () => {
+  work = mkdtempSync(path.join(tmpdir(), "scimlab-"));
+  const readyFile = path.join(work, "ready.json");
   server = spawn(process.env.SCIMLAB_BIN || "scimlab",
-    ["serve", "--addr", "127.0.0.1:0", "--in-memory", "--token", TOKEN, "--admin-token", ADMIN, "--seed", seed],
+    ["serve", "--addr", "127.0.0.1:0", "--in-memory", "--token", TOKEN, "--admin-token", ADMIN,
+      "--seed", seed, "--ready-file", readyFile],
     { stdio: ["ignore", "pipe", "ignore"] });
   const lines = createInterface({ input: server.stdout });
   const ready = JSON.parse(await new Promise((resolve) => lines.once("line", resolve)));
   assert.equal(ready.event, "ready");
+  // The ready file is written before the line is printed, for harnesses without a pipe.
+  assert.deepEqual(JSON.parse(readFileSync(readyFile, "utf8")), ready);
   base = ready.url;
   admin = ready.admin;
 });
 
-after(() => server.kill());
+after(() => {
+  server.kill();
+  rmSync(work, { recursive: true, force: true });
+});
 
 beforeEach(async () => {
   const res = await call("POST", `${admin}/reset?seed=true`, ADMIN);

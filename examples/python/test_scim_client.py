@@ -40,6 +40,9 @@ class ScimClientAgainstScimlab(unittest.TestCase):
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         ready = json.loads(cls.server.stdout.readline())
         assert ready["event"] == "ready", ready
+        # The ready file is written before the line is printed, for harnesses without a pipe.
+        with open(ready_file) as f:
+            assert json.load(f) == ready
         cls.base, cls.admin = ready["url"], ready["admin"]
 
     @classmethod

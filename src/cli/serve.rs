@@ -10,6 +10,15 @@ use super::{emit_line, Exit};
 
 pub fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
     let settings = Settings::from_args(args)?;
+    if let Some(path) = &settings.ready_file {
+        // A ready file left by an earlier run must not announce this one before it listens.
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(anyhow::Error::new(e).context(format!("cannot replace the ready file {}", path.display())))
+            }
+            _ => {}
+        }
+    }
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings.clone())?;
         tracing::info!(url = %app.base_url(), profile = %settings.profile, "scimlab serving SCIM");
