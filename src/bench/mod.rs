@@ -2,10 +2,12 @@
 //! requests and time; prints a markdown table for docs/perf.md.
 
 mod soak;
+mod target;
 
 use std::sync::Arc;
 
 pub use soak::{soak, soak_table, SoakReport};
+pub use target::{target_bench, target_table, TargetRow};
 
 use crate::client::{HttpOptions, Transport};
 use std::time::{Duration, Instant};

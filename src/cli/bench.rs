@@ -46,6 +46,15 @@ pub enum BenchKind {
         #[arg(long)]
         anonymous_only: bool,
     },
+    /// A test suite's costs: start to ready line, and /admin/reset of a full tenant.
+    Target {
+        /// Users in the reset tenant and in the seed file.
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+        /// Measurements of each kind (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Filter latency and throughput at growing user counts.
     Filters {
         /// User counts to measure at, in increasing order.
@@ -70,6 +79,9 @@ pub async fn run(which: BenchKind) -> anyhow::Result<Exit> {
         }
         BenchKind::Soak { seconds, concurrency, anonymous_only } => {
             crate::bench::soak_table(&crate::bench::soak(seconds, concurrency, anonymous_only).await?)
+        }
+        BenchKind::Target { users, rounds } => {
+            crate::bench::target_table(&crate::bench::target_bench(users, rounds).await?)
         }
         BenchKind::Filters { sizes, requests, concurrency } => {
             crate::bench::filter_table(&crate::bench::filter_bench(&sizes, requests, concurrency).await?)
