@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::cli::{scimlab, stderr};
+use crate::cli::{scimlab, stderr, stdout};
 use crate::helpers::{spawn_app_with, user_body, ADMIN_TOKEN, GROUP_URN, TOKEN, USER_URN};
 
 /// `scimlab serve` on port 0; returns the child and its ready line.
@@ -233,4 +233,15 @@ async fn a_bad_resource_in_a_seed_is_named_by_its_position_in_the_file() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("list.json") && err.contains("Resources #2") && err.contains("schemas"), "{err}");
+}
+
+#[actix_web::test]
+async fn bench_target_measures_start_seed_and_reset_against_its_baselines() {
+    let out = scimlab(&["bench", "target", "--users", "50", "--rounds", "1"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = stdout(&out);
+    for row in ["serve, empty: start to ready line", "serve --seed (50 users)", "POST /admin/reset (50 users, on disk)"]
+    {
+        assert!(table.lines().any(|l| l.starts_with(&format!("| {row}"))), "no row '{row}':\n{table}");
+    }
 }
