@@ -1,4 +1,4 @@
-//! `POST /admin/reset` and `POST /admin/tenants/{name}/reset`: a test target back to a known
+//! docs/test-target.md, Reset. `POST /admin/reset` and `POST /admin/tenants/{name}/reset`: a test target back to a known
 //! state between tests, in milliseconds. Users, groups, the request recording and the
 //! tenant's faults are emptied; tokens and settings stay; `?seed=true` loads the server's seed
 //! files of that tenant again (`--seed` for the default tenant, `seeds` of a `[[tenants]]`).

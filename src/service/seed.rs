@@ -3,6 +3,7 @@
 //! Bulk request, or a directory file in the fixtures' format (`{"users": […], "groups": […]}`
 //! with Entra attribute names). Given ids are kept; a resource whose id (or userName /
 //! displayName) is already there is left alone, so seeding twice changes nothing.
+//! The contract is in docs/test-target.md.
 
 use std::path::Path;
 
