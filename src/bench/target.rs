@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::{bench_user, seed_users};
+use super::{bench_user, load_client, seed_users};
 use crate::clock::{SystemClock, UuidIds};
 use crate::config::Settings;
 use crate::startup::Application;
@@ -84,7 +84,7 @@ pub async fn target_bench(users: usize, rounds: usize) -> anyhow::Result<Vec<Tar
     let admin = app.base_url().replace("/scim/v2", "/admin");
     let (service, handle) = (app.service(), app.handle());
     actix_web::rt::spawn(app.run_until_stopped());
-    let http = reqwest::Client::new();
+    let http = load_client(1)?;
     let mut resets = Vec::new();
     for _ in 0..rounds.max(1) {
         seed_users(&service, 0, users).await?;
