@@ -321,15 +321,8 @@ impl Store for SledStore {
     fn delete(&self, kind: ResourceKind, id: &str, expect: Option<u64>, modified: &str) -> StoreResult<()> {
         let seq = self.next_seq()?;
         let key = resource_key(kind, id);
-        let trees = (
-            &self.resources,
-            &self.index,
-            &self.unique,
-            &self.members,
-            &self.member_of,
-            &self.changes,
-            &self.tombstones,
-        );
+        let [resources, index, unique, members, member_of, changes, tombstones] = self.resource_trees();
+        let trees = (resources, index, unique, members, member_of, changes, tombstones);
         unwrap_tx(trees.transaction(|(resources, index, unique, members, member_of, changes, tombstones)| {
             let Some(bytes) = resources.get(&key)? else {
                 return abort(StoreError::NotFound { kind, id: id.to_string() });
@@ -452,17 +445,17 @@ impl Store for SledStore {
     }
 
     fn clear(&self) -> StoreResult<()> {
-        for tree in [
-            &self.resources,
-            &self.index,
-            &self.unique,
-            &self.members,
-            &self.member_of,
-            &self.changes,
-            &self.tombstones,
-        ] {
+        for tree in self.resource_trees() {
             tree.clear().map_err(backend)?;
         }
         Ok(())
+    }
+}
+
+impl SledStore {
+    /// Every tree that holds a tenant's resources and what is derived from them, in the
+    /// order `delete`'s transaction names them; `clear` empties exactly these.
+    fn resource_trees(&self) -> [&sled::Tree; 7] {
+        [&self.resources, &self.index, &self.unique, &self.members, &self.member_of, &self.changes, &self.tombstones]
     }
 }

@@ -269,3 +269,21 @@ pub fn user_body(user_name: &str) -> Value {
 pub fn id_of(resource: &Value) -> String {
     resource["id"].as_str().expect("resource has an id").to_string()
 }
+
+/// `scimlab serve --addr 127.0.0.1:0 ARGS` as a child process (blocking); returns it and its
+/// ready line, which says where it listens.
+pub fn serve_process(args: &[&str]) -> (std::process::Child, Value) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("scimlab starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line).expect("a ready line");
+    let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
+    assert_eq!(ready["event"], "ready", "{line}");
+    (child, ready)
+}

@@ -104,19 +104,7 @@ async fn every_acknowledged_create_survives_a_sigkill() {
     let start = || async {
         let data = data.path().to_path_buf();
         tokio::task::spawn_blocking(move || {
-            use std::io::BufRead;
-            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"))
-                .args(["serve", "--addr", "127.0.0.1:0", "--token", TOKEN])
-                .arg("--data")
-                .arg(&data)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut line = String::new();
-            std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-            let ready: Value = serde_json::from_str(&line).expect("a JSON ready line");
-            assert_eq!(ready["event"], "ready", "{line}");
+            let (child, ready) = crate::helpers::serve_process(&["--token", TOKEN, "--data", data.to_str().unwrap()]);
             (child, ready["url"].as_str().unwrap().to_string())
         })
         .await

@@ -1,7 +1,6 @@
 //! scimlab as the test target of other people's code: the ready line and file, seeds in
 //! every accepted format, reset between tests, and waiting on traffic without sleeping.
 
-use std::io::BufRead;
 use std::path::Path;
 
 use serde_json::{json, Value};
@@ -9,18 +8,11 @@ use serde_json::{json, Value};
 use crate::cli::{scimlab, stderr, stdout};
 use crate::helpers::{spawn_app_with, user_body, ADMIN_TOKEN, GROUP_URN, TOKEN, USER_URN};
 
-/// `scimlab serve` on port 0; returns the child and its ready line.
+/// `scimlab serve` on port 0 with the test tokens; returns the child and its ready line.
 fn serve(args: &[&str]) -> (std::process::Child, Value) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--token", TOKEN, "--admin-token", ADMIN_TOKEN])
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    (child, serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}")))
+    let mut all = vec!["--token", TOKEN, "--admin-token", ADMIN_TOKEN];
+    all.extend_from_slice(args);
+    crate::helpers::serve_process(&all)
 }
 
 fn write(dir: &Path, name: &str, value: Value) -> String {
