@@ -1,5 +1,5 @@
 // scimlab as the SCIM target of a Node test, with built-ins only (node:test, fetch).
-// Run: SCIMLAB_BIN=path/to/scimlab node --test examples/node/scim-client.test.mjs
+// Run: SCIMLAB_BIN=path/to/scimlab node --test examples/node/scim-client.test.mjs (Node 18 or later)
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";

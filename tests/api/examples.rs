@@ -50,7 +50,7 @@ fn the_python_example_passes_against_the_binary() {
 
 #[test]
 fn the_node_example_passes_against_the_binary() {
-    if let Some(output) = run_example("node", &["--test", "node/scim-client.test.mjs"]) {
+    if let Some(output) = run_example("node", &["--test", "--test-reporter=tap", "node/scim-client.test.mjs"]) {
         let report = String::from_utf8_lossy(&output.stdout).to_string();
         assert_passed("examples/node", output);
         assert!(report.contains("# pass") && !report.contains("# pass 0"), "node --test ran no tests:\n{report}");
