@@ -82,8 +82,8 @@ struct GraphFilter {
 #[serde(rename_all = "camelCase")]
 struct GraphAttributeMapping {
     target_attribute_name: String,
-    #[serde(default)]
-    source: Option<GraphSource>,
+    #[serde(default, deserialize_with = "super::graph_mapping::source")]
+    source: Option<String>,
     #[serde(default)]
     default_value: Option<String>,
     #[serde(default)]
@@ -92,11 +92,8 @@ struct GraphAttributeMapping {
     flow_type: Option<String>,
     #[serde(default)]
     flow_behavior: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct GraphSource {
-    expression: String,
+    #[serde(default)]
+    export_missing_references: bool,
 }
 
 /// Finds the synchronization rules whether the file is a schema, a job (`{"schema": …}`) or
@@ -199,12 +196,20 @@ fn convert_object(mapping: GraphObjectMapping, at: &str, notes: &mut Vec<String>
                     m.target_attribute_name
                 ));
             }
+            if m.export_missing_references {
+                notes.push(format!(
+                    "{at}: '{}' has exportMissingReferences true; scimlab does not send references to objects it has not provisioned (false)",
+                    m.target_attribute_name
+                ));
+            }
             AttributeMapping {
                 target_attribute_name: m.target_attribute_name,
-                source: m.source.map(|s| s.expression),
+                source: m.source,
                 default_value: m.default_value,
                 matching_priority: m.matching_priority,
                 flow_type,
+                flow_behavior: None,
+                export_missing_references: false,
             }
         })
         .collect();

@@ -2,6 +2,7 @@
 //! options. Field names follow the Graph synchronization schema (§7) so an Entra export
 //! maps onto it; everything is compiled and checked when the job loads.
 
+use super::graph_mapping::FlowBehavior;
 use std::path::{Path, PathBuf};
 
 use std::time::Duration;
@@ -134,14 +135,15 @@ pub enum FlowType {
     ObjectAddOnly,
 }
 
-/// One attribute mapping. `source` is an expression: `[attr]` (Direct), `"text"`
-/// (Constant) or a function call (Expression); `null` with a `defaultValue` is Entra's
-/// "None" mapping.
+/// One attribute mapping, field for field Graph's `attributeMapping`. `source` is an
+/// expression: `[attr]` (Direct), `"text"` (Constant) or a function call (Expression), as a
+/// string or as Graph's `attributeMappingSource` tree; `null` with a `defaultValue` is
+/// Entra's "None" mapping.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttributeMapping {
     pub target_attribute_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::graph_mapping::source")]
     pub source: Option<String>,
     /// Used only on create, when the source evaluates to null.
     #[serde(default)]
@@ -151,6 +153,12 @@ pub struct AttributeMapping {
     pub matching_priority: u32,
     #[serde(default)]
     pub flow_type: FlowType,
+    /// Graph's `flowBehavior`; only `FlowWhenChanged` (what scimlab does) is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_behavior: Option<FlowBehavior>,
+    /// Graph's `exportMissingReferences`; only `false` (Entra's default) is accepted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub export_missing_references: bool,
 }
 
 /// Mappings of one object type (User or Group).
@@ -474,6 +482,16 @@ fn compile_object(job: &str, object: &'static str, spec: &ObjectMapping) -> Resu
             target: m.target_attribute_name.clone(),
             message,
         };
+        if m.flow_behavior == Some(FlowBehavior::FlowAlways) {
+            return Err(err(
+                "flowBehavior FlowAlways is not emulated: scimlab sends an attribute when its value changed (FlowWhenChanged); remove the field or set FlowWhenChanged".into(),
+            ));
+        }
+        if m.export_missing_references {
+            return Err(err(
+                "exportMissingReferences true is not emulated: a reference to an object that is not provisioned is not sent (Entra's default, false); remove the field or set false".into(),
+            ));
+        }
         let program = match &m.source {
             Some(text) => Some(Program::compile(text).map_err(|e| err(format!("{e} in {text}")))?),
             None if m.default_value.is_some() => None,
@@ -512,6 +530,8 @@ fn map(target: &str, source: &str) -> AttributeMapping {
         default_value: None,
         matching_priority: 0,
         flow_type: FlowType::Always,
+        flow_behavior: None,
+        export_missing_references: false,
     }
 }
 

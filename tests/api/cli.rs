@@ -735,3 +735,47 @@ async fn a_group_on_demand_provisions_the_group_and_up_to_five_members() {
     let full = app.get(&format!("/Groups/{group_id}")).await.body;
     assert_eq!(full["members"].as_array().map(Vec::len), Some(members), "the provisioned members are in it: {full}");
 }
+
+#[actix_web::test]
+async fn a_mapping_pasted_from_graph_runs_unchanged_and_unemulated_fields_are_refused_by_name() {
+    let app = spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let job = work.path().join("job.json");
+    // As Graph Explorer shows attributeMappings: source as an attributeMappingSource tree
+    // (one without `expression`, to be rebuilt), flowBehavior, exportMissingReferences.
+    let graph_mappings = json!([
+        {"defaultValue": null, "exportMissingReferences": false, "flowBehavior": "FlowWhenChanged", "flowType": "Always",
+         "matchingPriority": 1, "targetAttributeName": "userName",
+         "source": {"expression": "[userPrincipalName]", "name": "userPrincipalName", "parameters": [], "type": "Attribute"}},
+        {"defaultValue": null, "exportMissingReferences": false, "flowBehavior": "FlowWhenChanged", "flowType": "Always",
+         "matchingPriority": 0, "targetAttributeName": "displayName",
+         "source": {"name": "Join", "type": "Function", "parameters": [
+             {"key": "separator", "value": {"name": "/", "type": "Constant", "parameters": []}},
+             {"key": "source1", "value": {"name": "surname", "type": "Attribute"}},
+             {"key": "source2", "value": {"name": "givenName", "type": "Attribute"}}]}}
+    ]);
+    let write_job = |mappings: &Value| {
+        let spec = json!({
+            "name": "graph-paste",
+            "target": {"url": app.url(""), "token": TOKEN},
+            "source": {"directory": repo_path("fixtures/directory/csv")},
+            "assignments": {"groups": ["Engineering Team"]},
+            "users": {"attributeMappings": mappings}
+        });
+        std::fs::write(&job, spec.to_string()).unwrap();
+    };
+    write_job(&graph_mappings);
+    let job_arg = job.to_str().unwrap().to_string();
+    let out = scimlab(&["provision", "on-demand", "--user", "ada.lovelace@contoso.com", "--job", &job_arg]).await;
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let found = app.list("/Users", &[("filter", "userName eq \"ada.lovelace@contoso.com\"")]).await.body;
+    assert_eq!(found["Resources"][0]["displayName"], "Lovelace/Ada", "{found}");
+
+    let mut always = graph_mappings.clone();
+    always[1]["flowBehavior"] = json!("FlowAlways");
+    write_job(&always);
+    let out = scimlab(&["provision", "run", "--job", &job_arg]).await;
+    assert_eq!(out.status.code(), Some(1), "a configuration error: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("displayName") && err.contains("FlowAlways") && err.contains("FlowWhenChanged"), "{err}");
+}
