@@ -237,3 +237,16 @@ async fn bench_target_measures_start_seed_and_reset_against_its_baselines() {
         assert!(table.lines().any(|l| l.starts_with(&format!("| {row}"))), "no row '{row}':\n{table}");
     }
 }
+
+#[actix_web::test]
+async fn a_ready_file_from_an_earlier_run_never_announces_a_server_that_failed_to_start() {
+    let work = tempfile::tempdir().unwrap();
+    let ready = work.path().join("ready.json");
+    std::fs::write(&ready, r#"{"event":"ready","url":"http://127.0.0.1:1/scim/v2"}"#).unwrap();
+    let bad = write(work.path(), "bad.json", json!({"neither": "format"}));
+    let out =
+        scimlab(&["serve", "--in-memory", "--token", TOKEN, "--seed", &bad, "--ready-file", ready.to_str().unwrap()])
+            .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!ready.exists(), "the stale ready file was removed before the start failed");
+}
