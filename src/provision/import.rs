@@ -115,14 +115,26 @@ pub fn import_entra(text: &str, path: &str, settings: &ImportSettings) -> Result
             .into(),
     })?;
     let mut notes = Vec::new();
+    if let Some(directories) = root.get("directories").and_then(Value::as_array).filter(|d| !d.is_empty()) {
+        notes.push(format!(
+            "directories: {} attribute-definition lists not imported; the target's attributes come from its own /Schemas",
+            directories.len()
+        ));
+    }
     let (mut users, mut groups) = (None, None);
-    for (i, rule) in rules.iter().enumerate() {
-        let rule: Rule = serde_json::from_value(rule.clone()).map_err(|e| ImportError::Shape {
+    for (i, raw_rule) in rules.iter().enumerate() {
+        let rule: Rule = serde_json::from_value(raw_rule.clone()).map_err(|e| ImportError::Shape {
             path: path.into(),
             message: format!("synchronizationRules[{i}]: {e}"),
         })?;
+        note_unread(&mut notes, &format!("synchronizationRules[{i}] ({})", rule.name), raw_rule, RULE_FIELDS);
         for (j, mapping) in rule.object_mappings.into_iter().enumerate() {
             let at = format!("synchronizationRules[{i}] ({}) objectMappings[{j}] ({})", rule.name, mapping.name);
+            let raw_mapping = &raw_rule["objectMappings"][j];
+            note_unread(&mut notes, &at, raw_mapping, OBJECT_MAPPING_FIELDS);
+            for (k, raw) in raw_mapping["attributeMappings"].as_array().into_iter().flatten().enumerate() {
+                note_unread(&mut notes, &format!("{at} attributeMappings[{k}]"), raw, ATTRIBUTE_MAPPING_FIELDS);
+            }
             let slot = match mapping.source_object_name.as_str() {
                 "User" => &mut users,
                 "Group" => &mut groups,
@@ -164,6 +176,37 @@ pub fn import_entra(text: &str, path: &str, settings: &ImportSettings) -> Result
     // Compile now, so an unsupported function or bad path is reported against the export.
     Job::from_spec(spec.clone(), std::path::PathBuf::new())?;
     Ok(Imported { spec, notes })
+}
+
+/// The fields of each level the import reads; anything else that carries a value is
+/// reported, never dropped silently.
+const RULE_FIELDS: &[&str] = &["name", "objectMappings"];
+const OBJECT_MAPPING_FIELDS: &[&str] =
+    &["name", "enabled", "flowTypes", "sourceObjectName", "scope", "attributeMappings"];
+const ATTRIBUTE_MAPPING_FIELDS: &[&str] = &[
+    "targetAttributeName",
+    "source",
+    "defaultValue",
+    "matchingPriority",
+    "flowType",
+    "flowBehavior",
+    "exportMissingReferences",
+];
+
+fn note_unread(notes: &mut Vec<String>, at: &str, raw: &Value, read: &[&str]) {
+    let Some(fields) = raw.as_object() else { return };
+    let empty = |v: &Value| match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    };
+    let unread: Vec<&str> =
+        fields.iter().filter(|(k, v)| !read.contains(&k.as_str()) && !empty(v)).map(|(k, _)| k.as_str()).collect();
+    if !unread.is_empty() {
+        notes.push(format!("{at}: {} not kept in the job", unread.join(", ")));
+    }
 }
 
 fn convert_object(mapping: GraphObjectMapping, at: &str, notes: &mut Vec<String>) -> ObjectMapping {
@@ -233,6 +276,22 @@ mod tests {
             directory: "directory.json".into(),
             scope: ScopeMode::All,
         }
+    }
+
+    #[test]
+    fn fields_the_job_does_not_keep_are_reported() {
+        let schema = serde_json::json!({"directories": [{"name": "customappsso"}], "synchronizationRules": [{
+            "id": "AD2SCIM", "name": "USER", "objectMappings": [{
+                "name": "Users", "sourceObjectName": "User", "targetObjectName": "urn:x", "metadata": [],
+                "attributeMappings": [{"targetAttributeName": "userName", "source": "[userPrincipalName]",
+                                       "matchingPriority": 1, "futureField": 7}]}]}]});
+        let imported = import_entra(&schema.to_string(), "schema.json", &settings()).unwrap();
+        let notes = imported.notes.join("\n");
+        assert!(notes.contains("directories: 1"), "{notes}");
+        assert!(notes.contains("synchronizationRules[0] (USER): id not kept"), "{notes}");
+        assert!(notes.contains("objectMappings[0] (Users): targetObjectName not kept"), "{notes}");
+        assert!(notes.contains("attributeMappings[0]: futureField not kept"), "{notes}");
+        assert!(!notes.contains("metadata"), "empty fields are not noise: {notes}");
     }
 
     #[test]

@@ -66,6 +66,8 @@ async fn imported_entra_schema_runs_its_scoping_and_expressions_and_logs_export(
     assert!(import.status.success(), "{}", stderr(&import));
     assert!(stderr(&import).contains(&format!("wrote {}", job.display())), "{}", stderr(&import));
     assert!(job.exists(), "the job file is written");
+    // What the job cannot hold is reported, not dropped silently.
+    assert!(stderr(&import).contains("synchronizationRules[0] (USER_OUTBOUND): id, priority"), "{}", stderr(&import));
 
     let state = work.path().join("state");
     let run =
