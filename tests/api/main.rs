@@ -8,6 +8,7 @@ mod bulk;
 mod cli;
 mod discovery;
 mod entra;
+mod entra_config;
 mod examples;
 mod faults;
 mod filters;
