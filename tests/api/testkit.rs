@@ -250,3 +250,37 @@ async fn a_ready_file_from_an_earlier_run_never_announces_a_server_that_failed_t
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(!ready.exists(), "the stale ready file was removed before the start failed");
 }
+
+#[actix_web::test]
+async fn a_config_file_seeds_the_default_tenant_and_each_tenant_from_its_own_files() {
+    let work = tempfile::tempdir().unwrap();
+    let main_seed = write(
+        work.path(),
+        "main.json",
+        json!([{"schemas": [USER_URN], "id": "u-main", "userName": "main@example.com"}]),
+    );
+    let acme_seed = write(
+        work.path(),
+        "acme.json",
+        json!([{"schemas": [USER_URN], "id": "u-acme", "userName": "acme@example.com"}]),
+    );
+    let config = work.path().join("scimlab.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "in_memory = true\nseeds = [{main_seed:?}]\n\n[[tenants]]\nname = \"acme\"\ntokens = [\"acme-token\"]\nseeds = [{acme_seed:?}]\n"
+        ),
+    )
+    .unwrap();
+    let (mut child, ready) = serve(&["--config", config.to_str().unwrap()]);
+    let url = ready["url"].as_str().unwrap().to_string();
+    let client = reqwest::Client::new();
+    let main = client.get(format!("{url}/Users/u-main")).bearer_auth(TOKEN).send().await.unwrap();
+    let acme_url = url.replace("/scim/v2", "/tenants/acme/scim/v2");
+    let acme = client.get(format!("{acme_url}/Users/u-acme")).bearer_auth("acme-token").send().await.unwrap();
+    let crossed = client.get(format!("{acme_url}/Users/u-main")).bearer_auth("acme-token").send().await.unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!((main.status().as_u16(), acme.status().as_u16()), (200, 200));
+    assert_eq!(crossed.status().as_u16(), 404, "each tenant gets only its own seed");
+}
