@@ -129,7 +129,7 @@ async fn the_admin_page_shows_tenants_users_groups_and_request_bodies() {
 
     let driver = Driver::start().await;
     driver.goto(&format!("{}/admin", app.address)).await;
-    assert!(driver.text("#status").await.contains("not connected"));
+    driver.wait_text("#status", "not connected").await;
     driver.type_into("#token", ADMIN).await;
     driver.click("#connect").await;
 
