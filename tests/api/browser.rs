@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, user_body, GROUP_URN};
+use crate::helpers::{spawn_app_with, user_body, GROUP_URN, TOKEN};
 
 use crate::helpers::ADMIN_TOKEN as ADMIN;
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -145,8 +145,14 @@ async fn the_admin_page_shows_tenants_users_groups_and_request_bodies() {
     let detail = driver.wait_text("#request-detail", "Browser Testers").await;
     assert!(detail.contains("POST /scim/v2/Groups") && detail.contains("201"), "{detail}");
 
+    // A query string that does not percent-decode is shown as sent and does not stop the refresh.
+    let odd = app.client.get(format!("{}/scim/v2/Users?filter=%E0%A4%A", app.address)).bearer_auth(TOKEN).send().await;
+    assert!(odd.is_ok());
+    driver.wait_text("#requests-table", "/scim/v2/Users?filter=").await;
+
     // Live refresh: a request made now appears without a reload.
     app.post("/Users", user_body("late@example.com")).await;
     driver.wait_text("#users-table", "late@example.com").await;
+    driver.wait_text("#status", "updated").await;
     driver.call(reqwest::Method::DELETE, "", Value::Null).await;
 }
