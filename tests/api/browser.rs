@@ -109,14 +109,22 @@ impl Drop for Driver {
     }
 }
 
+/// Whether the browser is installed; where `.ci/run` requires it, its absence fails the test.
+fn browser_installed() -> bool {
+    if std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var("SCIMLAB_REQUIRE_BROWSER").is_err(),
+        "SCIMLAB_REQUIRE_BROWSER is set but {CHROMIUM} / {CHROMEDRIVER} are missing (apt-get install chromium chromium-driver)"
+    );
+    eprintln!("skipped: install chromium and chromium-driver to run the admin page test");
+    false
+}
+
 #[actix_web::test]
 async fn the_admin_page_shows_tenants_users_groups_and_request_bodies() {
-    if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
-        assert!(
-            std::env::var("SCIMLAB_REQUIRE_BROWSER").is_err(),
-            "SCIMLAB_REQUIRE_BROWSER is set but {CHROMIUM} / {CHROMEDRIVER} are missing (apt-get install chromium chromium-driver)"
-        );
-        eprintln!("skipped: install chromium and chromium-driver to run the admin page test");
+    if !browser_installed() {
         return;
     }
     let app = spawn_app_with(|s| s.admin_token = Some(ADMIN.into())).await;
@@ -154,5 +162,35 @@ async fn the_admin_page_shows_tenants_users_groups_and_request_bodies() {
     app.post("/Users", user_body("late@example.com")).await;
     driver.wait_text("#users-table", "late@example.com").await;
     driver.wait_text("#status", "updated").await;
+    driver.call(reqwest::Method::DELETE, "", Value::Null).await;
+}
+
+#[actix_web::test]
+async fn a_quarantined_job_is_shown_in_a_banner_with_what_to_do() {
+    if !browser_installed() {
+        return;
+    }
+    let target = crate::helpers::spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let directory = work.path().join("directory.json");
+    std::fs::write(&directory, crate::provisioning::sample_directory().to_string()).unwrap();
+    let job = work.path().join("job.json");
+    // The target refuses this token: Entra quarantines at once on refused credentials.
+    let spec = json!({"name": "refused", "target": {"url": target.url(""), "token": "not-the-token"},
+                      "source": {"directory": directory}, "scope": "all"});
+    std::fs::write(&job, spec.to_string()).unwrap();
+    let host = spawn_app_with(|s| {
+        s.admin_token = Some(ADMIN.into());
+        s.jobs = vec![job.clone()];
+    })
+    .await;
+
+    let driver = Driver::start().await;
+    driver.goto(&format!("{}/admin", host.address)).await;
+    driver.type_into("#token", ADMIN).await;
+    driver.click("#connect").await;
+    let banner = driver.wait_text("#banner", "refused is in quarantine").await;
+    assert!(banner.contains("401") || banner.to_lowercase().contains("credential"), "the cause is named: {banner}");
+    assert!(banner.contains("restart"), "and what to do: {banner}");
     driver.call(reqwest::Method::DELETE, "", Value::Null).await;
 }
