@@ -71,48 +71,23 @@ async fn imported_entra_schema_runs_its_scoping_and_expressions_and_logs_export(
     assert_eq!(user["displayName"], json!(expected_name));
     assert_eq!(user["userType"], json!("Employee"));
 
-    let logs = scimlab(&[
-        "provision",
-        "logs",
-        "--job",
-        job.to_str().unwrap(),
-        "--state",
-        state.to_str().unwrap(),
-        "--format",
-        "csv",
-    ])
-    .await;
+    let (job_arg, state_arg) = (job.to_str().unwrap().to_string(), state.to_str().unwrap().to_string());
+    let logs_as = |format: &'static str| {
+        let (job, state) = (job_arg.clone(), state_arg.clone());
+        async move { scimlab(&["provision", "logs", "--job", &job, "--state", &state, "--format", format]).await }
+    };
+    let logs = logs_as("csv").await;
     assert!(logs.status.success(), "{}", stderr(&logs));
     let csv = stdout(&logs);
     let mut lines = csv.lines();
     assert!(lines.next().unwrap().starts_with("activityDateTime,jobId,cycleId"), "a header row: {csv}");
     assert!(lines.count() as u64 >= expected, "one record per object");
     // The portal download's other two tables, joined to the summary by changeId.
-    let steps = scimlab(&[
-        "provision",
-        "logs",
-        "--job",
-        job.to_str().unwrap(),
-        "--state",
-        state.to_str().unwrap(),
-        "--format",
-        "csv-steps",
-    ])
-    .await;
+    let steps = logs_as("csv-steps").await;
     let steps = stdout(&steps);
     assert!(steps.starts_with("changeId,stepNumber,name,provisioningStepType,status,description"), "{steps}");
     assert!(steps.contains("EntryExportAdd"), "{steps}");
-    let properties = scimlab(&[
-        "provision",
-        "logs",
-        "--job",
-        job.to_str().unwrap(),
-        "--state",
-        state.to_str().unwrap(),
-        "--format",
-        "csv-properties",
-    ])
-    .await;
+    let properties = logs_as("csv-properties").await;
     assert!(stdout(&properties).starts_with("changeId,displayName,oldValue,newValue"), "{}", stdout(&properties));
     let failures = scimlab(&[
         "provision",
