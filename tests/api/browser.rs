@@ -194,3 +194,36 @@ async fn a_quarantined_job_is_shown_in_a_banner_with_what_to_do() {
     assert!(banner.contains("restart"), "and what to do: {banner}");
     driver.call(reqwest::Method::DELETE, "", Value::Null).await;
 }
+
+#[actix_web::test]
+async fn a_hosted_jobs_statistics_to_date_and_steady_state_are_on_the_page() {
+    if !browser_installed() {
+        return;
+    }
+    let target = crate::helpers::spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let directory = work.path().join("directory.json");
+    std::fs::write(&directory, crate::provisioning::sample_directory().to_string()).unwrap();
+    let job = work.path().join("job.json");
+    let spec = json!({"name": "steady", "target": {"url": target.url(""), "token": TOKEN},
+                      "source": {"directory": directory}, "scope": "all"});
+    std::fs::write(&job, spec.to_string()).unwrap();
+    let host = spawn_app_with(|s| {
+        s.admin_token = Some(ADMIN.into());
+        s.jobs = vec![job.clone()];
+    })
+    .await;
+
+    let driver = Driver::start().await;
+    driver.goto(&format!("{}/admin", host.address)).await;
+    driver.type_into("#token", ADMIN).await;
+    driver.click("#connect").await;
+    let row = driver.wait_text("#jobs-table", "steady state since").await;
+    // The page says what the admin API says.
+    let status: Value = host.admin(reqwest::Method::GET, "/admin/jobs/steady", None).await.json().await.unwrap();
+    let (users, groups, created) = (&status["users"], &status["groups"], &status["statistics"]["created"]);
+    assert!(created.as_u64().unwrap() > 0, "{status}");
+    assert!(row.contains(&format!("{users} users and {groups} groups provisioned")), "{row}\n{status}");
+    assert!(row.contains(&format!("{created} created")), "{row}\n{status}");
+    driver.call(reqwest::Method::DELETE, "", Value::Null).await;
+}
