@@ -83,6 +83,20 @@ impl Driver {
         self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({})).await;
     }
 
+    /// Accepts the confirmation dialog a click opened, returning its text.
+    async fn accept_confirmation(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = self.call(reqwest::Method::GET, "/alert/text", Value::Null).await;
+            if let Some(text) = text.as_str() {
+                self.call(reqwest::Method::POST, "/alert/accept", json!({})).await;
+                return text.to_string();
+            }
+            assert!(Instant::now() < deadline, "no confirmation dialog opened: {text}");
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await;
         self.call(reqwest::Method::POST, &format!("/element/{id}/value"), json!({"text": text})).await;
@@ -196,7 +210,7 @@ async fn a_quarantined_job_is_shown_in_a_banner_with_what_to_do() {
 }
 
 #[actix_web::test]
-async fn a_hosted_jobs_statistics_to_date_and_steady_state_are_on_the_page() {
+async fn a_hosted_jobs_statistics_steady_state_and_pause_resume_are_on_the_page() {
     if !browser_installed() {
         return;
     }
@@ -225,5 +239,17 @@ async fn a_hosted_jobs_statistics_to_date_and_steady_state_are_on_the_page() {
     assert!(created.as_u64().unwrap() > 0, "{status}");
     assert!(row.contains(&format!("{users} users and {groups} groups provisioned")), "{row}\n{status}");
     assert!(row.contains(&format!("{created} created")), "{row}\n{status}");
+
+    // Actions, each confirmed before it runs: pause, then resume.
+    driver.click("#jobs-table button[data-action=pause]").await;
+    let question = driver.accept_confirmation().await;
+    assert!(question.contains("Pause provisioning for steady"), "{question}");
+    driver.wait_text("#job-action-result", "Pause steady: done, now Paused").await;
+    driver.wait_text("#jobs-table", "Paused").await;
+    let status: Value = host.admin(reqwest::Method::GET, "/admin/jobs/steady", None).await.json().await.unwrap();
+    assert_eq!(status["state"], "Paused");
+    driver.click("#jobs-table button[data-action=resume]").await;
+    driver.accept_confirmation().await;
+    driver.wait_text("#job-action-result", "Resume steady: done, now Active").await;
     driver.call(reqwest::Method::DELETE, "", Value::Null).await;
 }
