@@ -210,7 +210,7 @@ async fn a_quarantined_job_is_shown_in_a_banner_with_what_to_do() {
 }
 
 #[actix_web::test]
-async fn a_hosted_jobs_statistics_steady_state_and_pause_resume_are_on_the_page() {
+async fn a_hosted_jobs_statistics_and_actions_work_from_the_page() {
     if !browser_installed() {
         return;
     }
@@ -251,5 +251,22 @@ async fn a_hosted_jobs_statistics_steady_state_and_pause_resume_are_on_the_page(
     driver.click("#jobs-table button[data-action=resume]").await;
     driver.accept_confirmation().await;
     driver.wait_text("#job-action-result", "Resume steady: done, now Active").await;
+
+    // Restart with cleared state: the job runs an initial cycle again, matching every object anew.
+    let before: Value = host.admin(reqwest::Method::GET, "/admin/jobs/steady", None).await.json().await.unwrap();
+    driver.click("#jobs-table button[data-action='restart?clearState=true']").await;
+    let question = driver.accept_confirmation().await;
+    assert!(question.contains("Clear the current state of steady"), "{question}");
+    driver.wait_text("#job-action-result", "Restart (clear state) steady: done").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status: Value = host.admin(reqwest::Method::GET, "/admin/jobs/steady", None).await.json().await.unwrap();
+        let new_cycle = status["lastCycle"]["cycleId"] != before["lastCycle"]["cycleId"];
+        if new_cycle && status["lastCycle"]["initial"] == true && status["lastCycle"]["failed"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no initial cycle after the restart: {status}");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
     driver.call(reqwest::Method::DELETE, "", Value::Null).await;
 }
