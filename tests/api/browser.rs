@@ -270,3 +270,65 @@ async fn a_hosted_jobs_statistics_and_actions_work_from_the_page() {
     }
     driver.call(reqwest::Method::DELETE, "", Value::Null).await;
 }
+
+#[actix_web::test]
+async fn removals_held_by_the_deletion_threshold_are_allowed_from_the_page() {
+    if !browser_installed() {
+        return;
+    }
+    let target = crate::helpers::spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let directory = work.path().join("directory.json");
+    let source = crate::provisioning::sample_directory();
+    std::fs::write(&directory, source.to_string()).unwrap();
+    let job = work.path().join("job.json");
+    let spec = json!({"name": "guarded", "target": {"url": target.url(""), "token": TOKEN},
+                      "source": {"directory": directory}, "scope": "all", "options": {"deletionThreshold": 1}});
+    std::fs::write(&job, spec.to_string()).unwrap();
+    let host = spawn_app_with(|s| {
+        s.admin_token = Some(ADMIN.into());
+        s.jobs = vec![job.clone()];
+    })
+    .await;
+    let status_of =
+        || async { host.admin(reqwest::Method::GET, "/admin/jobs/guarded", None).await.json::<Value>().await.unwrap() };
+    let wait_until = |what: &'static str, done: fn(&Value) -> bool| async move {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let status = status_of().await;
+            if done(&status) {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "never {what}: {status}");
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    wait_until("finished its initial cycle", |s| s["initialCycleComplete"] == true).await;
+    let active = || async {
+        target.list("/Users", &[("filter", "active eq true"), ("count", "0")]).await.body["totalResults"].clone()
+    };
+    let active_before = active().await;
+
+    // Two users leave the directory: two removals, over the threshold of one.
+    let mut fewer = source.clone();
+    fewer["users"].as_array_mut().unwrap().retain(|u| !matches!(u["givenName"].as_str(), Some("Alice" | "Dave")));
+    std::fs::write(&directory, fewer.to_string()).unwrap();
+    host.admin(reqwest::Method::POST, "/admin/jobs/guarded/start", None).await;
+    wait_until("held the removals", |s| s["heldRemovals"].as_u64() >= Some(2)).await;
+    assert_eq!(active().await, active_before, "nothing removed while held");
+
+    let driver = Driver::start().await;
+    driver.goto(&format!("{}/admin", host.address)).await;
+    driver.type_into("#token", ADMIN).await;
+    driver.click("#connect").await;
+    driver.wait_text("#jobs-table", "Allow deletions (").await;
+    driver.click("#jobs-table button[data-action=allow-deletions]").await;
+    let question = driver.accept_confirmation().await;
+    assert!(question.contains("deletion threshold is holding for guarded"), "{question}");
+    driver.wait_text("#job-action-result", "Allow deletions guarded: done").await;
+    wait_until("carried out the held removals", |s| s["heldRemovals"] == 0 && s["lastCycle"]["heldDeletions"] == 0)
+        .await;
+    let after = active().await;
+    assert!(after.as_u64() < active_before.as_u64(), "the removals reached the target: {active_before} → {after}");
+    driver.call(reqwest::Method::DELETE, "", Value::Null).await;
+}
