@@ -179,30 +179,54 @@ async fn the_admin_page_shows_tenants_users_groups_and_request_bodies() {
     driver.call(reqwest::Method::DELETE, "", Value::Null).await;
 }
 
+/// A target server, and a host server running one job into it from `sample_directory()`.
+struct HostedJob {
+    target: crate::helpers::TestApp,
+    host: crate::helpers::TestApp,
+    directory: std::path::PathBuf,
+    _work: tempfile::TempDir,
+}
+
+impl HostedJob {
+    /// `job` is merged over `{name, target: {url, token}, source, scope: all}`.
+    async fn start(name: &str, token: &str, job: Value) -> HostedJob {
+        let target = crate::helpers::spawn_app().await;
+        let work = tempfile::tempdir().unwrap();
+        let directory = work.path().join("directory.json");
+        std::fs::write(&directory, crate::provisioning::sample_directory().to_string()).unwrap();
+        let mut spec = json!({"name": name, "target": {"url": target.url(""), "token": token},
+                              "source": {"directory": directory}, "scope": "all"});
+        for (key, value) in job.as_object().into_iter().flatten() {
+            spec[key] = value.clone();
+        }
+        let job_file = work.path().join("job.json");
+        std::fs::write(&job_file, spec.to_string()).unwrap();
+        let host = spawn_app_with(|s| {
+            s.admin_token = Some(ADMIN.into());
+            s.jobs = vec![job_file.clone()];
+        })
+        .await;
+        HostedJob { target, host, directory, _work: work }
+    }
+
+    /// A browser on the host's admin page, connected with the admin token.
+    async fn open_admin_page(&self) -> Driver {
+        let driver = Driver::start().await;
+        driver.goto(&format!("{}/admin", self.host.address)).await;
+        driver.type_into("#token", ADMIN).await;
+        driver.click("#connect").await;
+        driver
+    }
+}
+
 #[actix_web::test]
 async fn a_quarantined_job_is_shown_in_a_banner_with_what_to_do() {
     if !browser_installed() {
         return;
     }
-    let target = crate::helpers::spawn_app().await;
-    let work = tempfile::tempdir().unwrap();
-    let directory = work.path().join("directory.json");
-    std::fs::write(&directory, crate::provisioning::sample_directory().to_string()).unwrap();
-    let job = work.path().join("job.json");
     // The target refuses this token: Entra quarantines at once on refused credentials.
-    let spec = json!({"name": "refused", "target": {"url": target.url(""), "token": "not-the-token"},
-                      "source": {"directory": directory}, "scope": "all"});
-    std::fs::write(&job, spec.to_string()).unwrap();
-    let host = spawn_app_with(|s| {
-        s.admin_token = Some(ADMIN.into());
-        s.jobs = vec![job.clone()];
-    })
-    .await;
-
-    let driver = Driver::start().await;
-    driver.goto(&format!("{}/admin", host.address)).await;
-    driver.type_into("#token", ADMIN).await;
-    driver.click("#connect").await;
+    let lab = HostedJob::start("refused", "not-the-token", json!({})).await;
+    let driver = lab.open_admin_page().await;
     let banner = driver.wait_text("#banner", "refused is in quarantine").await;
     assert!(banner.contains("401") || banner.to_lowercase().contains("credential"), "the cause is named: {banner}");
     assert!(banner.contains("restart"), "and what to do: {banner}");
@@ -214,24 +238,9 @@ async fn a_hosted_jobs_statistics_and_actions_work_from_the_page() {
     if !browser_installed() {
         return;
     }
-    let target = crate::helpers::spawn_app().await;
-    let work = tempfile::tempdir().unwrap();
-    let directory = work.path().join("directory.json");
-    std::fs::write(&directory, crate::provisioning::sample_directory().to_string()).unwrap();
-    let job = work.path().join("job.json");
-    let spec = json!({"name": "steady", "target": {"url": target.url(""), "token": TOKEN},
-                      "source": {"directory": directory}, "scope": "all"});
-    std::fs::write(&job, spec.to_string()).unwrap();
-    let host = spawn_app_with(|s| {
-        s.admin_token = Some(ADMIN.into());
-        s.jobs = vec![job.clone()];
-    })
-    .await;
-
-    let driver = Driver::start().await;
-    driver.goto(&format!("{}/admin", host.address)).await;
-    driver.type_into("#token", ADMIN).await;
-    driver.click("#connect").await;
+    let lab = HostedJob::start("steady", TOKEN, json!({})).await;
+    let host = &lab.host;
+    let driver = lab.open_admin_page().await;
     let row = driver.wait_text("#jobs-table", "steady state since").await;
     // The page says what the admin API says.
     let status: Value = host.admin(reqwest::Method::GET, "/admin/jobs/steady", None).await.json().await.unwrap();
@@ -276,20 +285,9 @@ async fn removals_held_by_the_deletion_threshold_are_allowed_from_the_page() {
     if !browser_installed() {
         return;
     }
-    let target = crate::helpers::spawn_app().await;
-    let work = tempfile::tempdir().unwrap();
-    let directory = work.path().join("directory.json");
+    let lab = HostedJob::start("guarded", TOKEN, json!({"options": {"deletionThreshold": 1}})).await;
+    let (host, target, directory) = (&lab.host, &lab.target, &lab.directory);
     let source = crate::provisioning::sample_directory();
-    std::fs::write(&directory, source.to_string()).unwrap();
-    let job = work.path().join("job.json");
-    let spec = json!({"name": "guarded", "target": {"url": target.url(""), "token": TOKEN},
-                      "source": {"directory": directory}, "scope": "all", "options": {"deletionThreshold": 1}});
-    std::fs::write(&job, spec.to_string()).unwrap();
-    let host = spawn_app_with(|s| {
-        s.admin_token = Some(ADMIN.into());
-        s.jobs = vec![job.clone()];
-    })
-    .await;
     let status_of =
         || async { host.admin(reqwest::Method::GET, "/admin/jobs/guarded", None).await.json::<Value>().await.unwrap() };
     let wait_until = |what: &'static str, done: fn(&Value) -> bool| async move {
@@ -312,15 +310,12 @@ async fn removals_held_by_the_deletion_threshold_are_allowed_from_the_page() {
     // Two users leave the directory: two removals, over the threshold of one.
     let mut fewer = source.clone();
     fewer["users"].as_array_mut().unwrap().retain(|u| !matches!(u["givenName"].as_str(), Some("Alice" | "Dave")));
-    std::fs::write(&directory, fewer.to_string()).unwrap();
+    std::fs::write(directory, fewer.to_string()).unwrap();
     host.admin(reqwest::Method::POST, "/admin/jobs/guarded/start", None).await;
     wait_until("held the removals", |s| s["heldRemovals"].as_u64() >= Some(2)).await;
     assert_eq!(active().await, active_before, "nothing removed while held");
 
-    let driver = Driver::start().await;
-    driver.goto(&format!("{}/admin", host.address)).await;
-    driver.type_into("#token", ADMIN).await;
-    driver.click("#connect").await;
+    let driver = lab.open_admin_page().await;
     driver.wait_text("#jobs-table", "Allow deletions (").await;
     driver.click("#jobs-table button[data-action=allow-deletions]").await;
     let question = driver.accept_confirmation().await;
