@@ -198,15 +198,23 @@ async fn a_409_on_create_leads_to_a_rematch_not_a_duplicate() {
         s.assignments.users = vec![ALICE.into()];
     })
     .await;
-    // Alice's create is held for 600 ms; meanwhile someone else creates her.
+    // The engine's create of Alice is held for 600 ms; meanwhile someone else creates her
+    // through /Bulk (which the fault rule does not touch), as soon as the engine's matching
+    // query has come back empty: a signal, not a guess at a duration.
     lab.faults(json!({"rules": [{"method": "POST", "path": "/Users", "times": 1, "latencyMs": 600}]})).await;
     let mut engine = lab.engine();
+    let client = engine.client().clone();
     let cycle = async { engine.run_cycle(&NoProgress).await.unwrap() };
     let racer = async {
-        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-        let res = lab.app.post("/Users", user_body("alice.ångström@contoso.com")).await;
-        assert_eq!(res.status, 201, "{}", res.body);
-        res.body
+        while client.exchange_count() == 0 {
+            tokio::task::yield_now().await;
+        }
+        let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "racer", "data": user_body("alice.ångström@contoso.com")}]});
+        let res = lab.app.post("/Bulk", bulk).await;
+        assert_eq!(res.body["Operations"][0]["status"], "201", "{}", res.body);
+        let id = res.body["Operations"][0]["location"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+        json!({"id": id})
     };
     let (report, existing) = tokio::join!(cycle, racer);
     assert_eq!(report.failed, 0, "{report:?}");
@@ -307,7 +315,10 @@ async fn pause_stops_all_requests_and_resume_continues_the_same_cycle() {
     let mut engine = lab.engine();
     let client = engine.client().clone();
     let pauser = async {
-        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        // Pause once the cycle has sent its first request.
+        while client.exchange_count() == 0 {
+            tokio::task::yield_now().await;
+        }
         client.gate.pause();
         // Let the request in flight finish, then watch: nothing more may be sent.
         actix_web::rt::time::sleep(Duration::from_millis(400)).await;
