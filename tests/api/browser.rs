@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, user_body, GROUP_URN, TOKEN};
+use crate::provisioning::hosted::wait_for;
 
 use crate::helpers::ADMIN_TOKEN as ADMIN;
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -267,16 +268,11 @@ async fn a_hosted_jobs_statistics_and_actions_work_from_the_page() {
     let question = driver.accept_confirmation().await;
     assert!(question.contains("Clear the current state of steady"), "{question}");
     driver.wait_text("#job-action-result", "Restart (clear state) steady: done").await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let status: Value = host.admin(reqwest::Method::GET, "/admin/jobs/steady", None).await.json().await.unwrap();
+    wait_for(host, "steady", |status| {
         let new_cycle = status["lastCycle"]["cycleId"] != before["lastCycle"]["cycleId"];
-        if new_cycle && status["lastCycle"]["initial"] == true && status["lastCycle"]["failed"] == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no initial cycle after the restart: {status}");
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
+        new_cycle && status["lastCycle"]["initial"] == true && status["lastCycle"]["failed"] == 0
+    })
+    .await;
     driver.call(reqwest::Method::DELETE, "", Value::Null).await;
 }
 
@@ -288,20 +284,7 @@ async fn removals_held_by_the_deletion_threshold_are_allowed_from_the_page() {
     let lab = HostedJob::start("guarded", TOKEN, json!({"options": {"deletionThreshold": 1}})).await;
     let (host, target, directory) = (&lab.host, &lab.target, &lab.directory);
     let source = crate::provisioning::sample_directory();
-    let status_of =
-        || async { host.admin(reqwest::Method::GET, "/admin/jobs/guarded", None).await.json::<Value>().await.unwrap() };
-    let wait_until = |what: &'static str, done: fn(&Value) -> bool| async move {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let status = status_of().await;
-            if done(&status) {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "never {what}: {status}");
-            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    wait_until("finished its initial cycle", |s| s["initialCycleComplete"] == true).await;
+    wait_for(host, "guarded", |s| s["initialCycleComplete"] == true).await;
     let active = || async {
         target.list("/Users", &[("filter", "active eq true"), ("count", "0")]).await.body["totalResults"].clone()
     };
@@ -312,7 +295,7 @@ async fn removals_held_by_the_deletion_threshold_are_allowed_from_the_page() {
     fewer["users"].as_array_mut().unwrap().retain(|u| !matches!(u["givenName"].as_str(), Some("Alice" | "Dave")));
     std::fs::write(directory, fewer.to_string()).unwrap();
     host.admin(reqwest::Method::POST, "/admin/jobs/guarded/start", None).await;
-    wait_until("held the removals", |s| s["heldRemovals"].as_u64() >= Some(2)).await;
+    wait_for(host, "guarded", |s| s["heldRemovals"].as_u64() >= Some(2)).await;
     assert_eq!(active().await, active_before, "nothing removed while held");
 
     let driver = lab.open_admin_page().await;
@@ -321,8 +304,7 @@ async fn removals_held_by_the_deletion_threshold_are_allowed_from_the_page() {
     let question = driver.accept_confirmation().await;
     assert!(question.contains("deletion threshold is holding for guarded"), "{question}");
     driver.wait_text("#job-action-result", "Allow deletions guarded: done").await;
-    wait_until("carried out the held removals", |s| s["heldRemovals"] == 0 && s["lastCycle"]["heldDeletions"] == 0)
-        .await;
+    wait_for(host, "guarded", |s| s["heldRemovals"] == 0 && s["lastCycle"]["heldDeletions"] == 0).await;
     let after = active().await;
     assert!(after.as_u64() < active_before.as_u64(), "the removals reached the target: {active_before} → {after}");
     driver.call(reqwest::Method::DELETE, "", Value::Null).await;

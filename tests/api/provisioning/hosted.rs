@@ -14,15 +14,16 @@ async fn admin(app: &TestApp, method: reqwest::Method, path: &str) -> (u16, Valu
 }
 
 /// Polls the job's status until `done` holds (the supervisor runs in the background).
-async fn wait_for(app: &TestApp, job: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub async fn wait_for(app: &TestApp, job: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut status = Value::Null;
     for _ in 0..200 {
-        let (_, status) = admin(app, reqwest::Method::GET, &format!("/admin/jobs/{job}")).await;
+        status = admin(app, reqwest::Method::GET, &format!("/admin/jobs/{job}")).await.1;
         if done(&status) {
             return status;
         }
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("job {job} never reached the expected state");
+    panic!("job {job} never reached the expected state; its status: {status}");
 }
 
 #[actix_web::test]

@@ -2,7 +2,7 @@
 //! the target's state (read back through SCIM) or on the requests the engine recorded.
 
 mod cycles;
-mod hosted;
+pub mod hosted;
 pub mod resilience;
 
 use std::path::PathBuf;
