@@ -16,7 +16,8 @@ use crate::provision::engine::summary;
 use crate::provision::health::JobStatus;
 use crate::provision::import::{import_entra, ImportSettings};
 use crate::provision::job::ScopeMode;
-use crate::provision::log::{to_csv, Status};
+use crate::provision::log::Status;
+use crate::provision::log_query::{LogFilterText, LogFormat};
 use crate::provision::{Engine, EngineError, Job, JobState, OnDemandTrace, Progress};
 
 #[derive(clap::Args, Debug)]
@@ -100,6 +101,21 @@ pub enum ProvisionCommand {
         /// Only records with this status (success, failure, skipped, warning).
         #[arg(long)]
         status: Option<String>,
+        /// Only records of this action (create, update, delete, disable, stagedDelete, other).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only records whose source or target id or display name contains this text.
+        #[arg(long)]
+        identity: Option<String>,
+        /// Only records at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only records before this RFC 3339 time.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only records of this cycle id.
+        #[arg(long)]
+        cycle: Option<String>,
     },
     /// Restart: forget the watermark, escrows and quarantine so the next cycle is initial.
     Restart {
@@ -241,8 +257,9 @@ pub async fn run(command: ProvisionCommand) -> anyhow::Result<Exit> {
         ProvisionCommand::Expr { expression, source, job, user, format } => {
             evaluate_expression(&expression, source.as_deref(), job.as_deref().zip(user.as_deref()), format)
         }
-        ProvisionCommand::Logs { job, format, status } => {
-            emit(&logs(&job, &format, status.as_deref())?)?;
+        ProvisionCommand::Logs { job, format, status, action, identity, since, until, cycle } => {
+            let filter = LogFilterText { status, action, identity, since, until, cycle_id: cycle };
+            emit(&logs(&job, &format, &filter)?)?;
             Ok(Exit::Clean)
         }
         ProvisionCommand::Restart { job, clear_state } => {
@@ -580,16 +597,11 @@ fn import(schema: &Path, settings: &ImportSettings, out: Option<&Path>) -> anyho
 }
 
 /// `provision logs`.
-fn logs(args: &JobArgs, format: &str, status: Option<&str>) -> anyhow::Result<String> {
+fn logs(args: &JobArgs, format: &str, filter: &LogFilterText) -> anyhow::Result<String> {
+    let format = LogFormat::parse(format).map_err(|e| anyhow::anyhow!("--{e}"))?;
+    let filter = filter.parse().map_err(|e| anyhow::anyhow!("--{e}"))?;
     let job = load_job(&args.job)?;
     let state = open_state(&job, args.state.as_deref())?;
-    let wanted = Status::parse_filter(status).map_err(|e| anyhow::anyhow!("--{e}"))?;
-    let entries: Vec<_> = state.logs()?.into_iter().filter(|e| wanted.is_none_or(|w| e.status == w)).collect();
-    match format {
-        "jsonl" => Ok(entries.iter().map(|e| e.to_graph().to_string() + "\n").collect()),
-        "csv" => Ok(to_csv(&entries)?),
-        "csv-steps" => Ok(crate::provision::log::steps_csv(&entries)?),
-        "csv-properties" => Ok(crate::provision::log::modified_properties_csv(&entries)?),
-        other => Err(anyhow::anyhow!("--format must be jsonl, csv, csv-steps or csv-properties, not '{other}'")),
-    }
+    let entries: Vec<_> = state.logs()?.into_iter().filter(|e| filter.matches(e)).collect();
+    Ok(format.render(&entries)?)
 }

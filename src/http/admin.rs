@@ -8,8 +8,6 @@ use serde_json::json;
 use super::error::ApiError;
 use super::{scim_json, AppState};
 use crate::faults::FaultPlan;
-use crate::provision::host::{Command, HostError};
-use crate::provision::log::Status;
 use crate::recording::{to_har, RecordQuery};
 use crate::scim::ScimError;
 
@@ -35,10 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     // After /faults, which it would otherwise capture.
     .service(web::resource("/admin/tenants/{name}/{endpoint}").route(web::get().to(tenant_resources)))
-    .service(web::resource("/admin/jobs").route(web::get().to(list_jobs)))
-    .service(web::resource("/admin/jobs/{name}").route(web::get().to(job_status)))
-    .service(web::resource("/admin/jobs/{name}/logs").route(web::get().to(job_logs)))
-    .service(web::resource("/admin/jobs/{name}/{action}").route(web::post().to(job_action)));
+    .configure(super::admin_jobs::configure);
 }
 
 async fn recorded(
@@ -103,87 +98,6 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     let counts = resource_counts(&state).await?;
     let text = state.metrics.render(&counts).map_err(|e| ApiError(ScimError::internal(format!("metrics: {e}"))))?;
     Ok(HttpResponse::Ok().content_type(crate::metrics::CONTENT_TYPE).body(text))
-}
-
-fn host_error(e: HostError) -> ApiError {
-    match e {
-        HostError::Unknown(_) => ApiError(ScimError::not_found(e.to_string())),
-        HostError::Stopped(_) => ApiError(ScimError::unavailable(e.to_string())),
-        HostError::Engine(e) => ApiError(ScimError::internal(e.to_string())),
-    }
-}
-
-async fn list_jobs(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    let statuses = state.jobs.statuses().map_err(host_error)?;
-    Ok(scim_json(StatusCode::OK, &json!({"jobs": statuses})))
-}
-
-async fn job_status(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    Ok(scim_json(StatusCode::OK, &json!(state.jobs.status(&name).map_err(host_error)?)))
-}
-
-#[derive(serde::Deserialize)]
-struct LogQuery {
-    status: Option<String>,
-}
-
-async fn job_logs(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    name: web::Path<String>,
-    query: web::Query<LogQuery>,
-) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    let wanted = Status::parse_filter(query.status.as_deref()).map_err(|e| ApiError(ScimError::invalid_value(e)))?;
-    let logs: Vec<_> = state
-        .jobs
-        .logs(&name)
-        .map_err(host_error)?
-        .into_iter()
-        .filter(|l| wanted.is_none_or(|w| l.status == w))
-        .map(|l| l.to_graph())
-        .collect();
-    Ok(scim_json(StatusCode::OK, &json!({"logs": logs})))
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RestartQuery {
-    #[serde(default)]
-    clear_state: bool,
-}
-
-/// `start`, `pause`, `resume`, `restart[?clearState=true]`, `allow-deletions`.
-async fn job_action(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    query: web::Query<RestartQuery>,
-) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    let (name, action) = path.into_inner();
-    let jobs = &state.jobs;
-    match action.as_str() {
-        "start" => jobs.start(&name),
-        "pause" => jobs.pause(&name),
-        "resume" => jobs.resume(&name),
-        "restart" => jobs.send(&name, Command::Restart { clear_state: query.clear_state }),
-        "allow-deletions" => jobs.send(&name, Command::AllowDeletions),
-        other => {
-            return Err(ApiError(ScimError::not_found(format!(
-                "no job action '{other}': use start, pause, resume, restart or allow-deletions"
-            ))))
-        }
-    }
-    .map_err(host_error)?;
-    tracing::info!(job = %name, action = %action, "job control");
-    Ok(scim_json(StatusCode::ACCEPTED, &json!(jobs.status(&name).map_err(host_error)?)))
 }
 
 pub(crate) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {

@@ -14,6 +14,7 @@
 //! | Search                 | [prefix]/.search        | POST                       |
 
 mod admin;
+mod admin_jobs;
 mod discovery;
 pub mod error;
 mod extract;

@@ -246,6 +246,9 @@ pub struct JobStatus {
     pub statistics: crate::provision::state::Totals,
     pub last_successful_cycle_at: Option<String>,
     pub steady_state_at: Option<String>,
+    /// The last cycles, oldest first.
+    #[serde(default)]
+    pub recent_cycles: Vec<crate::provision::state::CyclePoint>,
 }
 
 /// Where a job stands (Graph's synchronizationStatus `code`).

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-use super::engine::{CycleReport, Engine, EngineError, JobControl, NoProgress};
+use super::engine::{CycleReport, Engine, EngineError, JobControl, NoProgress, OnDemandTrace};
 use super::health::JobStatus;
 use super::log::LogEntry;
 use super::{Job, JobState};
@@ -21,11 +21,26 @@ pub trait CycleObserver: Send + Sync {
 }
 
 /// A request to a job's supervisor; handled between cycles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Command {
     RunNow,
-    Restart { clear_state: bool },
+    Restart {
+        clear_state: bool,
+    },
     AllowDeletions,
+    /// Provision one object now; the traces (members first for a group) come back on `reply`.
+    OnDemand {
+        subject: OnDemandSubject,
+        reply: oneshot::Sender<Result<Vec<OnDemandTrace>, EngineError>>,
+    },
+}
+
+/// What to provision on demand: a user or a group of the source directory, by any key the
+/// directory knows it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnDemandSubject {
+    User(String),
+    Group(String),
 }
 
 struct Hosted {
@@ -54,6 +69,8 @@ pub enum HostError {
     Unknown(String),
     #[error("the job '{0}' is not running (the server is shutting down)")]
     Stopped(String),
+    #[error("the job '{0}' is paused: start or resume it, then provision on demand")]
+    Paused(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -130,6 +147,28 @@ impl JobHost {
         self.get(name)?.commands.send(command).map_err(|_| HostError::Stopped(name.to_string()))
     }
 
+    /// Runs one user or group through the engine now, between cycles (the engine is the
+    /// job's single writer), and returns every step.
+    pub async fn provision_on_demand(
+        &self,
+        name: &str,
+        subject: OnDemandSubject,
+    ) -> Result<Vec<OnDemandTrace>, HostError> {
+        let hosted = self.get(name)?;
+        // A paused job's requests wait at its gate: say so instead of hanging.
+        if hosted.control.requests_held() {
+            return Err(HostError::Paused(name.to_string()));
+        }
+        let (reply, answer) = oneshot::channel();
+        self.send(name, Command::OnDemand { subject, reply })?;
+        Ok(answer.await.map_err(|_| HostError::Stopped(name.to_string()))??)
+    }
+
+    /// The job as loaded (its mappings and scoping, for the admin page).
+    pub fn job(&self, name: &str) -> Result<&Job, HostError> {
+        Ok(&self.get(name)?.job)
+    }
+
     pub fn logs(&self, name: &str) -> Result<Vec<LogEntry>, HostError> {
         Ok(self.get(name)?.state.logs().map_err(EngineError::from)?)
     }
@@ -162,20 +201,42 @@ impl Supervisor {
                 .engine
                 .next_delay()
                 .unwrap_or_else(|_| std::time::Duration::from_secs(self.engine.job().spec.options.interval_seconds));
-            tokio::select! {
-                command = self.commands.recv() => {
-                    let result = match command {
-                        None => return,
-                        Some(Command::RunNow) => Ok(()),
-                        Some(Command::Restart { clear_state }) => self.engine.restart(clear_state),
-                        Some(Command::AllowDeletions) => self.engine.allow_deletions(),
-                    };
-                    if let Err(e) = result {
-                        tracing::error!(job = %name, error = %e, "command failed");
+            let due = tokio::time::Instant::now() + delay;
+            // Waits for the next cycle: on-demand requests are served in the meantime and
+            // do not move it; any other command makes it due now.
+            loop {
+                tokio::select! {
+                    command = self.commands.recv() => {
+                        let Some(command) = command else { return };
+                        let on_demand = matches!(command, Command::OnDemand { .. });
+                        self.handle(&name, command).await;
+                        if !on_demand {
+                            break;
+                        }
                     }
+                    _ = tokio::time::sleep_until(due) => break,
                 }
-                _ = tokio::time::sleep(delay) => {}
             }
+        }
+    }
+
+    async fn handle(&mut self, name: &str, command: Command) {
+        let result = match command {
+            Command::RunNow => Ok(()),
+            Command::Restart { clear_state } => self.engine.restart(clear_state),
+            Command::AllowDeletions => self.engine.allow_deletions(),
+            Command::OnDemand { subject, reply } => {
+                let traces = match &subject {
+                    OnDemandSubject::User(key) => self.engine.provision_on_demand(key).await.map(|t| vec![t]),
+                    OnDemandSubject::Group(key) => self.engine.provision_group_on_demand(key).await,
+                };
+                // The asker may have gone (a closed page); the work is done either way.
+                let _ = reply.send(traces);
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(job = %name, error = %e, "command failed");
         }
     }
 }

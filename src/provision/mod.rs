@@ -11,6 +11,8 @@ pub mod host;
 pub mod import;
 pub mod job;
 pub mod log;
+pub mod log_query;
+pub mod mapping_view;
 pub mod scoping;
 pub mod shape;
 pub mod state;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, user_body, GROUP_URN, TOKEN};
-use crate::provisioning::hosted::wait_for;
+use crate::provisioning::hosted::{wait_for, HostedJob};
 
 use crate::helpers::ADMIN_TOKEN as ADMIN;
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -180,36 +180,7 @@ async fn the_admin_page_shows_tenants_users_groups_and_request_bodies() {
     driver.call(reqwest::Method::DELETE, "", Value::Null).await;
 }
 
-/// A target server, and a host server running one job into it from `sample_directory()`.
-struct HostedJob {
-    target: crate::helpers::TestApp,
-    host: crate::helpers::TestApp,
-    directory: std::path::PathBuf,
-    _work: tempfile::TempDir,
-}
-
 impl HostedJob {
-    /// `job` is merged over `{name, target: {url, token}, source, scope: all}`.
-    async fn start(name: &str, token: &str, job: Value) -> HostedJob {
-        let target = crate::helpers::spawn_app().await;
-        let work = tempfile::tempdir().unwrap();
-        let directory = work.path().join("directory.json");
-        std::fs::write(&directory, crate::provisioning::sample_directory().to_string()).unwrap();
-        let mut spec = json!({"name": name, "target": {"url": target.url(""), "token": token},
-                              "source": {"directory": directory}, "scope": "all"});
-        for (key, value) in job.as_object().into_iter().flatten() {
-            spec[key] = value.clone();
-        }
-        let job_file = work.path().join("job.json");
-        std::fs::write(&job_file, spec.to_string()).unwrap();
-        let host = spawn_app_with(|s| {
-            s.admin_token = Some(ADMIN.into());
-            s.jobs = vec![job_file.clone()];
-        })
-        .await;
-        HostedJob { target, host, directory, _work: work }
-    }
-
     /// A browser on the host's admin page, connected with the admin token.
     async fn open_admin_page(&self) -> Driver {
         let driver = Driver::start().await;

@@ -100,6 +100,11 @@ impl JobControl {
         Ok(self.state.flush()?)
     }
 
+    /// Whether the job's requests are held at its gate right now (paused, or shutting down).
+    pub fn requests_held(&self) -> bool {
+        self.gate.is_paused()
+    }
+
     /// Whether the state says the job is paused (a restarted process pauses its gate).
     pub fn is_paused(&self) -> Result<bool, EngineError> {
         Ok(self.state.meta()?.paused)
@@ -138,5 +143,6 @@ pub fn status_of(job: &Job, state: &JobState, gate_paused: bool) -> Result<JobSt
         statistics: meta.totals,
         last_successful_cycle_at: meta.last_successful_cycle_at,
         steady_state_at: meta.steady_state_at,
+        recent_cycles: meta.recent_cycles,
     })
 }

@@ -81,6 +81,7 @@ impl Engine {
             m.config_hash = Some(self.job.config_hash.clone());
             m.held_removals = report.held_deletions;
             m.totals.add(&report);
+            m.remember_cycle(&report);
             if report.all_failures() == 0 {
                 m.last_successful_cycle_at = Some(report.finished_at.clone());
                 m.steady_state_at.get_or_insert_with(|| report.finished_at.clone());

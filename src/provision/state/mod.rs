@@ -66,6 +66,39 @@ pub struct JobMeta {
     pub last_successful_cycle_at: Option<String>,
     /// When the job first reached steady state (initial cycle done, a cycle without failures).
     pub steady_state_at: Option<String>,
+    /// The last cycles, oldest first (at most [`RECENT_CYCLES`]), for the admin page's chart.
+    pub recent_cycles: Vec<CyclePoint>,
+}
+
+/// How many finished cycles the job remembers for its history.
+pub const RECENT_CYCLES: usize = 20;
+
+/// One finished cycle, as the history keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CyclePoint {
+    pub cycle_id: String,
+    pub initial: bool,
+    pub started_at: String,
+    pub processed: usize,
+    pub failed: usize,
+    pub duration_ms: u64,
+}
+
+impl JobMeta {
+    /// Adds a finished cycle to the history, dropping the oldest beyond [`RECENT_CYCLES`].
+    pub fn remember_cycle(&mut self, r: &CycleReport) {
+        self.recent_cycles.push(CyclePoint {
+            cycle_id: r.cycle_id.clone(),
+            initial: r.initial,
+            started_at: r.started_at.clone(),
+            processed: r.processed,
+            failed: r.failed,
+            duration_ms: r.duration_ms,
+        });
+        let excess = self.recent_cycles.len().saturating_sub(RECENT_CYCLES);
+        self.recent_cycles.drain(..excess);
+    }
 }
 
 /// Statistics to date, as the portal's provisioning page shows them.

@@ -13,6 +13,37 @@ async fn admin(app: &TestApp, method: reqwest::Method, path: &str) -> (u16, Valu
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// A target server, and a host server running one job into it from `sample_directory()`.
+pub struct HostedJob {
+    pub target: TestApp,
+    pub host: TestApp,
+    pub directory: std::path::PathBuf,
+    _work: tempfile::TempDir,
+}
+
+impl HostedJob {
+    /// `job` is merged over `{name, target: {url, token}, source, scope: all}`.
+    pub async fn start(name: &str, token: &str, job: Value) -> HostedJob {
+        let target = spawn_app().await;
+        let work = tempfile::tempdir().unwrap();
+        let directory = work.path().join("directory.json");
+        std::fs::write(&directory, sample_directory().to_string()).unwrap();
+        let mut spec = json!({"name": name, "target": {"url": target.url(""), "token": token},
+                              "source": {"directory": directory}, "scope": "all"});
+        for (key, value) in job.as_object().into_iter().flatten() {
+            spec[key] = value.clone();
+        }
+        let job_file = work.path().join("job.json");
+        std::fs::write(&job_file, spec.to_string()).unwrap();
+        let host = spawn_app_with(|s| {
+            s.admin_token = Some(ADMIN_TOKEN.into());
+            s.jobs = vec![job_file.clone()];
+        })
+        .await;
+        HostedJob { target, host, directory, _work: work }
+    }
+}
+
 /// Polls the job's status until `done` holds (the supervisor runs in the background).
 pub async fn wait_for(app: &TestApp, job: &str, done: impl Fn(&Value) -> bool) -> Value {
     let mut status = Value::Null;

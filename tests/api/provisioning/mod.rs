@@ -1,6 +1,7 @@
 //! The provisioning engine against a live scimlab server over HTTP: every assertion is on
 //! the target's state (read back through SCIM) or on the requests the engine recorded.
 
+mod admin_jobs;
 mod cycles;
 pub mod hosted;
 pub mod resilience;
