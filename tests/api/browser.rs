@@ -40,8 +40,8 @@ impl Driver {
         }
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
             "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"]
-        }}}});
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,800"]
+        }, "goog:loggingPrefs": {"browser": "ALL"}}}});
         let res: Value = http.post(format!("{base}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
         let session = res["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {res}")).to_string();
         Driver { http, base, session, child }
@@ -96,6 +96,31 @@ impl Driver {
             assert!(Instant::now() < deadline, "no confirmation dialog opened: {text}");
             actix_web::rt::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    async fn attribute(&self, css: &str, name: &str) -> String {
+        let id = self.find(css).await;
+        let value = self.call(reqwest::Method::GET, &format!("/element/{id}/attribute/{name}"), Value::Null).await;
+        value.as_str().unwrap_or("").to_string()
+    }
+
+    /// Saves a screenshot as a test artifact (under the target directory, never committed).
+    async fn screenshot(&self, name: &str) -> std::path::PathBuf {
+        use base64::Engine as _;
+        let png = self.call(reqwest::Method::GET, "/screenshot", Value::Null).await;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap_or_default()).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("admin-page");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// Errors the page wrote to the browser console (uncaught exceptions, failed scripts).
+    async fn console_errors(&self) -> Vec<String> {
+        let log = self.call(reqwest::Method::POST, "/se/log", json!({"type": "browser"})).await;
+        let entries = log.as_array().cloned().unwrap_or_else(|| panic!("the browser log is not readable: {log}"));
+        entries.iter().filter(|e| e["level"] == "SEVERE").map(|e| e["message"].to_string()).collect()
     }
 
     async fn type_into(&self, css: &str, text: &str) {
@@ -206,44 +231,94 @@ async fn a_quarantined_job_is_shown_in_a_banner_with_what_to_do() {
 }
 
 #[actix_web::test]
-async fn a_hosted_jobs_statistics_and_actions_work_from_the_page() {
+async fn a_hosted_job_is_watched_and_driven_from_its_provisioning_page() {
     if !browser_installed() {
         return;
     }
-    let lab = HostedJob::start("steady", TOKEN, json!({})).await;
-    let host = &lab.host;
-    let driver = lab.open_admin_page().await;
-    let row = driver.wait_text("#jobs-table", "steady state since").await;
-    // The page says what the admin API says.
-    let status: Value = host.admin(reqwest::Method::GET, "/admin/jobs/steady", None).await.json().await.unwrap();
-    let (users, groups, created) = (&status["users"], &status["groups"], &status["statistics"]["created"]);
-    assert!(created.as_u64().unwrap() > 0, "{status}");
-    assert!(row.contains(&format!("{users} users and {groups} groups provisioned")), "{row}\n{status}");
-    assert!(row.contains(&format!("{created} created")), "{row}\n{status}");
-
-    // Actions, each confirmed before it runs: pause, then resume.
-    driver.click("#jobs-table button[data-action=pause]").await;
-    let question = driver.accept_confirmation().await;
-    assert!(question.contains("Pause provisioning for steady"), "{question}");
-    driver.wait_text("#job-action-result", "Pause steady: done, now Paused").await;
-    driver.wait_text("#jobs-table", "Paused").await;
-    let status: Value = host.admin(reqwest::Method::GET, "/admin/jobs/steady", None).await.json().await.unwrap();
-    assert_eq!(status["state"], "Paused");
-    driver.click("#jobs-table button[data-action=resume]").await;
-    driver.accept_confirmation().await;
-    driver.wait_text("#job-action-result", "Resume steady: done, now Active").await;
-
-    // Restart with cleared state: the job runs an initial cycle again, matching every object anew.
-    let before: Value = host.admin(reqwest::Method::GET, "/admin/jobs/steady", None).await.json().await.unwrap();
-    driver.click("#jobs-table button[data-action='restart?clearState=true']").await;
-    let question = driver.accept_confirmation().await;
-    assert!(question.contains("Clear the current state of steady"), "{question}");
-    driver.wait_text("#job-action-result", "Restart (clear state) steady: done").await;
-    wait_for(host, "steady", |status| {
-        let new_cycle = status["lastCycle"]["cycleId"] != before["lastCycle"]["cycleId"];
-        new_cycle && status["lastCycle"]["initial"] == true && status["lastCycle"]["failed"] == 0
+    // The target answers every write slowly, so the initial cycle is seen running.
+    let slow = json!({"rules": [{"method": "POST", "latencyMs": 700}, {"method": "PATCH", "latencyMs": 700}]});
+    let lab = HostedJob::start_with("blade", TOKEN, json!({}), |s| {
+        s.admin_token = Some(ADMIN.into());
+        s.faults = serde_json::from_value(slow).unwrap();
     })
     .await;
+    let (host, target) = (&lab.host, &lab.target);
+    let driver = lab.open_admin_page().await;
+
+    // Overview: the only job opens by itself; the running cycle shows its progress and rate.
+    driver.wait_text("#blade-job", "blade").await;
+    let progress = driver.wait_text("#blade-progress", "objects").await;
+    assert!(progress.contains('%') && progress.contains("/s"), "percentage and rate: {progress}");
+    driver.screenshot("1-initial-cycle-running").await;
+    target.admin(reqwest::Method::DELETE, "/admin/faults", None).await;
+    let status = wait_for(host, "blade", |s| s["initialCycleComplete"] == true).await;
+    driver.wait_text("#blade-milestones", "Initial cycle completed").await;
+    driver.wait_text("#blade-milestones", "steady state reached").await;
+    let stats = driver.wait_text("#blade-stats", "users provisioned").await;
+    let created = status["statistics"]["created"].as_u64().unwrap();
+    assert!(stats.contains(&format!("created\n{created}")), "the page says what the API says ({created} created):\n{stats}");
+    let chart = driver.attribute("#cycle-chart", "data-key").await;
+    assert!(chart.contains(status["lastCycle"]["cycleId"].as_str().unwrap()), "the chart draws the cycle: {chart}");
+    let processed = status["recentCycles"][0]["processed"].to_string();
+    assert!(driver.text("#cycle-chart").await.contains(&processed), "bar labelled {processed}");
+    let mappings = driver.wait_text("#mappings", "matching: userName").await;
+    assert!(mappings.contains("[userPrincipalName]") && mappings.contains("Group → Group"), "{mappings}");
+    driver.screenshot("2-overview-and-mappings").await;
+
+    // Provisioning Status off and on again, each confirmed.
+    driver.click("#jobs-table button[data-action=pause]").await;
+    assert!(driver.accept_confirmation().await.contains("Pause provisioning for blade"));
+    driver.wait_text("#blade-state", "Paused").await;
+    driver.click("#jobs-table button[data-action=resume]").await;
+    driver.accept_confirmation().await;
+    driver.wait_text("#job-action-result", "Resume blade: done, now Active").await;
+    driver.wait_text("#blade-state", "Active").await;
+
+    // Provision on demand: a changed user goes now, with its steps and exchanges.
+    let mut directory = crate::provisioning::sample_directory();
+    crate::provisioning::user_of(&mut directory, crate::provisioning::BOB)["jobTitle"] = json!("Architect");
+    std::fs::write(&lab.directory, directory.to_string()).unwrap();
+    driver.type_into("#pod-subject", crate::provisioning::BOB).await;
+    driver.click("#pod-run").await;
+    let result = driver.wait_text("#pod-result", "Bob Builder (User): success").await;
+    assert!(result.contains("update") && result.contains("HTTP exchanges"), "{result}");
+    driver.click("#pod-result details.exchange:last-of-type summary").await;
+    driver.wait_text("#pod-result", "Architect").await;
+    let bob = target.list("/Users", &[("filter", "userName eq \"bob.builder@contoso.com\"")]).await.body;
+    assert_eq!(bob["Resources"][0]["title"], "Architect", "on demand reached the target");
+    driver.screenshot("3-provision-on-demand").await;
+
+    // Logs: filtered by identity and status, a record opened into steps and properties.
+    driver.type_into("#log-identity", "bob").await;
+    driver.type_into("#log-status", "success").await;
+    driver.click("#log-apply").await;
+    let logs = driver.wait_text("#logs-table", "Bob Builder").await;
+    assert!(!logs.contains("Alice"), "only Bob's records: {logs}");
+    let api = host.admin(reqwest::Method::GET, "/admin/jobs/blade/logs?identity=bob&status=success", None).await;
+    let api: Value = api.json().await.unwrap();
+    driver.wait_text("#log-page", &format!("of {}", api["totalResults"])).await;
+    driver.click("#logs-table tbody tr").await;
+    let record = driver.wait_text("#log-record", "Modified properties").await;
+    assert!(record.contains("Steps") && record.contains("Architect"), "the newest record is the on-demand update: {record}");
+    driver.screenshot("4-provisioning-log-record").await;
+
+    // Restart with cleared state: a new initial cycle, drawn as the job's first again.
+    driver.click("#jobs-table button[data-action='restart?clearState=true']").await;
+    assert!(driver.accept_confirmation().await.contains("Clear the current state of blade"));
+    driver.wait_text("#job-action-result", "Restart (clear state) blade: done").await;
+    let restarted = wait_for(host, "blade", |s| {
+        s["lastCycle"]["cycleId"] != status["lastCycle"]["cycleId"] && s["lastCycle"]["initial"] == true
+    })
+    .await;
+    let new_cycle = restarted["lastCycle"]["cycleId"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !driver.attribute("#cycle-chart", "data-key").await.contains(&new_cycle) {
+        assert!(Instant::now() < deadline, "the chart never drew the restarted cycle {new_cycle}");
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    driver.screenshot("5-restarted").await;
+    let errors = driver.console_errors().await;
+    assert!(errors.is_empty(), "the page logged errors: {errors:?}");
     driver.call(reqwest::Method::DELETE, "", Value::Null).await;
 }
 

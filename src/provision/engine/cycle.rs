@@ -68,7 +68,7 @@ impl Engine {
                 "accidental-deletion threshold reached: disables and deletes are held"
             );
         }
-        let tracked = super::report::Tracked { inner: progress, running: &self.running };
+        let tracked = super::report::Tracked { inner: progress, running: &self.running, clock: self.clock.as_ref() };
         tracked.start(plan.total());
         let executed = self.execute(&dir, plan, &mut report, &tracked).await;
         tracked.finish();

@@ -96,27 +96,42 @@ pub struct CycleProgress {
     pub processed: usize,
     pub total: usize,
     pub percent: u8,
+    /// Objects processed per second since the cycle started (by the engine's clock).
+    pub objects_per_second: f64,
+    #[serde(skip)]
+    started_unix_ms: i128,
 }
 
 /// Passes progress on and keeps the running cycle's counts for the status document.
 pub(crate) struct Tracked<'a> {
     pub inner: &'a dyn Progress,
     pub running: &'a std::sync::Mutex<Option<CycleProgress>>,
+    pub clock: &'a dyn crate::clock::Clock,
 }
 
 impl Tracked<'_> {
+    fn now_ms(&self) -> i128 {
+        self.clock.now().unix_timestamp_nanos() / 1_000_000
+    }
+
     fn update(&self, change: impl FnOnce(&mut Option<CycleProgress>)) {
+        let now = self.now_ms();
         let mut running = self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         change(&mut running);
         if let Some(p) = running.as_mut() {
             p.percent = (p.processed * 100).checked_div(p.total).map_or(100, |pct| pct.min(100) as u8);
+            let elapsed_ms = now - p.started_unix_ms;
+            if elapsed_ms > 0 {
+                p.objects_per_second = p.processed as f64 * 1000.0 / elapsed_ms as f64;
+            }
         }
     }
 }
 
 impl Progress for Tracked<'_> {
     fn start(&self, total: usize) {
-        self.update(|r| *r = Some(CycleProgress { processed: 0, total, percent: 0 }));
+        let started_unix_ms = self.now_ms();
+        self.update(|r| *r = Some(CycleProgress { total, started_unix_ms, ..CycleProgress::default() }));
         self.inner.start(total);
     }
     fn advance(&self, label: &str) {

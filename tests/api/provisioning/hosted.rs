@@ -24,7 +24,17 @@ pub struct HostedJob {
 impl HostedJob {
     /// `job` is merged over `{name, target: {url, token}, source, scope: all}`.
     pub async fn start(name: &str, token: &str, job: Value) -> HostedJob {
-        let target = spawn_app().await;
+        HostedJob::start_with(name, token, job, |_| {}).await
+    }
+
+    /// As [`HostedJob::start`], with the target's settings changed first (faults, tokens).
+    pub async fn start_with(
+        name: &str,
+        token: &str,
+        job: Value,
+        target_settings: impl FnOnce(&mut scimlab::config::Settings),
+    ) -> HostedJob {
+        let target = spawn_app_with(target_settings).await;
         let work = tempfile::tempdir().unwrap();
         let directory = work.path().join("directory.json");
         std::fs::write(&directory, sample_directory().to_string()).unwrap();
