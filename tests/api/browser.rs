@@ -256,7 +256,10 @@ async fn a_hosted_job_is_watched_and_driven_from_its_provisioning_page() {
     driver.wait_text("#blade-milestones", "steady state reached").await;
     let stats = driver.wait_text("#blade-stats", "users provisioned").await;
     let created = status["statistics"]["created"].as_u64().unwrap();
-    assert!(stats.contains(&format!("created\n{created}")), "the page says what the API says ({created} created):\n{stats}");
+    assert!(
+        stats.contains(&format!("created\n{created}")),
+        "the page says what the API says ({created} created):\n{stats}"
+    );
     let chart = driver.attribute("#cycle-chart", "data-key").await;
     assert!(chart.contains(status["lastCycle"]["cycleId"].as_str().unwrap()), "the chart draws the cycle: {chart}");
     let processed = status["recentCycles"][0]["processed"].to_string();
@@ -299,7 +302,10 @@ async fn a_hosted_job_is_watched_and_driven_from_its_provisioning_page() {
     driver.wait_text("#log-page", &format!("of {}", api["totalResults"])).await;
     driver.click("#logs-table tbody tr").await;
     let record = driver.wait_text("#log-record", "Modified properties").await;
-    assert!(record.contains("Steps") && record.contains("Architect"), "the newest record is the on-demand update: {record}");
+    assert!(
+        record.contains("Steps") && record.contains("Architect"),
+        "the newest record is the on-demand update: {record}"
+    );
     driver.screenshot("4-provisioning-log-record").await;
 
     // Restart with cleared state: a new initial cycle, drawn as the job's first again.
@@ -353,5 +359,37 @@ async fn removals_held_by_the_deletion_threshold_are_allowed_from_the_page() {
     wait_for(host, "guarded", |s| s["heldRemovals"] == 0 && s["lastCycle"]["heldDeletions"] == 0).await;
     let after = active().await;
     assert!(after.as_u64() < active_before.as_u64(), "the removals reached the target: {active_before} → {after}");
+    driver.call(reqwest::Method::DELETE, "", Value::Null).await;
+}
+
+#[actix_web::test]
+async fn the_page_pages_through_a_thousand_records_and_works_from_the_keyboard() {
+    if !browser_installed() {
+        return;
+    }
+    let lab = HostedJob::start("large", TOKEN, json!({})).await;
+    wait_for(&lab.host, "large", |s| s["initialCycleComplete"] == true).await;
+    // 1,050 users arrive; the next cycle creates them all (one record each).
+    let users: Vec<Value> = (0..1050)
+        .map(|i| crate::provisioning::person(&format!("u-{i:04}"), &format!("Person{i:04}"), "Many", "Staff"))
+        .collect();
+    std::fs::write(&lab.directory, json!({"users": users, "groups": []}).to_string()).unwrap();
+    lab.host.admin(reqwest::Method::POST, "/admin/jobs/large/start", None).await;
+    wait_for(&lab.host, "large", |s| s["users"].as_u64() >= Some(1050) && s["progress"].is_null()).await;
+
+    let driver = lab.open_admin_page().await;
+    let page = driver.wait_text("#log-page", "1–25 of 1").await;
+    let total: u64 = page.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(total >= 1050, "{page}");
+    assert_eq!(driver.text("#logs-table tbody").await.lines().count(), 25, "one page in the table");
+    driver.click("#log-next").await;
+    driver.wait_text("#log-page", &format!("26–50 of {total}")).await;
+
+    // From the keyboard: Enter on a focused record opens it.
+    let row = driver.find("#logs-table tbody tr").await;
+    driver.call(reqwest::Method::POST, &format!("/element/{row}/value"), json!({"text": "\u{E007}"})).await;
+    driver.wait_text("#log-record", "Steps").await;
+    let errors = driver.console_errors().await;
+    assert!(errors.is_empty(), "the page logged errors: {errors:?}");
     driver.call(reqwest::Method::DELETE, "", Value::Null).await;
 }
