@@ -57,17 +57,35 @@ pub enum Misbehaviour {
     WrongTotal,
     /// Send no `ETag` header.
     DropEtag,
+    /// Answer a PATCH with 200 and the resource, changing nothing.
+    PatchIgnored,
+    /// Answer a DELETE with 204 and keep the resource (a soft delete the client cannot see).
+    DeleteIgnored,
+    /// Answer a uniqueness conflict with 400 instead of 409 `uniqueness`.
+    #[serde(rename = "conflict-as-400")]
+    ConflictAs400,
+    /// Answer a request for an unknown resource with success (200 `{}`, 204 for DELETE).
+    OkWhenMissing,
+    /// Answer errors with a plain-text body instead of a SCIM error.
+    PlainErrors,
+    /// Send no `Location` header on create.
+    DropLocation,
+    /// Answer lists as a bare JSON array of the resources, without the ListResponse.
+    BareList,
+    /// Answer every list with no resources.
+    EmptyLists,
+    /// Leave the Group schema and resource type out of discovery.
+    NoGroupSchema,
+    /// Drop the `attributes` and `excludedAttributes` parameters.
+    IgnoreAttributes,
+    /// Drop the `startIndex` and `count` parameters: every list starts at 1 with everything.
+    IgnorePaging,
 }
 
 impl Misbehaviour {
-    /// The name used in fault plans (`wrong-total`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Misbehaviour::IgnoreFilter => "ignore-filter",
-            Misbehaviour::PatchNoContent => "patch-no-content",
-            Misbehaviour::WrongTotal => "wrong-total",
-            Misbehaviour::DropEtag => "drop-etag",
-        }
+    /// The name used in fault plans (`wrong-total`), as serde spells it.
+    pub fn name(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
     }
 }
 

@@ -18,6 +18,7 @@ mod admin_jobs;
 mod discovery;
 pub mod error;
 mod extract;
+mod fault_injection;
 mod reset;
 mod resources;
 pub mod tls;
@@ -81,69 +82,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(admin::configure);
     cfg.service(web::resource("/metrics").route(web::get().to(admin::metrics)));
     cfg.service(scim_scope(SCIM_ROOT)).service(scim_scope(TENANT_SCIM_ROOT)).default_service(web::to(not_found));
-}
-
-/// Applies the fault plan (see [`crate::faults`]) to SCIM requests: delay, hang, answer
-/// with an error status before the handler runs, or serve the request the way a
-/// non-compliant server would.
-pub fn fault_injector<S, B>(
-    mut req: actix_web::dev::ServiceRequest,
-    srv: &S,
-) -> impl std::future::Future<
-    Output = Result<actix_web::dev::ServiceResponse<actix_web::body::EitherBody<B>>, actix_web::Error>,
->
-where
-    S: Service<actix_web::dev::ServiceRequest, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
-    B: actix_web::body::MessageBody + 'static,
-{
-    use crate::faults::Misbehaviour;
-    let fault = extract::tenant(req.request()).ok().and_then(|tenant| {
-        tenant.faults.decide(req.method().as_str(), crate::tenants::path_under_scim_root(req.path()))
-    });
-    if fault.as_ref().and_then(|f| f.misbehave) == Some(Misbehaviour::IgnoreFilter) {
-        drop_filter_parameter(&mut req);
-    }
-    let failing = fault.as_ref().is_some_and(|f| f.status.is_some() || f.hang.is_some());
-    let (kept, serve) = if failing { (Some(req), None) } else { (None, Some(srv.call(req))) };
-    async move {
-        let described = fault.as_ref().and_then(|f| HeaderValue::from_str(&f.describe()).ok());
-        if let Some(f) = &fault {
-            if let Some(delay) = f.delay {
-                actix_web::rt::time::sleep(delay).await;
-            }
-            if let Some(hang) = f.hang {
-                actix_web::rt::time::sleep(hang).await;
-            }
-        }
-        match (serve, kept, fault) {
-            (Some(fut), _, fault) => {
-                let res = fut.await?;
-                let mut res = match fault.and_then(|f| f.misbehave) {
-                    Some(m) => misbehave(res, m).await?,
-                    None => res.map_into_left_body(),
-                };
-                if let Some(v) = described {
-                    res.headers_mut().insert(header::HeaderName::from_static(FAULT_HEADER), v);
-                }
-                Ok(res)
-            }
-            (None, Some(req), Some(fault)) => {
-                let status = fault.status.unwrap_or(503);
-                let error = ScimError::new(status, None, format!("injected fault ({})", fault.describe()));
-                let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-                let mut response = scim_json(code, &error.to_body());
-                if let Some(v) = described {
-                    response.headers_mut().insert(header::HeaderName::from_static(FAULT_HEADER), v);
-                }
-                if let Some(seconds) = fault.retry_after {
-                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-                }
-                Ok(req.into_response(response).map_into_right_body())
-            }
-            // `kept` is set exactly when `serve` is not, and only with a fault.
-            (None, _, _) => Err(actix_web::error::ErrorInternalServerError("fault injector lost the request")),
-        }
-    }
 }
 
 /// Counts the request for `/metrics` and records the SCIM exchange (see
@@ -224,57 +162,6 @@ where
     }
 }
 
-fn drop_filter_parameter(req: &mut actix_web::dev::ServiceRequest) {
-    let query: Vec<(String, String)> = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case("filter"))
-        .collect();
-    let encoded = serde_urlencoded::to_string(&query).unwrap_or_default();
-    let path_and_query = if encoded.is_empty() { req.path().to_string() } else { format!("{}?{encoded}", req.path()) };
-    if let Ok(uri) = path_and_query.parse::<actix_web::http::Uri>() {
-        req.head_mut().uri = uri;
-    }
-}
-
-/// Rewrites a served response the way a non-compliant server would answer.
-async fn misbehave<B: actix_web::body::MessageBody + 'static>(
-    res: actix_web::dev::ServiceResponse<B>,
-    how: crate::faults::Misbehaviour,
-) -> Result<actix_web::dev::ServiceResponse<actix_web::body::EitherBody<B>>, actix_web::Error> {
-    use crate::faults::Misbehaviour;
-    match how {
-        Misbehaviour::IgnoreFilter => Ok(res.map_into_left_body()),
-        Misbehaviour::DropEtag => {
-            let mut res = res.map_into_left_body();
-            res.headers_mut().remove(header::ETAG);
-            Ok(res)
-        }
-        Misbehaviour::PatchNoContent if res.status() == StatusCode::OK => {
-            let (req, _) = res.into_parts();
-            Ok(actix_web::dev::ServiceResponse::new(req, HttpResponse::NoContent().finish()).map_into_right_body())
-        }
-        Misbehaviour::PatchNoContent => Ok(res.map_into_left_body()),
-        Misbehaviour::WrongTotal => {
-            let status = res.status();
-            let headers = res.headers().clone();
-            let (req, response) = res.into_parts();
-            let bytes = actix_web::body::to_bytes(response.into_body())
-                .await
-                .map_err(|_| actix_web::error::ErrorInternalServerError("could not read the response to rewrite it"))?;
-            let mut body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            if let Some(total) = body.get("totalResults").and_then(Value::as_u64) {
-                body["totalResults"] = Value::from(total + 7);
-            }
-            let mut rewritten = scim_json(status, &body);
-            for (k, v) in headers.iter().filter(|(k, _)| *k != header::CONTENT_LENGTH) {
-                rewritten.headers_mut().insert(k.clone(), v.clone());
-            }
-            Ok(actix_web::dev::ServiceResponse::new(req, rewritten).map_into_right_body())
-        }
-    }
-}
-
 /// The SCIM API under `root` (the default tenant's and the per-tenant mount).
 fn scim_scope(
     root: &str,
@@ -289,7 +176,7 @@ fn scim_scope(
 > {
     let not_allowed = || web::to(method_not_allowed);
     web::scope(root)
-        .wrap_fn(fault_injector)
+        .wrap_fn(fault_injection::fault_injector)
         .wrap_fn(request_recorder)
         .service(
             web::resource("/ServiceProviderConfig")

@@ -649,6 +649,9 @@ fn index_keys(kind: ResourceKind, doc: &Value) -> (Vec<IndexKey>, Vec<IndexKey>)
         ResourceKind::Group => {
             if let Some(name) = str_of("displayName") {
                 index.push(IndexKey::new("displayName", index_value(name, false)));
+                // Entra matches groups by displayName: two groups of one name could never
+                // be told apart (docs/scim-server.md, "Group displayName uniqueness").
+                unique.push(IndexKey::new("displayName", user_name_key(name)));
             }
         }
     }

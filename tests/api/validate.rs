@@ -198,3 +198,164 @@ async fn a_failing_flow_step_shows_its_own_exchange_not_an_earlier_one() {
     assert_eq!(passed.outcome, Outcome::Pass);
     assert!(passed.exchange.is_none(), "a passing step carries no evidence");
 }
+
+/// What a server does wrong, its fault rules, the profile and checks run, the checks that
+/// must fail.
+type BrokenServer = (&'static str, Value, ValidateProfile, &'static [&'static str], &'static [&'static str]);
+
+/// Every check added for the vendors' suites fails against a scimlab tenant that breaks the
+/// behaviour it checks (and passes against a healthy one, in the clean runs above).
+#[actix_web::test]
+async fn each_suite_check_fails_against_a_server_that_breaks_its_behaviour() {
+    use ValidateProfile::{Entra, Okta};
+    let cases: &[BrokenServer] = &[
+        (
+            "answers /Schemas as a bare array",
+            json!([{"method": "GET", "path": "/Schemas", "misbehave": "bare-list"}]),
+            Entra,
+            &["discovery"],
+            &["discovery.schemas"],
+        ),
+        (
+            "hides the Group schema",
+            json!([{"method": "GET", "path": "/Schemas", "misbehave": "no-group-schema"}]),
+            Entra,
+            &["discovery"],
+            &["discovery.group-schema", "discovery.schema-coverage"],
+        ),
+        (
+            "answers unknown schema ids with 200",
+            json!([{"method": "GET", "path": "/Schemas/", "misbehave": "ok-when-missing"}]),
+            Entra,
+            &["discovery"],
+            &["discovery.by-id"],
+        ),
+        (
+            "fails a PUT on discovery with 500",
+            json!([{"method": "PUT", "path": "/ServiceProviderConfig", "status": 500}]),
+            Entra,
+            &["discovery"],
+            &["discovery.read-only"],
+        ),
+        (
+            "answers errors in plain text",
+            json!([{"method": "GET", "path": "/Users", "misbehave": "plain-errors"}]),
+            Entra,
+            &["auth"],
+            &["auth.bad-token"],
+        ),
+        (
+            "sends no Location header",
+            json!([{"method": "POST", "path": "/Users", "misbehave": "drop-location"}]),
+            Entra,
+            &["users"],
+            &["users.location"],
+        ),
+        (
+            "answers duplicate users with 400",
+            json!([{"method": "POST", "path": "/Users", "misbehave": "conflict-as-400"}]),
+            Entra,
+            &["users"],
+            &["users.uniqueness"],
+        ),
+        (
+            "keeps deleted users",
+            json!([{"method": "DELETE", "path": "/Users", "misbehave": "delete-ignored"}]),
+            Entra,
+            &["users"],
+            &["users.delete", "users.delete-missing", "users.restore"],
+        ),
+        (
+            "ignores PATCH on users",
+            json!([{"method": "PATCH", "path": "/Users", "misbehave": "patch-ignored"}]),
+            Entra,
+            &["users", "patch"],
+            &["users.reactivate", "users.rename", "patch.null-update", "patch.multi-op", "patch.manager-change"],
+        ),
+        (
+            "ignores PATCH on groups",
+            json!([{"method": "PATCH", "path": "/Groups", "misbehave": "patch-ignored"}]),
+            Entra,
+            &["groups"],
+            &["groups.patch-attributes", "groups.multi-member"],
+        ),
+        (
+            "answers duplicate groups with 400",
+            json!([{"method": "POST", "path": "/Groups", "misbehave": "conflict-as-400"}]),
+            Entra,
+            &["groups"],
+            &["groups.uniqueness"],
+        ),
+        (
+            "answers group lists empty",
+            json!([{"method": "GET", "path": "/Groups", "misbehave": "empty-lists"}]),
+            Entra,
+            &["groups"],
+            &["groups.filter-case"],
+        ),
+        (
+            "ignores group filters",
+            json!([{"method": "GET", "path": "/Groups", "misbehave": "ignore-filter"}]),
+            Entra,
+            &["groups"],
+            &["groups.filter-none"],
+        ),
+        (
+            "lists groups slowly",
+            json!([{"method": "GET", "path": "/Groups", "after": 6, "times": 1, "latencyMs": 700}]),
+            Entra,
+            &["groups"],
+            &["groups.list"],
+        ),
+        (
+            "ignores excludedAttributes",
+            json!([{"method": "GET", "path": "/Groups", "misbehave": "ignore-attributes"}]),
+            Entra,
+            &["groups"],
+            &["groups.excluded-members"],
+        ),
+        (
+            "answers a second group DELETE with 204",
+            json!([{"method": "DELETE", "path": "/Groups", "misbehave": "ok-when-missing"}]),
+            Entra,
+            &["groups"],
+            &["groups.restore"],
+        ),
+        (
+            "ignores startIndex and count",
+            json!([{"method": "GET", "misbehave": "ignore-paging"}]),
+            Entra,
+            &["paging"],
+            &["paging.count-5", "paging.groups"],
+        ),
+        (
+            "answers user lists empty",
+            json!([{"method": "GET", "path": "/Users", "misbehave": "empty-lists"}]),
+            Okta,
+            &["okta"],
+            &["okta.list-fields"],
+        ),
+        (
+            "refuses application/json",
+            json!([{"method": "POST", "path": "/Users", "status": 415}]),
+            Okta,
+            &["okta"],
+            &["okta.create-echo"],
+        ),
+        (
+            "fails reads by id",
+            json!([{"method": "GET", "path": "/Users/", "status": 500}]),
+            Okta,
+            &["okta"],
+            &["okta.get-fields"],
+        ),
+    ];
+    for (what, rules, profile, only, checks) in cases {
+        let app = server(Profile::Entra).await;
+        misbehave(&app, rules.clone()).await;
+        let report = run(&app, *profile, only).await;
+        for check in *checks {
+            assert!(failed(&report, check), "a server that {what} must fail {check}:\n{}", report.to_text(false));
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! The `paging` checks.
 
+use serde_json::json;
+
 use super::*;
 
 pub(super) async fn paging(ctx: &Ctx) {
@@ -78,6 +80,60 @@ pub(super) async fn paging(ctx: &Ctx) {
             Ok(())
         } else {
             Err(fail("only id and userName", format!("also {extra:?}")).into())
+        }
+    })
+    .await;
+    page_by_five(ctx, ResourceKind::User, "paging.count-5").await;
+    page_by_five(ctx, ResourceKind::Group, "paging.groups").await;
+}
+
+/// Microsoft's pagination tests: at least 11 resources, walked 5 at a time, each page's
+/// `startIndex` and `itemsPerPage` as asked, every resource once.
+async fn page_by_five(ctx: &Ctx, kind: ResourceKind, id: &'static str) {
+    if ctx.wanted(registry::find(id)).is_some() {
+        check(ctx, id, || async { Ok(()) }).await;
+        return;
+    }
+    let prefix = format!("scimlab-validate-{}-five", ctx.run_id);
+    let mut created = true;
+    for i in 0..11 {
+        let body = match kind {
+            ResourceKind::User => user_body(ctx, &format!("five{i:02}")),
+            ResourceKind::Group => json!({"schemas": [urn::GROUP], "displayName": format!("{prefix}-{i:02}")}),
+        };
+        created &= ctx.create(kind, &body).await.status == 201;
+    }
+    let (attribute, endpoint) = match kind {
+        ResourceKind::User => ("userName", "/Users"),
+        ResourceKind::Group => ("displayName", "/Groups"),
+    };
+    let filter = format!("{attribute} sw \"{prefix}\"");
+    check(ctx, id, || async {
+        if !created {
+            return Err(skip(format!("needs 11 resources under {endpoint}, and creating them failed")));
+        }
+        let mut seen = Vec::new();
+        for (start, expected) in [(1u64, 5usize), (6, 5), (11, 1)] {
+            let start_text = start.to_string();
+            let r = ctx.get(endpoint, &[("filter", &filter), ("startIndex", &start_text), ("count", "5")]).await;
+            expect_status(&r, 200)?;
+            let n = r.resources().len();
+            let (echoed, per_page, total) = (r.body["startIndex"].as_u64(), r.body["itemsPerPage"].as_u64(), r.total());
+            if echoed != Some(start) || per_page != Some(n as u64) || n != expected || total != Some(11) {
+                return Err(fail(
+                    format!("page at startIndex {start}: startIndex {start}, itemsPerPage {expected}, {expected} resources, totalResults 11"),
+                    format!("startIndex {echoed:?}, itemsPerPage {per_page:?}, {n} resources, totalResults {total:?}"),
+                )
+                .into());
+            }
+            seen.extend(r.resources().iter().map(|x| x["id"].as_str().unwrap_or("").to_string()));
+        }
+        seen.sort();
+        seen.dedup();
+        if seen.len() == 11 {
+            Ok(())
+        } else {
+            Err(fail("11 distinct resources over three pages", format!("{}", seen.len())).into())
         }
     })
     .await;

@@ -119,4 +119,76 @@ pub(super) async fn patch(ctx: &Ctx, id: &str) {
         }
     })
     .await;
+    check(ctx, "patch.null-update", || async {
+        let mut body = user_body(ctx, "null-update");
+        body["title"] = json!("Null Update");
+        body["nickName"] = json!("Nully");
+        let r = ctx.create(kind, &body).await;
+        expect_status(&r, 201)?;
+        let id = r.id();
+        let id = id.as_str();
+        // First to empty strings, then to null: both leave the attributes unassigned.
+        for (what, value) in [("an empty string", json!("")), ("null", Value::Null)] {
+            let ops = json!([{"op": "replace", "path": "title", "value": value}, {"op": "replace", "path": "nickName", "value": value}]);
+            let u = patch_then_read(ctx, kind, id, ops).await?;
+            let left: Vec<String> = ["title", "nickName"]
+                .into_iter()
+                .filter(|a| u.get(*a).is_some_and(|v| !v.is_null() && v != ""))
+                .map(|a| format!("{a} = {}", u[a]))
+                .collect();
+            if !left.is_empty() {
+                return Err(fail(format!("title and nickName unassigned after replacing them with {what}"), left.join(", ")).into());
+            }
+        }
+        Ok(())
+    })
+    .await;
+    check(ctx, "patch.multi-op", || async {
+        let ops = json!([
+            {"op": "replace", "path": "displayName", "value": "Multi Op"},
+            {"op": "replace", "path": "title", "value": "First"},
+            {"op": "replace", "path": "title", "value": "Second"},
+            {"op": "add", "path": "name.givenName", "value": "Multi"},
+        ]);
+        let u = patch_then_read(ctx, kind, id, ops).await?;
+        if u["displayName"] == "Multi Op" && u["title"] == "Second" && u["name"]["givenName"] == "Multi" {
+            Ok(())
+        } else {
+            Err(fail(
+                "displayName \"Multi Op\", title \"Second\" (the later operation wins), name.givenName \"Multi\"",
+                format!(
+                    "displayName {}, title {}, name.givenName {}",
+                    u["displayName"], u["title"], u["name"]["givenName"]
+                ),
+            )
+            .into())
+        }
+    })
+    .await;
+    check(ctx, "patch.manager-change", || async {
+        let first = ctx.create(ResourceKind::User, &user_body(ctx, "manager-one")).await;
+        expect_status(&first, 201)?;
+        let second = ctx.create(ResourceKind::User, &user_body(ctx, "manager-two")).await;
+        expect_status(&second, 201)?;
+        let path = format!("{}:manager", urn::ENTERPRISE_USER);
+        let manager = |u: &Value| u[urn::ENTERPRISE_USER]["manager"]["value"].as_str().unwrap_or("").to_string();
+        let steps = [
+            ("add", json!({"value": first.id()}), first.id()),
+            ("replace", json!({"value": second.id()}), second.id()),
+        ];
+        for (op, value, want) in steps {
+            let u = patch_then_read(ctx, kind, id, json!([{"op": op, "path": path, "value": value}])).await?;
+            if manager(&u) != want {
+                return Err(fail(format!("manager {want} after {op}"), u[urn::ENTERPRISE_USER].to_string()).into());
+            }
+        }
+        // Entra clears with an empty value (patch.entra-manager); the RFC with remove.
+        let u = patch_then_read(ctx, kind, id, json!([{"op": "remove", "path": path}])).await?;
+        if manager(&u).is_empty() {
+            Ok(())
+        } else {
+            Err(fail("no manager after remove", u[urn::ENTERPRISE_USER].to_string()).into())
+        }
+    })
+    .await;
 }

@@ -45,6 +45,17 @@ pub(super) async fn users(ctx: &Ctx) -> Option<String> {
     })
     .await;
     check(ctx, "users.location", || async {
+        let r = ctx.create(ResourceKind::User, &user_body(ctx, "located")).await;
+        expect_status(&r, 201)?;
+        let location = r.header("location").unwrap_or_default();
+        if !location.is_empty() && location.ends_with(&r.id()) {
+            Ok(())
+        } else {
+            Err(fail("a Location header with the new user's URL", format!("Location: {location:?}")).into())
+        }
+    })
+    .await;
+    check(ctx, "users.meta-location", || async {
         let r = ctx.get(&path_of(ResourceKind::User, &user_id), &[]).await;
         let location = r.body["meta"]["location"].as_str().unwrap_or("");
         if location.ends_with(&user_id) {
@@ -55,10 +66,18 @@ pub(super) async fn users(ctx: &Ctx) -> Option<String> {
     })
     .await;
     check(ctx, "users.uniqueness", || async {
-        let mut dup = user_body(ctx, "main");
-        dup["userName"] = json!(user_name.to_uppercase());
-        let r = ctx.create(ResourceKind::User, &dup).await;
-        expect_status(&r, 409)?;
+        // The same body again, then the userName in another case (userName is not caseExact).
+        for (what, user_name) in
+            [("the same user", user_name.clone()), ("the userName upper-cased", user_name.to_uppercase())]
+        {
+            let mut dup = user_body(ctx, "main");
+            dup["userName"] = json!(user_name);
+            let r = ctx.create(ResourceKind::User, &dup).await;
+            expect_status(&r, 409).map_err(|f| fail(format!("{} for {what}", f.expected), f.actual))?;
+            if r.body["scimType"] != "uniqueness" {
+                return Err(fail(format!("scimType \"uniqueness\" for {what}"), r.body.to_string()).into());
+            }
+        }
         Ok(())
     })
     .await;
@@ -94,5 +113,87 @@ pub(super) async fn users(ctx: &Ctx) -> Option<String> {
         Ok(())
     })
     .await;
+    lifecycle(ctx).await;
     id
+}
+
+/// Deleting twice, re-creating, reactivating and renaming: what Microsoft's Restore and
+/// preview tests and Okta's CRUD test do.
+async fn lifecycle(ctx: &Ctx) {
+    check(ctx, "users.delete-missing", || async {
+        let r = ctx.send(Method::DELETE, "/Users/scimlab-validate-does-not-exist", None).await;
+        expect_status(&r, 404).map_err(|f| fail(format!("{} for an unknown id", f.expected), f.actual))?;
+        let r = ctx.create(ResourceKind::User, &user_body(ctx, "twice")).await;
+        expect_status(&r, 201)?;
+        let path = path_of(ResourceKind::User, &r.id());
+        expect_status(&ctx.send(Method::DELETE, &path, None).await, 204)?;
+        ctx.forget(&r.id());
+        let again = ctx.send(Method::DELETE, &path, None).await;
+        expect_status(&again, 404).map_err(|f| fail(format!("{} for the second DELETE", f.expected), f.actual))?;
+        Ok(())
+    })
+    .await;
+    check(ctx, "users.restore", || async {
+        let body = user_body(ctx, "restored");
+        let r = ctx.create(ResourceKind::User, &body).await;
+        expect_status(&r, 201)?;
+        expect_status(&ctx.send(Method::DELETE, &path_of(ResourceKind::User, &r.id()), None).await, 204)?;
+        ctx.forget(&r.id());
+        let again = ctx.create(ResourceKind::User, &body).await;
+        expect_status(&again, 201)
+            .map_err(|f| fail(format!("{} re-creating a deleted userName", f.expected), f.actual))?;
+        let found = ctx
+            .get("/Users", &[("filter", &format!("userName eq \"{}\"", body["userName"].as_str().unwrap_or("")))])
+            .await;
+        match found.total() {
+            Some(1) => Ok(()),
+            other => Err(fail("exactly the re-created user", format!("totalResults {other:?}")).into()),
+        }
+    })
+    .await;
+    check(ctx, "users.reactivate", || async {
+        let r = ctx.create(ResourceKind::User, &user_body(ctx, "reactivated")).await;
+        expect_status(&r, 201)?;
+        for active in [false, true] {
+            let u = patch_then_read(
+                ctx,
+                ResourceKind::User,
+                &r.id(),
+                json!([{"op": "replace", "path": "active", "value": active}]),
+            )
+            .await?;
+            if u["active"] != active {
+                return Err(fail(format!("active {active}"), u["active"].to_string()).into());
+            }
+        }
+        Ok(())
+    })
+    .await;
+    check(ctx, "users.rename", || async {
+        let r = ctx.create(ResourceKind::User, &user_body(ctx, "before-rename")).await;
+        expect_status(&r, 201)?;
+        let renamed = ctx.user_name("after-rename");
+        let u = patch_then_read(
+            ctx,
+            ResourceKind::User,
+            &r.id(),
+            json!([{"op": "replace", "path": "userName", "value": renamed}]),
+        )
+        .await?;
+        if !u["userName"].as_str().unwrap_or("").eq_ignore_ascii_case(&renamed) {
+            return Err(fail(format!("userName {renamed}"), u["userName"].to_string()).into());
+        }
+        let by_new = ctx.get("/Users", &[("filter", &format!("userName eq \"{renamed}\""))]).await;
+        if filter_hits(&by_new, &renamed)? != 1 {
+            return Err(fail("the renamed user found by its new userName", by_new.body.to_string()).into());
+        }
+        let old = ctx.user_name("before-rename");
+        let by_old = ctx.get("/Users", &[("filter", &format!("userName eq \"{old}\""))]).await;
+        expect_status(&by_old, 200)?;
+        match by_old.total() {
+            Some(0) => Ok(()),
+            other => Err(fail("nothing found by the old userName", format!("totalResults {other:?}")).into()),
+        }
+    })
+    .await;
 }
