@@ -6,12 +6,22 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::{emit, Exit};
-use crate::validate::{validate, ValidateOptions, ValidateProfile};
+use crate::client::OAuthClient;
+use crate::validate::{validate, Suite, ValidateOptions, ValidateProfile};
 
 #[derive(clap::Args, Debug)]
 pub struct ValidateArgs {
     /// The SCIM base URL, e.g. https://app.example.com/scim/v2
-    url: String,
+    #[arg(required_unless_present = "coverage")]
+    url: Option<String>,
+    /// Print docs/validator-coverage.md (which vendor tests each check covers) and exit.
+    #[arg(long, conflicts_with_all = ["suite", "only"])]
+    coverage: bool,
+    /// Run exactly a vendor's submission suite, reported test by test under its own names:
+    /// entra-gallery (Microsoft's 25 gallery tests, in the entra profile) or okta-oin (Okta's
+    /// spec and CRUD tests, in the okta profile).
+    #[arg(long, value_enum, conflicts_with = "only")]
+    suite: Option<Suite>,
     /// Bearer token for the endpoint.
     #[arg(long, env = "SCIMLAB_TARGET_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -40,6 +50,19 @@ pub struct ValidateArgs {
     /// Do not verify the server's certificate (self-signed development servers only).
     #[arg(long)]
     insecure: bool,
+    /// Get the bearer token from this OAuth 2.0 token endpoint (client credentials), as
+    /// Microsoft's gallery validation prefers; needs --client-id and --client-secret.
+    #[arg(long, requires_all = ["client_id", "client_secret"])]
+    oauth_token_url: Option<String>,
+    /// OAuth client id (with --oauth-token-url).
+    #[arg(long, requires = "oauth_token_url")]
+    client_id: Option<String>,
+    /// OAuth client secret (with --oauth-token-url).
+    #[arg(long, env = "SCIMLAB_CLIENT_SECRET", hide_env_values = true, requires = "oauth_token_url")]
+    client_secret: Option<String>,
+    /// OAuth scope to ask for (with --oauth-token-url).
+    #[arg(long, requires = "oauth_token_url")]
+    scope: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -55,8 +78,21 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<Exit> {
             "warning: --insecure: the server's certificate is not verified; use it only against development servers"
         );
     }
+    let url = match args.url {
+        Some(url) if !args.coverage => url,
+        _ => {
+            emit(&crate::validate::suites::coverage_markdown())?;
+            return Ok(Exit::Clean);
+        }
+    };
+    let oauth = match (args.oauth_token_url, args.client_id, args.client_secret) {
+        (Some(token_url), Some(client_id), Some(client_secret)) => {
+            Some(OAuthClient { token_url, client_id, client_secret, scope: args.scope })
+        }
+        _ => None,
+    };
     let options = ValidateOptions {
-        base: args.url,
+        base: url,
         token: args.token,
         profile: args.profile,
         only: args.only,
@@ -64,6 +100,8 @@ pub async fn run(args: ValidateArgs) -> anyhow::Result<Exit> {
         timeout: std::time::Duration::from_secs(args.timeout.max(1)),
         ca_cert: args.ca_cert,
         insecure: args.insecure,
+        suite: args.suite,
+        oauth,
     };
     let report = validate(options).await?;
     let text = match args.format {

@@ -17,7 +17,7 @@ mod transport;
 pub use error::{ClientError, TlsProblem};
 pub use exchange::{Exchange, ExchangeLog, EXCHANGE_LOG_CAPACITY};
 pub use gate::PauseGate;
-pub use oauth::OAuthClient;
+pub use oauth::{AccessToken, OAuthClient};
 pub use retry::{parse_retry_after, RetryPolicy};
 pub use scim::{split_tenant_url, Credentials, Endpoint, ScimClient};
 pub use tls::{TlsOptions, SSL_CERT_FILE};

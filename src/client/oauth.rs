@@ -17,9 +17,22 @@ pub struct OAuthClient {
     pub scope: Option<String>,
 }
 
+/// What a token endpoint granted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessToken {
+    pub token: String,
+    /// `expires_in`, in seconds, when the endpoint says.
+    pub expires_in: Option<u64>,
+}
+
 impl OAuthClient {
     /// Fetches an access token with the client-credentials grant.
     pub async fn fetch_token(&self, transport: &Transport) -> Result<String, ClientError> {
+        Ok(self.fetch(transport).await?.token)
+    }
+
+    /// Fetches an access token with the client-credentials grant, with its lifetime.
+    pub async fn fetch(&self, transport: &Transport) -> Result<AccessToken, ClientError> {
         let mut form = vec![
             ("grant_type", "client_credentials"),
             ("client_id", self.client_id.as_str()),
@@ -43,7 +56,10 @@ impl OAuthClient {
             )));
         }
         match res.body.get("access_token").and_then(Value::as_str) {
-            Some(token) if res.is_success() => Ok(token.to_string()),
+            Some(token) if res.is_success() => Ok(AccessToken {
+                token: token.to_string(),
+                expires_in: res.body.get("expires_in").and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok())),
+            }),
             _ => {
                 let why = res.body.get("error_description").or_else(|| res.body.get("error")).and_then(Value::as_str);
                 Err(ClientError::Auth(format!(

@@ -7,6 +7,7 @@ mod checks;
 mod flow;
 pub mod registry;
 pub mod report;
+pub mod suites;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub use report::{CheckResult, Outcome, Report, Severity};
+pub use suites::{Suite, SuiteReport};
 
 use crate::client::{Body, Exchange, ExchangeLog, HttpOptions, Request, TlsOptions, Transport};
 
@@ -44,6 +46,28 @@ pub struct ValidateOptions {
     pub ca_cert: Option<std::path::PathBuf>,
     /// Accept any certificate (`--insecure`).
     pub insecure: bool,
+    /// Run exactly a vendor's suite (its checks, in its profile) and report by its tests.
+    pub suite: Option<Suite>,
+    /// Get the bearer token with OAuth client credentials (and check the endpoint's grant).
+    pub oauth: Option<crate::client::OAuthClient>,
+}
+
+impl ValidateOptions {
+    /// Every check in `profile`, with a static token, nothing kept.
+    pub fn new(base: impl Into<String>, token: Option<String>, profile: ValidateProfile) -> ValidateOptions {
+        ValidateOptions {
+            base: base.into(),
+            token,
+            profile,
+            only: Vec::new(),
+            keep: false,
+            timeout: Duration::from_secs(15),
+            ca_cert: None,
+            insecure: false,
+            suite: None,
+            oauth: None,
+        }
+    }
 }
 
 /// A response as the checks see it.
@@ -107,6 +131,8 @@ pub struct Ctx {
     report: Mutex<Report>,
     /// The target's ServiceProviderConfig (Null when it could not be read).
     pub spc: Value,
+    /// What the OAuth token endpoint granted, or why it did not (with `--oauth-token-url`).
+    pub oauth_grant: Option<Result<crate::client::AccessToken, String>>,
 }
 
 /// When a check started: its clock, and the first exchange that belongs to it.
@@ -127,6 +153,7 @@ impl Ctx {
             target: opts.base.clone(),
             profile: format!("{:?}", opts.profile).to_lowercase(),
             checks: Vec::new(),
+            suite: None,
         };
         Ok(Ctx {
             transport,
@@ -136,6 +163,7 @@ impl Ctx {
             exchanges: ExchangeLog::default(),
             report: Mutex::new(report),
             spc: Value::Null,
+            oauth_grant: None,
         })
     }
 
@@ -267,6 +295,7 @@ impl Ctx {
             outcome,
             exchange,
             duration_ms: started.at.elapsed().as_millis() as u64,
+            references: suites::references_of(meta.id),
         };
         if let Ok(mut r) = self.report.lock() {
             r.checks.push(result);
@@ -325,16 +354,36 @@ pub enum ValidateError {
     UnknownSelection(String),
     #[error("{0}")]
     Unreachable(String),
+    #[error("--suite runs exactly the vendor's tests; drop --only (or drop --suite and pick checks with --only)")]
+    SuiteWithOnly,
+    #[error("cannot get a token with OAuth client credentials: {0}")]
+    NoToken(String),
     #[error(transparent)]
     Client(#[from] crate::client::ClientError),
 }
 
 /// Runs every selected check against `opts.base` and returns the report.
-pub async fn validate(opts: ValidateOptions) -> Result<Report, ValidateError> {
+pub async fn validate(mut opts: ValidateOptions) -> Result<Report, ValidateError> {
     if let Some(name) = opts.only.iter().find(|n| !registry::is_known(n)) {
         return Err(ValidateError::UnknownSelection(name.clone()));
     }
+    if let Some(suite) = opts.suite {
+        if !opts.only.is_empty() {
+            return Err(ValidateError::SuiteWithOnly);
+        }
+        opts.profile = suite.profile();
+        opts.only = suite.check_ids();
+    }
     let mut ctx = Ctx::new(opts)?;
+    if let Some(client) = ctx.opts.oauth.clone() {
+        let grant = client.fetch(&ctx.transport).await.map_err(|e| e.to_string());
+        match (&grant, &ctx.opts.token) {
+            (Ok(granted), None) => ctx.opts.token = Some(granted.token.clone()),
+            (Err(e), None) => return Err(ValidateError::NoToken(e.clone())),
+            _ => {}
+        }
+        ctx.oauth_grant = Some(grant);
+    }
     let spc = ctx.get("/ServiceProviderConfig", &[]).await;
     if spc.status == 200 && spc.body.is_object() {
         ctx.spc = spc.body;
@@ -345,7 +394,14 @@ pub async fn validate(opts: ValidateOptions) -> Result<Report, ValidateError> {
     if !ctx.opts.keep {
         ctx.cleanup().await;
     }
-    Ok(ctx.report.lock().map(|r| r.clone()).unwrap_or_default())
+    let mut report = ctx.report.lock().map(|r| r.clone()).unwrap_or_default();
+    if let Some(suite) = ctx.opts.suite {
+        // Only the suite's checks are reported, not every check it left out.
+        let ids = suite.check_ids();
+        report.checks.retain(|c| ids.contains(&c.id));
+        report.suite = Some(SuiteReport::evaluate(suite, &report));
+    }
+    Ok(report)
 }
 
 impl Ctx {

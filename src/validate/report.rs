@@ -46,6 +46,9 @@ pub struct CheckResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exchange: Option<Exchange>,
     pub duration_ms: u64,
+    /// The vendors' tests this check covers, as `suite: test name`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -54,6 +57,9 @@ pub struct Report {
     pub target: String,
     pub profile: String,
     pub checks: Vec<CheckResult>,
+    /// The vendor suite's verdict, test by test, with `--suite`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suite: Option<super::SuiteReport>,
 }
 
 impl Report {
@@ -69,8 +75,12 @@ impl Report {
         self.checks.iter().filter(|c| matches!(c.outcome, Outcome::Skip { .. })).count()
     }
 
-    /// The run succeeds when something ran and no required check failed.
+    /// The run succeeds when something ran and no required check failed; with a suite,
+    /// when no mandatory reference test failed.
     pub fn success(&self) -> bool {
+        if let Some(suite) = &self.suite {
+            return suite.success();
+        }
         self.passed() + self.failed() > 0
             && !self
                 .checks
@@ -103,6 +113,9 @@ impl Report {
                 Outcome::Fail { .. } => (paint("31", "FAIL"), String::new()),
             };
             let _ = writeln!(out, "  {mark} {:<34} {}{detail}  [{} · {:?}]", c.id, c.title, c.source, c.severity);
+            if self.suite.is_some() && !c.references.is_empty() {
+                let _ = writeln!(out, "       for {}", c.references.join("; "));
+            }
             if let Outcome::Fail { expected, actual } = &c.outcome {
                 let _ = writeln!(out, "       expected: {expected}");
                 let _ = writeln!(out, "       actual:   {actual}");
@@ -115,6 +128,9 @@ impl Report {
                 }
             }
         }
+        if let Some(suite) = &self.suite {
+            out += &suite.to_text(&paint);
+        }
         let _ = writeln!(out, "\n{}", self.summary_line());
         out
     }
@@ -124,6 +140,12 @@ impl Report {
         v["summary"] = serde_json::json!({
             "passed": self.passed(), "failed": self.failed(), "skipped": self.skipped(), "success": self.success()
         });
+        if let Some(suite) = &self.suite {
+            v["suite"]["summary"] = serde_json::json!({
+                "passed": suite.count("passed"), "failed": suite.count("failed"), "warnings": suite.count("warning"),
+                "skipped": suite.count("skipped"), "notCovered": suite.count("not-covered")
+            });
+        }
         serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
     }
 
@@ -170,8 +192,38 @@ impl Report {
             }
             junit.add_test_suite(suite);
         }
+        if let Some(suite) = &self.suite {
+            junit.add_test_suite(suite_junit(suite));
+        }
         junit.to_string()
     }
+}
+
+/// The vendor suite as its own JUnit testsuite: one testcase per reference test, named as
+/// the vendor names it, with scimlab's check ids in the class name.
+fn suite_junit(suite: &super::SuiteReport) -> quick_junit::TestSuite {
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+    let mut junit = TestSuite::new(suite.suite.name());
+    for t in &suite.tests {
+        let status = match t.result {
+            "passed" => TestCaseStatus::success(),
+            "failed" | "warning" => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(t.detail.as_str());
+                s.set_type(if t.result == "failed" { "mandatory" } else { "optional" });
+                s
+            }
+            _ => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(t.detail.as_str());
+                s
+            }
+        };
+        let mut case = TestCase::new(t.name.as_str(), status);
+        case.set_classname(format!("{} [{}]", suite.suite.name(), t.checks.join(", ")));
+        junit.add_test_case(case);
+    }
+    junit
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -21,14 +21,10 @@ async fn validate_discovery_with_ca(url: &str, ca: &std::path::Path) -> std::pro
 
 fn options(app: &TestApp, ca_cert: Option<std::path::PathBuf>, only: &[&str]) -> ValidateOptions {
     ValidateOptions {
-        base: app.url(""),
-        token: Some(TOKEN.into()),
-        profile: ValidateProfile::Entra,
         only: only.iter().map(|s| s.to_string()).collect(),
-        keep: false,
         timeout: std::time::Duration::from_secs(10),
         ca_cert,
-        insecure: false,
+        ..ValidateOptions::new(app.url(""), Some(TOKEN.into()), ValidateProfile::Entra)
     }
 }
 

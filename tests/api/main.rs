@@ -23,3 +23,4 @@ mod tenants;
 mod testkit;
 mod users;
 mod validate;
+mod validate_suites;

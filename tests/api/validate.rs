@@ -22,14 +22,9 @@ async fn server(profile: Profile) -> TestApp {
 
 async fn run(app: &TestApp, profile: ValidateProfile, only: &[&str]) -> Report {
     validate(ValidateOptions {
-        base: app.url(""),
-        token: Some(TOKEN.into()),
-        profile,
         only: only.iter().map(|s| s.to_string()).collect(),
-        keep: false,
         timeout: Duration::from_secs(10),
-        ca_cert: None,
-        insecure: false,
+        ..ValidateOptions::new(app.url(""), Some(TOKEN.into()), profile)
     })
     .await
     .expect("the validator runs")

@@ -30,6 +30,29 @@ pub(super) async fn auth(ctx: &Ctx) {
         Ok(())
     })
     .await;
+    check(ctx, "auth.oauth", || async {
+        let Some(grant) = &ctx.oauth_grant else {
+            return Err(skip("no --oauth-token-url given: the endpoint is called with a static token"));
+        };
+        let granted = grant.as_ref().map_err(|e| fail("an access_token from the token endpoint", e.clone()))?;
+        // Microsoft's gallery validation wants a token valid 60 to 360 minutes.
+        match granted.expires_in {
+            Some(seconds) if (3600..=21600).contains(&seconds) => {}
+            other => {
+                let actual =
+                    other.map_or("no expires_in".to_string(), |s| format!("expires_in {s} s ({} min)", s / 60));
+                return Err(fail("expires_in between 3600 and 21600 seconds (60–360 minutes)", actual).into());
+            }
+        }
+        let query = [("count", "1".to_string())];
+        let r = ctx.exchange("GET", "/Users", &query, Some(&granted.token), None, &[]).await;
+        if (200..300).contains(&r.status) {
+            Ok(())
+        } else {
+            Err(fail("2xx for GET /Users with the granted token", format!("HTTP {}", r.status)).into())
+        }
+    })
+    .await;
     check(ctx, "auth.media-type", || async {
         let r = ctx.get("/Users", &[("count", "1")]).await;
         expect_status(&r, 200)?;

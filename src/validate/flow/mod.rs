@@ -1,6 +1,11 @@
 //! The Entra provisioning flow as one scenario, driven by scimlab's own provisioning engine
-//! against the endpoint: test connection → create → update → disable → group and members →
-//! delete. Each step is a check; whatever the engine created is deleted afterwards.
+//! against the endpoint, as Microsoft's gallery validation drives Entra's: test connection →
+//! create → update every mapped attribute → manager set, changed, removed → provision on
+//! demand → disable → unassign and reassign → members removed and added → group renamed →
+//! a group on demand → delete. Each step is a check (steps.rs); whatever the engine created
+//! is deleted afterwards.
+
+mod steps;
 
 use std::sync::Arc;
 
@@ -12,9 +17,8 @@ use super::{registry, CheckMeta, Ctx};
 use crate::clock::SystemClock;
 use crate::provision::state::ObjectKind;
 use crate::provision::{CycleReport, Engine, Job, JobState, NoProgress};
-use crate::scim::ResourceKind;
 
-struct Flow {
+pub(super) struct Flow {
     engine: Engine,
     directory: std::path::PathBuf,
     source: Value,
@@ -24,19 +28,7 @@ struct Flow {
 impl Flow {
     fn new(ctx: &Ctx) -> anyhow::Result<Flow> {
         let dir = tempfile::tempdir()?;
-        let person = |label: &str, title: &str| {
-            json!({
-                "objectId": format!("{}-{label}", ctx.run_id),
-                "userPrincipalName": ctx.user_name(&format!("flow-{label}")),
-                "mailNickname": format!("{}-flow-{label}", ctx.run_id),
-                "displayName": format!("Flow {label}"),
-                "givenName": "Flow",
-                "surname": label,
-                "mail": ctx.user_name(&format!("flow-{label}")),
-                "jobTitle": title,
-                "accountEnabled": true
-            })
-        };
+        let person = |label: &str, title: &str| person(ctx, label, title);
         let mut report = person("report", "Engineer");
         report["manager"] = json!(format!("{}-lead", ctx.run_id));
         let source = json!({
@@ -74,6 +66,27 @@ impl Flow {
     fn target_id(&self, kind: ObjectKind, source_id: &str) -> Option<String> {
         self.engine.state().link(kind, source_id).ok().flatten().map(|l| l.target_id)
     }
+}
+
+/// A source user of the flow, as the directory file describes one.
+fn person(ctx: &Ctx, label: &str, title: &str) -> Value {
+    json!({
+        "objectId": format!("{}-{label}", ctx.run_id),
+        "userPrincipalName": ctx.user_name(&format!("flow-{label}")),
+        "mailNickname": format!("{}-flow-{label}", ctx.run_id),
+        "displayName": format!("Flow {label}"),
+        "givenName": "Flow",
+        "surname": label,
+        "mail": ctx.user_name(&format!("flow-{label}")),
+        "jobTitle": title,
+        "department": "Validation",
+        "accountEnabled": true
+    })
+}
+
+/// The source object with this objectId, in `users` or `groups`.
+fn object_mut<'a>(source: &'a mut Value, list: &str, object_id: &str) -> Option<&'a mut Value> {
+    source[list].as_array_mut()?.iter_mut().find(|o| o["objectId"] == object_id)
 }
 
 fn verdict(report: &anyhow::Result<CycleReport>, want: impl Fn(&CycleReport) -> bool, expected: &str) -> Outcome {
@@ -120,9 +133,6 @@ pub async fn entra_flow(ctx: &Ctx) {
             return;
         }
     };
-    let (lead, report_user, group) =
-        (format!("{}-lead", ctx.run_id), format!("{}-report", ctx.run_id), format!("{}-group", ctx.run_id));
-
     let t = ctx.begin();
     let outcome = match flow.engine.test_connection().await {
         Ok(_) => Outcome::Pass,
@@ -131,87 +141,7 @@ pub async fn entra_flow(ctx: &Ctx) {
     let connected = outcome == Outcome::Pass;
     flow.record(ctx, first, t, outcome);
     if connected {
-        let t = ctx.begin();
-        let r = flow.cycle(|_| {}).await;
-        let outcome = verdict(&r, |r| r.created == 3, "2 users and 1 group created, after a lookup each");
-        flow.record(ctx, registry::find("flow.create"), t, outcome);
-
-        let t = ctx.begin();
-        let r = flow.cycle(|s| s["users"][1]["jobTitle"] = json!("Senior Engineer")).await;
-        let mut outcome = verdict(&r, |r| r.updated >= 1, "the changed title sent as a PATCH");
-        if outcome == Outcome::Pass {
-            if let Some(id) = flow.target_id(ObjectKind::User, &report_user) {
-                let u = ctx.get(&format!("/Users/{id}"), &[]).await;
-                if u.body["title"] != "Senior Engineer" {
-                    outcome = Outcome::Fail {
-                        expected: "title \"Senior Engineer\"".into(),
-                        actual: u.body["title"].to_string(),
-                    };
-                }
-            }
-        }
-        flow.record(ctx, registry::find("flow.update"), t, outcome);
-
-        let t = ctx.begin();
-        let r = flow.cycle(|s| s["users"][1]["accountEnabled"] = json!(false)).await;
-        let mut outcome = verdict(&r, |r| r.disabled == 1, "the disabled user sent active=false");
-        if outcome == Outcome::Pass {
-            if let Some(id) = flow.target_id(ObjectKind::User, &report_user) {
-                let filter = format!("id eq \"{id}\"");
-                let u = ctx.get("/Users", &[("filter", &filter)]).await;
-                if u.resources().first().map(|x| x["active"].clone()) != Some(json!(false)) {
-                    outcome = Outcome::Fail {
-                        expected: "the disabled user still found by filter, with active false".into(),
-                        actual: u.body.to_string(),
-                    };
-                }
-            }
-        }
-        flow.record(ctx, registry::find("flow.disable"), t, outcome);
-
-        let t = ctx.begin();
-        let r = flow.cycle(|s| s["groups"][0]["members"] = json!([lead.clone()])).await;
-        let mut outcome = verdict(&r, |_| true, "the membership change sent as a PATCH");
-        if outcome == Outcome::Pass {
-            if let Some(id) = flow.target_id(ObjectKind::Group, &group) {
-                let g = ctx.get(&format!("/Groups/{id}"), &[]).await;
-                let n = g.body["members"].as_array().map(Vec::len).unwrap_or(0);
-                if n != 1 {
-                    outcome = Outcome::Fail {
-                        expected: "1 member left in the group".into(),
-                        actual: format!("{n}: {}", g.body["members"]),
-                    };
-                }
-            }
-        }
-        flow.record(ctx, registry::find("flow.members"), t, outcome);
-
-        let t = ctx.begin();
-        let ids: Vec<(ResourceKind, Option<String>)> = vec![
-            (ResourceKind::User, flow.target_id(ObjectKind::User, &lead)),
-            (ResourceKind::Group, flow.target_id(ObjectKind::Group, &group)),
-        ];
-        let r = flow
-            .cycle(|s| {
-                s["users"] = json!([]);
-                s["groups"] = json!([]);
-            })
-            .await;
-        let mut outcome = verdict(&r, |r| r.deleted >= 2, "users and group deleted in the target");
-        if outcome == Outcome::Pass {
-            for (kind, id) in ids.iter() {
-                if let Some(id) = id {
-                    let g = ctx.get(&format!("/{}/{id}", kind.endpoint()), &[]).await;
-                    if g.status != 404 {
-                        outcome = Outcome::Fail {
-                            expected: format!("404 for the deleted {kind}"),
-                            actual: format!("HTTP {}", g.status),
-                        };
-                    }
-                }
-            }
-        }
-        flow.record(ctx, registry::find("flow.delete"), t, outcome);
+        steps::run(ctx, &mut flow).await;
     }
 
     // Whatever the engine still has linked was created by this run: remove it.
