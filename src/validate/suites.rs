@@ -170,6 +170,32 @@ pub const REFERENCE_TESTS: &[ReferenceTest] = &[
     ),
 ];
 
+/// python-scim's scim2-tester, by its check categories (it has no fixed list of named
+/// tests: it generates checks per resource type and attribute). Documented, not a `--suite`.
+const SCIM2_TESTER: &[(&str, &[&str], &str)] = &[
+    (
+        "discovery: /ServiceProviderConfig, /ResourceTypes, /Schemas",
+        &[
+            "discovery.spc",
+            "discovery.resource-types",
+            "discovery.schemas",
+            "discovery.group-schema",
+            "discovery.by-id",
+        ],
+        "covered",
+    ),
+    (
+        "crud: create, read, replace and delete of every resource type",
+        &["users.create", "users.get", "users.put", "users.delete", "groups.create", "groups.restore"],
+        "covered for User and Group; custom resource types are not exercised",
+    ),
+    (
+        "patch: add, remove and replace of simple, complex and extension attributes",
+        &["patch.add-no-path", "patch.replace-path", "patch.remove", "patch.value-filter", "patch.manager-change"],
+        "partly: representative attributes of each kind, not every attribute of every schema",
+    ),
+];
+
 /// The reference tests a check serves, as `suite: name` (shown next to its id).
 pub fn references_of(check_id: &str) -> Vec<String> {
     REFERENCE_TESTS
@@ -324,6 +350,15 @@ pub fn coverage_markdown() -> String {
             let _ = writeln!(out, "| {} | {category} | {} | {coverage} |", t.name, checks.join("<br>"));
         }
     }
+    out.push_str(
+        "\n## python-scim scim2-tester (categories)\n\nscim2-tester generates its checks per resource type and \
+         attribute rather than naming a fixed list, so it is mapped by category and has no `--suite`.\n\n\
+         | Category | scimlab checks | Coverage |\n|---|---|---|\n",
+    );
+    for (category, checks, coverage) in SCIM2_TESTER {
+        let ids: Vec<String> = checks.iter().map(|id| format!("`{id}`")).collect();
+        let _ = writeln!(out, "| {category} | {} | {coverage} |", ids.join(", "));
+    }
     out
 }
 
@@ -336,6 +371,11 @@ mod tests {
         for t in REFERENCE_TESTS {
             for id in t.checks {
                 assert!(registry::CHECKS.iter().any(|c| c.id == *id), "{} maps to unknown check {id}", t.name);
+            }
+        }
+        for (category, checks, _) in SCIM2_TESTER {
+            for id in *checks {
+                assert!(registry::CHECKS.iter().any(|c| c.id == *id), "{category} maps to unknown check {id}");
             }
         }
         assert_eq!(Suite::EntraGallery.tests().count(), 25);
