@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cert;
 pub mod demo;
+mod entra_files;
 pub mod output;
 pub mod provision;
 pub mod serve;

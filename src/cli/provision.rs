@@ -14,7 +14,7 @@ use super::{emit, emit_line, Exit, Format};
 use crate::clock::{Clock, SystemClock};
 use crate::provision::engine::summary;
 use crate::provision::health::JobStatus;
-use crate::provision::import::{import_entra, ImportSettings};
+use crate::provision::import::ImportSettings;
 use crate::provision::job::ScopeMode;
 use crate::provision::log::Status;
 use crate::provision::log_query::{LogFilterText, LogFormat};
@@ -147,6 +147,27 @@ pub enum ProvisionCommand {
         /// Write the job here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Graph secrets to apply ({"value": [{"key": "BaseAddress", …}]}, as export-entra
+        /// writes them): BaseAddress, SecretToken, SyncAll, SkipOutOfScopeDeletions and the
+        /// deletion threshold win over --url, --token and --scope.
+        #[arg(long)]
+        secrets: Option<PathBuf>,
+    },
+    /// Write the job as Graph's synchronizationSchema (what Entra's "Download schema" and
+    /// GET …/jobs/{id}/schema give), and its secrets (BaseAddress, SyncAll, …) separately.
+    ExportEntra {
+        /// Job file (JSON, see fixtures/jobs/README.md).
+        #[arg(long)]
+        job: PathBuf,
+        /// Write the schema here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the secrets here (default with --out: next to it, as NAME.secrets.json).
+        #[arg(long)]
+        secrets_out: Option<PathBuf>,
+        /// Put the target's token into the secrets file (masked as "*" otherwise).
+        #[arg(long)]
+        include_secrets: bool,
     },
     /// Show the job's state: cycle counts, quarantine, escrows, steady state.
     Status {
@@ -222,7 +243,7 @@ pub fn seed() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7)
 }
 
-fn load_job(path: &Path) -> anyhow::Result<Job> {
+pub(super) fn load_job(path: &Path) -> anyhow::Result<Job> {
     let job = Job::load(path)?;
     for warning in job.warnings() {
         eprintln!("warning: {warning}");
@@ -268,12 +289,16 @@ pub async fn run(command: ProvisionCommand) -> anyhow::Result<Exit> {
             emit_line(&format!("restarted: the next cycle is an initial cycle{links}"))?;
             Ok(Exit::Clean)
         }
-        ProvisionCommand::ImportEntra { schema, url, token, directory, scope, name, out } => {
+        ProvisionCommand::ImportEntra { schema, url, token, directory, scope, name, out, secrets } => {
             let scope = match scope {
                 ImportScope::Assigned => ScopeMode::Assigned,
                 ImportScope::All => ScopeMode::All,
             };
-            import(&schema, &ImportSettings { name, url, token, directory, scope }, out.as_deref())
+            let settings = ImportSettings { name, url, token, directory, scope };
+            super::entra_files::import(&schema, &settings, secrets.as_deref(), out.as_deref())
+        }
+        ProvisionCommand::ExportEntra { job, out, secrets_out, include_secrets } => {
+            super::entra_files::export_entra(&job, out.as_deref(), secrets_out.as_deref(), include_secrets)
         }
         ProvisionCommand::Status { job, format } => {
             let status = open_engine(&job, Arc::new(SystemClock))?.status()?;
@@ -370,6 +395,11 @@ fn status_text(s: &JobStatus) -> String {
     if let Some(e) = &s.last_error {
         let _ = writeln!(out, "  last error: {e}");
     }
+    let _ = writeln!(
+        out,
+        "  Graph ids (serve --job): servicePrincipal {}, job {}",
+        s.graph.service_principal_id, s.graph.job_id
+    );
     out
 }
 
@@ -579,23 +609,6 @@ fn explain_connection_error(error: &EngineError) -> String {
 }
 
 /// `provision import-entra`: the job goes to `out` (or stdout), notes to stderr.
-fn import(schema: &Path, settings: &ImportSettings, out: Option<&Path>) -> anyhow::Result<Exit> {
-    let text = std::fs::read_to_string(schema).with_context(|| format!("cannot read {}", schema.display()))?;
-    let imported = import_entra(&text, &schema.display().to_string(), settings)?;
-    for note in &imported.notes {
-        eprintln!("note: {note}");
-    }
-    let json = serde_json::to_string_pretty(&imported.spec)? + "\n";
-    match out {
-        Some(path) => {
-            std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!("wrote {} (set assignments before the first run)", path.display());
-        }
-        None => emit(&json)?,
-    }
-    Ok(Exit::Clean)
-}
-
 /// `provision logs`.
 fn logs(args: &JobArgs, format: &str, filter: &LogFilterText) -> anyhow::Result<String> {
     let format = LogFormat::parse(format).map_err(|e| anyhow::anyhow!("--{e}"))?;

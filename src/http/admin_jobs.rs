@@ -28,6 +28,7 @@ fn host_error(e: HostError) -> ApiError {
         HostError::Unknown(_) => ApiError(ScimError::not_found(e.to_string())),
         HostError::Stopped(_) => ApiError(ScimError::unavailable(e.to_string())),
         HostError::Paused(_) => ApiError(ScimError::new(409, None, e.to_string())),
+        HostError::Invalid(_) => ApiError(ScimError::invalid_value(e.to_string())),
         HostError::Engine(EngineError::NotFound(detail)) => ApiError(ScimError::not_found(detail)),
         HostError::Engine(e @ (EngineError::Disabled(_) | EngineError::Paused)) => {
             ApiError(ScimError::new(409, None, e.to_string()))
@@ -118,7 +119,7 @@ async fn job_mappings(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
     let job = state.jobs.job(&name).map_err(host_error)?;
-    Ok(scim_json(StatusCode::OK, &crate::provision::mapping_view::describe(job)))
+    Ok(scim_json(StatusCode::OK, &crate::provision::mapping_view::describe(&job)))
 }
 
 #[derive(serde::Deserialize)]

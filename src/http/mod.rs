@@ -19,6 +19,7 @@ mod discovery;
 pub mod error;
 mod extract;
 mod fault_injection;
+mod graph;
 mod reset;
 mod resources;
 pub mod tls;
@@ -80,6 +81,7 @@ pub const FAULT_HEADER: &str = "x-scimlab-fault";
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(reset::configure);
     cfg.configure(admin::configure);
+    cfg.configure(graph::configure);
     cfg.service(web::resource("/metrics").route(web::get().to(admin::metrics)));
     cfg.service(scim_scope(SCIM_ROOT)).service(scim_scope(TENANT_SCIM_ROOT)).default_service(web::to(not_found));
 }

@@ -249,6 +249,8 @@ pub struct JobStatus {
     /// The last cycles, oldest first.
     #[serde(default)]
     pub recent_cycles: Vec<crate::provision::state::CyclePoint>,
+    /// The ids the Graph-shaped API serves the job under.
+    pub graph: crate::provision::graph::GraphIds,
 }
 
 /// Where a job stands (Graph's synchronizationStatus `code`).

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -33,6 +33,17 @@ pub enum Command {
         subject: OnDemandSubject,
         reply: oneshot::Sender<Result<Vec<OnDemandTrace>, EngineError>>,
     },
+    /// Run with this configuration from now on.
+    Reconfigure {
+        job: Box<Job>,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    /// Test the connection (Entra's Test Connection) with this job's target, or with the
+    /// given job's (other credentials).
+    TestConnection {
+        job: Option<Box<Job>>,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
 }
 
 /// What to provision on demand: a user or a group of the source directory, by any key the
@@ -44,7 +55,8 @@ pub enum OnDemandSubject {
 }
 
 struct Hosted {
-    job: Job,
+    /// The configuration the job runs with (the file's, or the Graph API's latest).
+    job: Arc<RwLock<Job>>,
     state: JobState,
     control: JobControl,
     commands: mpsc::UnboundedSender<Command>,
@@ -59,6 +71,7 @@ pub struct JobHost {
 /// Runs one job's cycles; spawned when the server starts.
 pub struct Supervisor {
     engine: Engine,
+    clock: Arc<dyn Clock>,
     commands: mpsc::UnboundedReceiver<Command>,
     observer: Arc<dyn CycleObserver>,
 }
@@ -71,6 +84,8 @@ pub enum HostError {
     Stopped(String),
     #[error("the job '{0}' is paused: start or resume it, then provision on demand")]
     Paused(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -86,7 +101,7 @@ impl JobHost {
         let mut host = JobHost::default();
         let mut supervisors = Vec::new();
         for path in paths {
-            let job = Job::load(path)?;
+            let mut job = Job::load(path)?;
             let name = job.spec.name.clone();
             if host.jobs.contains_key(&name) {
                 anyhow::bail!("{}: a hosted job named '{name}' is already loaded", path.display());
@@ -95,6 +110,14 @@ impl JobHost {
                 Some(root) => JobState::open(&root.join(&name))?,
                 None => JobState::temporary()?,
             };
+            if let Some(configured) = state.configuration()? {
+                // Changed over the Graph API since the file was written: that wins.
+                let spec = serde_json::from_value(configured).map_err(|e| {
+                    anyhow::anyhow!("{}: the configuration stored by the Graph API does not load: {e}", path.display())
+                })?;
+                job = Job::from_spec(spec, job.base_dir.clone())?;
+                tracing::warn!(job = %name, "running with the configuration last set over the Graph API, not the job file's");
+            }
             let engine = Engine::new(job.clone(), state.clone(), Arc::clone(&clock), rand::random())?;
             let (tx, rx) = mpsc::unbounded_channel();
             let control = engine.control();
@@ -102,8 +125,13 @@ impl JobHost {
                 // Paused before a restart: the gate closes again before any request.
                 control.pause()?;
             }
-            host.jobs.insert(name, Hosted { job, state, control, commands: tx });
-            supervisors.push(Supervisor { engine, commands: rx, observer: Arc::clone(&observer) });
+            host.jobs.insert(name, Hosted { job: Arc::new(RwLock::new(job)), state, control, commands: tx });
+            supervisors.push(Supervisor {
+                engine,
+                clock: Arc::clone(&clock),
+                commands: rx,
+                observer: Arc::clone(&observer),
+            });
         }
         Ok((host, supervisors))
     }
@@ -122,7 +150,12 @@ impl JobHost {
 
     pub fn status(&self, name: &str) -> Result<JobStatus, HostError> {
         let h = self.get(name)?;
-        Ok(h.control.status(&h.job)?)
+        Ok(h.control.status(&self.job(name)?)?)
+    }
+
+    /// The names of the hosted jobs.
+    pub fn names(&self) -> Vec<String> {
+        self.jobs.keys().cloned().collect()
     }
 
     /// Stops every request of the job at once (a cycle in progress waits where it is).
@@ -164,9 +197,34 @@ impl JobHost {
         Ok(answer.await.map_err(|_| HostError::Stopped(name.to_string()))??)
     }
 
-    /// The job as loaded (its mappings and scoping, for the admin page).
-    pub fn job(&self, name: &str) -> Result<&Job, HostError> {
-        Ok(&self.get(name)?.job)
+    /// The job as it runs now (its mappings and scoping, for the admin page and Graph).
+    pub fn job(&self, name: &str) -> Result<Job, HostError> {
+        let hosted = self.get(name)?;
+        let job = hosted.job.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(job.clone())
+    }
+
+    /// Runs the job with a changed job file from the next request on, and keeps the change
+    /// in the job's state so a restarted server runs it too.
+    pub async fn reconfigure(&self, name: &str, spec: super::job::JobSpec) -> Result<(), HostError> {
+        let hosted = self.get(name)?;
+        let base_dir = self.job(name)?.base_dir;
+        let job = Job::from_spec(spec, base_dir).map_err(|e| HostError::Invalid(e.to_string()))?;
+        let (reply, answer) = oneshot::channel();
+        self.send(name, Command::Reconfigure { job: Box::new(job.clone()), reply })?;
+        answer.await.map_err(|_| HostError::Stopped(name.to_string()))??;
+        let stored = serde_json::to_value(&job.spec).map_err(|e| HostError::Invalid(e.to_string()))?;
+        hosted.state.set_configuration(Some(&stored)).map_err(EngineError::from)?;
+        *hosted.job.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = job;
+        Ok(())
+    }
+
+    /// Entra's Test Connection against the job's target, or against `job`'s (other
+    /// credentials) when given.
+    pub async fn test_connection(&self, name: &str, job: Option<Job>) -> Result<(), HostError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(name, Command::TestConnection { job: job.map(Box::new), reply })?;
+        Ok(answer.await.map_err(|_| HostError::Stopped(name.to_string()))??)
     }
 
     pub fn logs(&self, name: &str) -> Result<Vec<LogEntry>, HostError> {
@@ -208,7 +266,8 @@ impl Supervisor {
                 tokio::select! {
                     command = self.commands.recv() => {
                         let Some(command) = command else { return };
-                        let on_demand = matches!(command, Command::OnDemand { .. });
+                        // Work that is not a cycle leaves the schedule alone.
+                        let on_demand = matches!(command, Command::OnDemand { .. } | Command::TestConnection { .. });
                         self.handle(&name, command).await;
                         if !on_demand {
                             break;
@@ -232,6 +291,26 @@ impl Supervisor {
                 };
                 // The asker may have gone (a closed page); the work is done either way.
                 let _ = reply.send(traces);
+                Ok(())
+            }
+            Command::Reconfigure { job, reply } => {
+                let _ = reply.send(self.engine.reconfigure(*job));
+                Ok(())
+            }
+            Command::TestConnection { job, reply } => {
+                let result = match job {
+                    None => self.engine.test_connection().await.map(|_| ()),
+                    Some(job) => {
+                        let probe = JobState::temporary()
+                            .map_err(EngineError::from)
+                            .and_then(|state| Engine::new(*job, state, Arc::clone(&self.clock), rand::random()));
+                        match probe {
+                            Ok(mut probe) => probe.test_connection().await.map(|_| ()),
+                            Err(e) => Err(e),
+                        }
+                    }
+                };
+                let _ = reply.send(result);
                 Ok(())
             }
         };

@@ -172,6 +172,7 @@ pub fn import_entra(text: &str, path: &str, settings: &ImportSettings) -> Result
         users,
         groups,
         options: Options::default(),
+        graph: None,
     };
     // Compile now, so an unsupported function or bad path is reported against the export.
     Job::from_spec(spec.clone(), std::path::PathBuf::new())?;

@@ -267,6 +267,9 @@ pub struct JobSpec {
     pub groups: Option<ObjectMapping>,
     #[serde(default)]
     pub options: Options,
+    /// The ids the Graph-shaped API serves the job under (derived from the name when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<super::graph::GraphIds>,
 }
 
 /// A compiled attribute mapping.

@@ -219,7 +219,7 @@ impl LogEntry {
             "provisioningAction": self.provisioning_action,
             "durationInMilliseconds": self.duration_in_milliseconds,
             "provisioningStatusInfo": {"status": self.status, "errorInformation": error},
-            "initiatedBy": {"id": "", "displayName": "Azure AD Provisioning Service", "initiatingType": "system"},
+            "initiatedBy": {"id": "", "displayName": "Azure AD Provisioning Service", "initiatorType": "system"},
             "servicePrincipal": {"id": self.job_id, "displayName": self.job_id},
             "sourceSystem": {"id": "", "displayName": "Azure Active Directory", "details": {}},
             "targetSystem": {"id": "", "displayName": "customappsso", "details": {}},

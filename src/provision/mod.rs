@@ -5,6 +5,7 @@
 pub mod directory;
 pub mod engine;
 pub mod expr;
+pub mod graph;
 pub mod graph_mapping;
 pub mod health;
 pub mod host;

@@ -12,6 +12,7 @@ mod entra_config;
 mod examples;
 mod faults;
 mod filters;
+mod graph;
 mod groups;
 mod helpers;
 mod https;

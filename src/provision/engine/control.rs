@@ -144,5 +144,6 @@ pub fn status_of(job: &Job, state: &JobState, gate_paused: bool) -> Result<JobSt
         last_successful_cycle_at: meta.last_successful_cycle_at,
         steady_state_at: meta.steady_state_at,
         recent_cycles: meta.recent_cycles,
+        graph: crate::provision::graph::GraphIds::of(job),
     })
 }

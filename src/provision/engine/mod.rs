@@ -95,6 +95,21 @@ impl Engine {
         })
     }
 
+    /// Runs the job with a new configuration (Graph's `PUT …/schema` or `…/secrets`): a new
+    /// client for a possibly new target, the same state, pause gate and progress, so the
+    /// job's controls keep working. A changed mapping makes the next cycle a full one.
+    pub fn reconfigure(&mut self, job: Job) -> Result<(), EngineError> {
+        let mut client =
+            ScimClient::new(&job.target_endpoint(), job.spec.options.retry.clone(), Arc::clone(&self.clock))?;
+        client.gate = self.client.gate.clone();
+        self.compliant = job.spec.options.aad_opt_scim_062020 || client.url_flag_compliant;
+        self.notifier =
+            notify::Notifier::new(&job.spec.name, job.spec.options.webhook_url.clone(), job.spec.options.retry.clone());
+        self.client = client;
+        self.job = job;
+        Ok(())
+    }
+
     /// A handle on the job's controls (pause, resume, restart, …) sharing this engine's
     /// state and pause gate.
     pub fn control(&self) -> JobControl {

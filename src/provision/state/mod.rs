@@ -197,8 +197,12 @@ pub trait JobStore: Send + Sync {
     /// Every escrow: (kind-prefixed source id, escrow).
     fn escrows(&self) -> Result<Vec<(String, Escrow)>, StateError>;
     fn clear_escrows(&self) -> Result<(), StateError>;
-    /// Forgets links, watermarks, escrows and metadata (logs are kept).
+    /// Forgets links, watermarks, escrows and metadata (logs and the configuration are kept).
     fn clear_all(&self) -> Result<(), StateError>;
+    /// The job file as last changed over the Graph API (schema or secrets), which then
+    /// replaces the file's own mappings and settings across restarts.
+    fn configuration(&self) -> Result<Option<Value>, StateError>;
+    fn set_configuration(&self, spec: Option<&Value>) -> Result<(), StateError>;
     /// Appends a record after every earlier one, across restarts.
     fn append_log(&self, entry: &LogEntry) -> Result<(), StateError>;
     /// Every record, oldest first.

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::{decode, encode, Escrow, JobMeta, JobStore, Link, ObjectKind, StateError};
@@ -15,6 +16,8 @@ fn storage(doing: &'static str) -> impl FnOnce(sled::Error) -> StateError {
 }
 
 const META_KEY: &[u8] = b"job";
+/// Beside the job record, so clearing the state keeps it.
+const CONFIGURATION_KEY: &[u8] = b"configuration";
 
 /// The engine's state is small per object; sled's default 1 GiB cache is far too much.
 const STATE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
@@ -180,6 +183,26 @@ impl JobStore for SledJobStore {
         self.escrows.clear().map_err(storage("clearing escrows"))?;
         self.watermark.clear().map_err(storage("clearing the watermark"))?;
         self.write_meta(&JobMeta::default())?;
+        JobStore::flush(self)
+    }
+
+    fn configuration(&self) -> Result<Option<Value>, StateError> {
+        match self.meta.get(CONFIGURATION_KEY).map_err(storage("reading the job configuration"))? {
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(decode("the job configuration")),
+            None => Ok(None),
+        }
+    }
+
+    fn set_configuration(&self, spec: Option<&Value>) -> Result<(), StateError> {
+        match spec {
+            Some(spec) => {
+                let bytes = serde_json::to_vec(spec).map_err(encode("the job configuration"))?;
+                self.meta.insert(CONFIGURATION_KEY, bytes).map_err(storage("writing the job configuration"))?;
+            }
+            None => {
+                self.meta.remove(CONFIGURATION_KEY).map_err(storage("removing the job configuration"))?;
+            }
+        }
         JobStore::flush(self)
     }
 
