@@ -166,6 +166,8 @@ struct Live {
 
 /// The server's current fault plan.
 pub struct Faults {
+    /// Whether any rule is set, read without the lock.
+    armed: std::sync::atomic::AtomicBool,
     live: Mutex<Live>,
 }
 
@@ -179,6 +181,7 @@ impl Faults {
     pub fn new(plan: FaultPlan) -> Self {
         let n = plan.rules.len();
         Faults {
+            armed: std::sync::atomic::AtomicBool::new(n > 0),
             live: Mutex::new(Live { rng: StdRng::seed_from_u64(plan.seed), plan, seen: vec![0; n], fired: vec![0; n] }),
         }
     }
@@ -189,7 +192,9 @@ impl Faults {
 
     /// Replaces the plan (and restarts its counters and generator).
     pub fn set(&self, plan: FaultPlan) {
-        *self.lock() = Faults::new(plan).live.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut live = self.lock();
+        self.armed.store(!plan.rules.is_empty(), std::sync::atomic::Ordering::SeqCst);
+        *live = Faults::new(plan).live.into_inner().unwrap_or_else(|p| p.into_inner());
     }
 
     pub fn plan(&self) -> FaultPlan {
@@ -198,6 +203,10 @@ impl Faults {
 
     /// The first rule that fires for this request, if any.
     pub fn decide(&self, method: &str, path: &str) -> Option<Fault> {
+        // No plan (the usual case): no lock on the request path.
+        if !self.armed.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
         let mut live = self.lock();
         if live.plan.rules.is_empty() {
             return None;

@@ -1,6 +1,7 @@
 //! `scimlab bench`: reproducible performance figures over loopback HTTP. Bounded in
 //! requests and time; prints a markdown table for docs/perf.md.
 
+pub mod hotpath;
 mod soak;
 mod target;
 

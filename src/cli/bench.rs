@@ -55,6 +55,22 @@ pub enum BenchKind {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// The request hot path: `scimlab serve` processes (defaults, and without recording)
+    /// against a plain actix-web handler process, GET by id and userName eq.
+    Hotpath {
+        /// Users seeded into each server.
+        #[arg(long, default_value_t = 1000)]
+        users: usize,
+        /// Requests per row.
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
+    /// The plain actix-web server `bench hotpath` measures against (prints a ready line).
+    #[command(hide = true)]
+    BaselineServer,
     /// Filter latency and throughput at growing user counts.
     Filters {
         /// User counts to measure at, in increasing order.
@@ -82,6 +98,13 @@ pub async fn run(which: BenchKind) -> anyhow::Result<Exit> {
         }
         BenchKind::Target { users, rounds } => {
             crate::bench::target_table(&crate::bench::target_bench(users, rounds).await?)
+        }
+        BenchKind::Hotpath { users, requests, concurrency } => crate::bench::hotpath::hotpath_table(
+            &crate::bench::hotpath::hotpath_bench(users, requests, concurrency).await?,
+        ),
+        BenchKind::BaselineServer => {
+            crate::bench::hotpath::baseline_server().await?;
+            return Ok(Exit::Clean);
         }
         BenchKind::Filters { sizes, requests, concurrency } => {
             crate::bench::filter_table(&crate::bench::filter_bench(&sizes, requests, concurrency).await?)

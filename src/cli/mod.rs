@@ -86,28 +86,28 @@ pub fn error_chain(e: &anyhow::Error) -> String {
 fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Serve(args) => {
-            telemetry::init(cli.log_format, "info");
+            let _logs = telemetry::init(cli.log_format, "info");
             serve::serve(&args)
         }
         Command::Token(args) => serve::token(&args),
         Command::Cert(args) => cert::run(&args),
         Command::Provision { action } => {
-            telemetry::init(cli.log_format, "warn");
+            let _logs = telemetry::init(cli.log_format, "warn");
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(provision::run(action))
         }
         Command::Validate(args) => {
-            telemetry::init(cli.log_format, "error");
+            let _logs = telemetry::init(cli.log_format, "error");
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(validate::run(*args))
         }
         Command::Demo(args) => {
-            telemetry::init(cli.log_format, "warn");
+            let _logs = telemetry::init(cli.log_format, "warn");
             actix_web::rt::System::new().block_on(demo::run(&args))
         }
         Command::Bench { which } => {
             // The benches provoke errors on purpose (injected 503s); RUST_LOG shows them.
-            telemetry::init(cli.log_format, "off");
+            let _logs = telemetry::init(cli.log_format, "off");
             actix_web::rt::System::new().block_on(bench::run(which))
         }
     }

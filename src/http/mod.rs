@@ -32,7 +32,6 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::Value;
-use tracing::Instrument;
 
 use crate::scim::discovery::Capabilities;
 use crate::scim::{ScimError, MEDIA_TYPE};
@@ -79,11 +78,14 @@ pub const FAULT_HEADER: &str = "x-scimlab-fault";
 
 /// Mounts every route; used by the server and by in-process tests alike.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // SCIM first: routes are tried in order, and a SCIM request should not be matched
+    // against every admin and Graph pattern before its own.
+    cfg.service(scim_scope(SCIM_ROOT)).service(scim_scope(TENANT_SCIM_ROOT));
     cfg.configure(reset::configure);
     cfg.configure(admin::configure);
     cfg.configure(graph::configure);
     cfg.service(web::resource("/metrics").route(web::get().to(admin::metrics)));
-    cfg.service(scim_scope(SCIM_ROOT)).service(scim_scope(TENANT_SCIM_ROOT)).default_service(web::to(not_found));
+    cfg.default_service(web::to(not_found));
 }
 
 /// Counts the request for `/metrics` and records the SCIM exchange (see
@@ -120,8 +122,8 @@ where
     async move {
         let res = fut.await?;
         if let Some(metrics) = &metrics {
-            let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-            metrics.observe_request(&method, &route, res.status().as_u16(), started.elapsed().as_secs_f64());
+            let route = route_label(res.request().path());
+            metrics.observe_request(&method, route, res.status().as_u16(), started.elapsed().as_secs_f64());
         }
         let (Some(recorder), Some((at, path, query, request_headers))) = (recorder, captured) else {
             return Ok(res.map_into_boxed_body());
@@ -221,7 +223,64 @@ fn scim_scope(
         )
 }
 
-/// Logs one line per request inside a span carrying method, path and request id.
+/// The SCIM route pattern a path was served by, as the metrics label it (ids never become
+/// labels). Worked out from the path's segments: asking actix for the matched pattern walks
+/// the route table with its regexes again, on every request.
+fn route_label(path: &str) -> &'static str {
+    macro_rules! route {
+        ($suffix:literal) => {
+            ($suffix, concat!("/scim/v2", $suffix), concat!("/tenants/{tenant}/scim/v2", $suffix))
+        };
+    }
+    const ROUTES: [(&str, &str, &str); 12] = [
+        route!(""),
+        route!("/ServiceProviderConfig"),
+        route!("/ResourceTypes"),
+        route!("/ResourceTypes/{id}"),
+        route!("/Schemas"),
+        route!("/Schemas/{id}"),
+        route!("/.search"),
+        route!("/Bulk"),
+        route!("/Me"),
+        route!("/{endpoint}"),
+        route!("/{endpoint}/.search"),
+        route!("/{endpoint}/{id}"),
+    ];
+    let (tenant, rest) = match path.strip_prefix(SCIM_ROOT) {
+        Some(rest) => (false, rest),
+        None => {
+            let after = path.strip_prefix("/tenants/").and_then(|p| p.split_once('/')).map(|(_, rest)| rest);
+            match after.and_then(|rest| rest.strip_prefix(&SCIM_ROOT[1..])) {
+                Some(rest) => (true, rest),
+                None => return "unmatched",
+            }
+        }
+    };
+    let mut segments = rest.split('/').filter(|s| !s.is_empty());
+    let pattern = match (segments.next(), segments.next(), segments.next()) {
+        (None, _, _) => "",
+        (Some(one), None, _) => ROUTES[1..9].iter().map(|r| r.0).find(|r| r[1..] == *one).unwrap_or("/{endpoint}"),
+        (Some("ResourceTypes"), Some(_), None) => "/ResourceTypes/{id}",
+        (Some("Schemas"), Some(_), None) => "/Schemas/{id}",
+        (Some(_), Some(".search"), None) => "/{endpoint}/.search",
+        (Some(_), Some(_), None) => "/{endpoint}/{id}",
+        _ => return "unmatched",
+    };
+    ROUTES.iter().find(|r| r.0 == pattern).map_or("unmatched", |r| if tenant { r.2 } else { r.1 })
+}
+
+/// A request id unique in this process and across restarts: a random prefix chosen once and
+/// a counter (no random draw, so no system call, per request).
+fn next_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(rand::random);
+    format!("{prefix:08x}{:016x}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Logs one line per request with its method, path, status, latency and request id (sent
+/// back as `x-request-id`). One event, no span: a span per request cost as much as the line.
 pub fn request_logger<S, B>(
     req: actix_web::dev::ServiceRequest,
     srv: &S,
@@ -230,24 +289,23 @@ where
     S: Service<actix_web::dev::ServiceRequest, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
 {
     let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
-    let span = tracing::info_span!("request", method = %req.method(), path = %req.path(), request_id = %request_id);
     let fut = srv.call(req);
     async move {
         let mut res = fut.await?;
+        let request_id = next_request_id();
         let status = res.status().as_u16();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let (method, path) = (res.request().method(), res.request().path());
         if status >= 500 {
-            tracing::error!(status, latency_ms, "request failed");
+            tracing::error!(%method, path, status, latency_ms, request_id, "request failed");
         } else {
-            tracing::info!(status, latency_ms, "request");
+            tracing::info!(%method, path, status, latency_ms, request_id, "request");
         }
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), v);
         }
         Ok(res)
     }
-    .instrument(span)
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -298,4 +356,22 @@ pub(crate) fn resource_response(status: StatusCode, outcome: &Outcome, with_loca
         builder.insert_header((header::HeaderName::from_static(QUIRKS_HEADER), q));
     }
     builder.body(outcome.resource.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_label;
+
+    #[test]
+    fn route_labels_name_the_pattern_never_the_id() {
+        assert_eq!(route_label("/scim/v2/Users/8c1e"), "/scim/v2/{endpoint}/{id}");
+        assert_eq!(route_label("/scim/v2/Groups"), "/scim/v2/{endpoint}");
+        assert_eq!(route_label("/scim/v2/Schemas/urn:x"), "/scim/v2/Schemas/{id}");
+        assert_eq!(route_label("/scim/v2/ServiceProviderConfig"), "/scim/v2/ServiceProviderConfig");
+        assert_eq!(route_label("/scim/v2/Users/.search"), "/scim/v2/{endpoint}/.search");
+        assert_eq!(route_label("/tenants/acme/scim/v2/Users/1"), "/tenants/{tenant}/scim/v2/{endpoint}/{id}");
+        assert_eq!(route_label("/tenants/acme/scim/v2"), "/tenants/{tenant}/scim/v2");
+        assert_eq!(route_label("/scim/v2/a/b/c"), "unmatched");
+        assert_eq!(route_label("/elsewhere"), "unmatched");
+    }
 }

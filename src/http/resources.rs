@@ -57,8 +57,8 @@ pub async fn get(
     let kind = kind_of(&endpoint)?;
     let opts = QueryParams::parse(&req)?.read_options(base_url(&req, &scim_root(&req)));
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let service = tenant(&req)?.service.clone();
-    let outcome = web::block(move || service.get(kind, &id, &opts)).await??;
+    // One key read, from sled's cache when warm: a thread hand-off would cost more than it.
+    let outcome = tenant(&req)?.service.get(kind, &id, &opts)?;
     if let Some(tags) = if_none_match {
         let current = outcome.etag();
         let weak = |t: &str| t.trim().trim_start_matches("W/").to_string();
@@ -163,7 +163,12 @@ pub async fn search_root(req: HttpRequest, _auth: Authenticated, body: ScimBody)
 async fn run_list(req: &HttpRequest, kinds: Vec<ResourceKind>, query: ListQuery) -> Result<HttpResponse, ApiError> {
     let opts = ReadOptions { base: base_url(req, &scim_root(req)), ..Default::default() };
     let service = tenant(req)?.service.clone();
-    let (body, quirks) = web::block(move || service.list(&kinds, &query, &opts)).await??;
+    // Index lookups and short pages answer inline; scans and sorts go to the blocking pool.
+    let (body, quirks) = if service.is_cheap_list(&kinds, &query) {
+        service.list(&kinds, &query, &opts)?
+    } else {
+        web::block(move || service.list(&kinds, &query, &opts)).await??
+    };
     let mut response = scim_json(StatusCode::OK, &body);
     if let Some(q) = quirks_header(&quirks) {
         response.headers_mut().insert(header::HeaderName::from_static(QUIRKS_HEADER), q);

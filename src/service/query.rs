@@ -143,16 +143,14 @@ impl ScimService {
             let kind = kinds[0];
             let total = self.store.count(kind).map_err(|e| store_error(e, kind, ""))?;
             let mut page = Vec::new();
-            let mut position = 0usize;
-            self.store
-                .scan(kind, &mut |record| {
-                    position += 1;
-                    if position >= start_index && page.len() < count {
+            if count > 0 {
+                self.store
+                    .scan_after(kind, start_index - 1, &mut |record| {
                         page.push(record);
-                    }
-                    page.len() < count
-                })
-                .map_err(|e| store_error(e, kind, ""))?;
+                        page.len() < count
+                    })
+                    .map_err(|e| store_error(e, kind, ""))?;
+            }
             let rendered = self.render_page(&page, &[kind], &projections, opts)?;
             return Ok((list_response(total, start_index, rendered), quirks.into_fired()));
         }
@@ -193,6 +191,26 @@ impl ScimService {
         let page: Vec<StoredResource> = matches.into_iter().skip(start_index - 1).take(count).collect();
         let rendered = self.render_page(&page, kinds, &projections, opts)?;
         Ok((list_response(total, start_index, rendered), quirks.into_fired()))
+    }
+
+    /// Whether a list is answered from an index or a short unfiltered page, never a scan or
+    /// a sort: cheap enough for the request's own thread (the HTTP layer sends the rest to
+    /// the blocking pool). A query that does not parse or validate is not cheap; the full
+    /// path reports its error.
+    pub fn is_cheap_list(&self, kinds: &[ResourceKind], query: &ListQuery) -> bool {
+        const SHORT_PAGE: i64 = 200;
+        const SHORT_SKIP: i64 = 10_000;
+        let [kind] = kinds else { return false };
+        if query.sort_by.is_some() || query.count.is_some_and(|c| c > SHORT_PAGE) {
+            return false;
+        }
+        match query.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+            None => query.cursor.is_none() && query.count.is_some() && query.start_index.unwrap_or(1) <= SHORT_SKIP,
+            Some(text) => parse_filter(text, self.config.filter_limits)
+                .ok()
+                .and_then(|f| f.validate(self.resource_type(*kind), ValidateOptions::default()).ok())
+                .is_some_and(|valid| plan(*kind, &valid.expr).is_some()),
+        }
     }
 
     /// The filter validated for each resource type searched. For root searches a filter

@@ -168,6 +168,14 @@ pub trait Store: Send + Sync {
     fn lookup(&self, kind: ResourceKind, lookup: &Lookup) -> StoreResult<Vec<String>>;
     /// Visits every resource of a kind in id order until the visitor returns false.
     fn scan(&self, kind: ResourceKind, visit: &mut dyn FnMut(StoredResource) -> bool) -> StoreResult<()>;
+    /// As [`Store::scan`], starting after the first `skip` resources in id order, which are
+    /// stepped over without being decoded (startIndex paging pays per page, not per skip).
+    fn scan_after(
+        &self,
+        kind: ResourceKind,
+        skip: usize,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> StoreResult<()>;
     fn count(&self, kind: ResourceKind) -> StoreResult<usize>;
     /// Member entries of a group, in member-id order.
     fn members(&self, group_id: &str) -> StoreResult<Vec<Value>>;

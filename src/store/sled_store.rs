@@ -408,6 +408,21 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn scan_after(
+        &self,
+        kind: ResourceKind,
+        skip: usize,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> StoreResult<()> {
+        for entry in self.resources.scan_prefix([kind_byte(kind)]).skip(skip) {
+            let (_, bytes) = entry.map_err(backend)?;
+            if !visit(decode(&bytes)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn count(&self, kind: ResourceKind) -> StoreResult<usize> {
         let mut n = 0;
         for entry in self.resources.scan_prefix([kind_byte(kind)]).keys() {

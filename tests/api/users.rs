@@ -444,3 +444,28 @@ async fn look_alike_user_names_are_one_user_name() {
     nul.assert_error(400, Some("invalidValue"));
     assert!(nul.detail().contains("control character"), "{}", nul.detail());
 }
+
+#[actix_web::test]
+async fn unsorted_pages_after_deletes_walk_the_remaining_users_once_with_the_right_total() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(id_of(&app.create_user(&format!("left{i:02}@example.com")).await));
+    }
+    for gone in [&ids[0], &ids[5], &ids[11]] {
+        assert_eq!(app.delete(&format!("/Users/{gone}")).await.status, 204);
+    }
+    let mut seen = Vec::new();
+    for start in [1, 5, 9, 13] {
+        let page = app.list("/Users", &[("startIndex", &start.to_string()), ("count", "4")]).await;
+        assert_eq!(page.body["totalResults"], 9, "the total counts what is left");
+        let items = page.body["Resources"].as_array().unwrap().clone();
+        assert_eq!(page.body["itemsPerPage"], items.len());
+        seen.extend(items.iter().map(id_of));
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (9, 9), "every remaining user once: {seen:?}");
+    assert!(!seen.contains(&ids[0]) && !seen.contains(&ids[5]) && !seen.contains(&ids[11]));
+}
