@@ -2,6 +2,7 @@
 //! requests and time; prints a markdown table for docs/perf.md.
 
 pub mod hotpath;
+pub mod paging;
 mod soak;
 mod target;
 

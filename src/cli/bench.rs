@@ -68,6 +68,18 @@ pub enum BenchKind {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// A 100-user page at the front, middle and back of a large user set, and a cursor page.
+    Paging {
+        /// Users seeded.
+        #[arg(long, default_value_t = 100_000)]
+        users: usize,
+        /// Requests per row.
+        #[arg(long, default_value_t = 400)]
+        requests: usize,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// The plain actix-web server `bench hotpath` measures against (prints a ready line).
     #[command(hide = true)]
     BaselineServer,
@@ -102,6 +114,9 @@ pub async fn run(which: BenchKind) -> anyhow::Result<Exit> {
         BenchKind::Hotpath { users, requests, concurrency } => crate::bench::hotpath::hotpath_table(
             &crate::bench::hotpath::hotpath_bench(users, requests, concurrency).await?,
         ),
+        BenchKind::Paging { users, requests, concurrency } => {
+            crate::bench::paging::paging_table(&crate::bench::paging::paging_bench(users, requests, concurrency).await?)
+        }
         BenchKind::BaselineServer => {
             crate::bench::hotpath::baseline_server().await?;
             return Ok(Exit::Clean);

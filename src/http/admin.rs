@@ -58,7 +58,11 @@ async fn requests(
     q: web::Query<RecordQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let records = recorded(&req, &state, q.into_inner()).await?;
-    Ok(scim_json(StatusCode::OK, &json!({"enabled": state.recorder.enabled(), "requests": records})))
+    let dropped = state.recorder.dropped();
+    Ok(scim_json(
+        StatusCode::OK,
+        &json!({"enabled": state.recorder.enabled(), "dropped": dropped, "requests": records}),
+    ))
 }
 
 async fn requests_jsonl(

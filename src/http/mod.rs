@@ -99,10 +99,7 @@ where
     S: Service<actix_web::dev::ServiceRequest, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
     B: actix_web::body::MessageBody + 'static,
 {
-    use crate::recording::{
-        recorded_request_body, recorded_response_body, redact_header, redact_query, summarize_unauthenticated,
-        RequestRecord,
-    };
+    use crate::recording::{redact_header, redact_query};
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let recorder = state.as_ref().map(|s| Arc::clone(&s.recorder)).filter(|r| r.enabled());
     let clock = state.as_ref().map(|s| Arc::clone(&s.clock));
@@ -135,32 +132,26 @@ where
             .await
             .map_err(|_| actix_web::error::ErrorInternalServerError("could not read the response to record it"))?;
         let header = |name: &str| head.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let mut record = RequestRecord {
-            seq: 0,
+        // Parsing, redacting and encoding happen on the recorder's thread.
+        recorder.submit(crate::recording::Capture {
             at,
             tenant: crate::tenants::tenant_of_path(&path).unwrap_or(crate::tenants::DEFAULT_TENANT).to_string(),
             method,
             path,
             query,
             request_headers,
-            request_body: raw_request.as_deref().and_then(recorded_request_body),
+            request_body: raw_request,
             status: head.status().as_u16(),
             response_headers: head
                 .headers()
                 .iter()
                 .map(|(k, v)| (k.to_string(), redact_header(k.as_str(), v.to_str().unwrap_or("[binary]"))))
                 .collect(),
-            response_body: recorded_response_body(&bytes),
+            response_body: bytes.clone(),
             latency_ms: started.elapsed().as_secs_f64() * 1000.0,
             quirks: header(QUIRKS_HEADER).map(|q| q.split(", ").map(str::to_string).collect()).unwrap_or_default(),
             fault: header(FAULT_HEADER),
-        };
-        if record.status == 401 {
-            // No credentials, no detail: a client without a token cannot fill the ring.
-            summarize_unauthenticated(&mut record);
-        }
-        // An in-memory append under a short lock: no thread hand-off needed.
-        recorder.record(record);
+        });
         let response = head.set_body(actix_web::body::BoxBody::new(bytes));
         Ok(actix_web::dev::ServiceResponse::new(http_req, response))
     }

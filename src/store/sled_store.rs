@@ -30,6 +30,16 @@ pub struct SledStore {
     member_of: Tree,
     changes: Tree,
     tombstones: Tree,
+    /// Resources per kind (User, Group): counted once at open, then kept by every create
+    /// and delete, so an unfiltered list's totalResults costs nothing.
+    counts: [std::sync::atomic::AtomicUsize; 2],
+}
+
+fn count_slot(kind: ResourceKind) -> usize {
+    match kind {
+        ResourceKind::User => 0,
+        ResourceKind::Group => 1,
+    }
 }
 
 fn kind_byte(kind: ResourceKind) -> u8 {
@@ -149,8 +159,13 @@ impl SledStore {
             member_of: tree("member_of")?,
             changes: tree("changes")?,
             tombstones: tree("tombstones")?,
+            counts: Default::default(),
         };
         store.finish_group_deletes()?;
+        for kind in ResourceKind::ALL {
+            let n = store.resources.scan_prefix([kind_byte(kind)]).keys().count();
+            store.counts[count_slot(kind)].store(n, std::sync::atomic::Ordering::SeqCst);
+        }
         Ok(store)
     }
 
@@ -226,6 +241,119 @@ impl Store for SledStore {
     }
 
     fn write(&self, req: WriteRequest) -> StoreResult<StoredResource> {
+        let (kind, created) = (req.kind, req.expect == Expect::Absent);
+        let written = self.write_resource(req)?;
+        if created {
+            self.counts[count_slot(kind)].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(written)
+    }
+
+    fn delete(&self, kind: ResourceKind, id: &str, expect: Option<u64>, modified: &str) -> StoreResult<()> {
+        self.delete_resource(kind, id, expect, modified)?;
+        self.counts[count_slot(kind)].fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn lookup(&self, kind: ResourceKind, lookup: &Lookup) -> StoreResult<Vec<String>> {
+        let mut ids = Vec::new();
+        match lookup {
+            Lookup::Eq(key) => {
+                let mut prefix = unique_key(kind, key);
+                prefix.push(0);
+                for entry in self.index.scan_prefix(&prefix) {
+                    let (k, _) = entry.map_err(backend)?;
+                    ids.extend(id_from_index_key(&k));
+                }
+            }
+            Lookup::Prefix(key) => {
+                for entry in self.index.scan_prefix(unique_key(kind, key)) {
+                    let (k, _) = entry.map_err(backend)?;
+                    ids.extend(id_from_index_key(&k));
+                }
+                ids.sort();
+                ids.dedup();
+            }
+            Lookup::GroupsWithMember(member_id) => {
+                if kind == ResourceKind::Group {
+                    if let Some(bytes) = self.member_of.get(member_id.as_bytes()).map_err(backend)? {
+                        ids = decode(&bytes)?;
+                    }
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    fn scan(&self, kind: ResourceKind, visit: &mut dyn FnMut(StoredResource) -> bool) -> StoreResult<()> {
+        for entry in self.resources.scan_prefix([kind_byte(kind)]) {
+            let (_, bytes) = entry.map_err(backend)?;
+            if !visit(decode(&bytes)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn scan_after(
+        &self,
+        kind: ResourceKind,
+        skip: usize,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> StoreResult<()> {
+        for entry in self.resources.scan_prefix([kind_byte(kind)]).skip(skip) {
+            let (_, bytes) = entry.map_err(backend)?;
+            if !visit(decode(&bytes)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn count(&self, kind: ResourceKind) -> StoreResult<usize> {
+        Ok(self.counts[count_slot(kind)].load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    fn members(&self, group_id: &str) -> StoreResult<Vec<Value>> {
+        let mut out = Vec::new();
+        for entry in self.members.scan_prefix(member_key(group_id, "")) {
+            let (_, bytes) = entry.map_err(backend)?;
+            out.push(decode(&bytes)?);
+        }
+        Ok(out)
+    }
+
+    fn has_member(&self, group_id: &str, member_id: &str) -> StoreResult<bool> {
+        self.members.contains_key(member_key(group_id, member_id)).map_err(backend)
+    }
+
+    fn changes_since(&self, seq: u64, limit: usize) -> StoreResult<Vec<Change>> {
+        let mut out = Vec::new();
+        let start = seq.saturating_add(1).to_be_bytes();
+        for entry in self.changes.range(start..).take(limit) {
+            let (_, bytes) = entry.map_err(backend)?;
+            out.push(decode(&bytes)?);
+        }
+        Ok(out)
+    }
+
+    fn flush(&self) -> StoreResult<()> {
+        self.db.flush().map(|_| ()).map_err(backend)
+    }
+
+    fn clear(&self) -> StoreResult<()> {
+        for tree in self.resource_trees() {
+            tree.clear().map_err(backend)?;
+        }
+        for count in &self.counts {
+            count.store(0, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+impl SledStore {
+    fn write_resource(&self, req: WriteRequest) -> StoreResult<StoredResource> {
         // Replacing all members needs the current list; the version check inside the
         // transaction guarantees it is still current when the write commits.
         let mut removals = req.members.remove.clone();
@@ -318,7 +446,7 @@ impl Store for SledStore {
         }))
     }
 
-    fn delete(&self, kind: ResourceKind, id: &str, expect: Option<u64>, modified: &str) -> StoreResult<()> {
+    fn delete_resource(&self, kind: ResourceKind, id: &str, expect: Option<u64>, modified: &str) -> StoreResult<()> {
         let seq = self.next_seq()?;
         let key = resource_key(kind, id);
         let [resources, index, unique, members, member_of, changes, tombstones] = self.resource_trees();
@@ -368,106 +496,6 @@ impl Store for SledStore {
         Ok(())
     }
 
-    fn lookup(&self, kind: ResourceKind, lookup: &Lookup) -> StoreResult<Vec<String>> {
-        let mut ids = Vec::new();
-        match lookup {
-            Lookup::Eq(key) => {
-                let mut prefix = unique_key(kind, key);
-                prefix.push(0);
-                for entry in self.index.scan_prefix(&prefix) {
-                    let (k, _) = entry.map_err(backend)?;
-                    ids.extend(id_from_index_key(&k));
-                }
-            }
-            Lookup::Prefix(key) => {
-                for entry in self.index.scan_prefix(unique_key(kind, key)) {
-                    let (k, _) = entry.map_err(backend)?;
-                    ids.extend(id_from_index_key(&k));
-                }
-                ids.sort();
-                ids.dedup();
-            }
-            Lookup::GroupsWithMember(member_id) => {
-                if kind == ResourceKind::Group {
-                    if let Some(bytes) = self.member_of.get(member_id.as_bytes()).map_err(backend)? {
-                        ids = decode(&bytes)?;
-                    }
-                }
-            }
-        }
-        Ok(ids)
-    }
-
-    fn scan(&self, kind: ResourceKind, visit: &mut dyn FnMut(StoredResource) -> bool) -> StoreResult<()> {
-        for entry in self.resources.scan_prefix([kind_byte(kind)]) {
-            let (_, bytes) = entry.map_err(backend)?;
-            if !visit(decode(&bytes)?) {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    fn scan_after(
-        &self,
-        kind: ResourceKind,
-        skip: usize,
-        visit: &mut dyn FnMut(StoredResource) -> bool,
-    ) -> StoreResult<()> {
-        for entry in self.resources.scan_prefix([kind_byte(kind)]).skip(skip) {
-            let (_, bytes) = entry.map_err(backend)?;
-            if !visit(decode(&bytes)?) {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    fn count(&self, kind: ResourceKind) -> StoreResult<usize> {
-        let mut n = 0;
-        for entry in self.resources.scan_prefix([kind_byte(kind)]).keys() {
-            entry.map_err(backend)?;
-            n += 1;
-        }
-        Ok(n)
-    }
-
-    fn members(&self, group_id: &str) -> StoreResult<Vec<Value>> {
-        let mut out = Vec::new();
-        for entry in self.members.scan_prefix(member_key(group_id, "")) {
-            let (_, bytes) = entry.map_err(backend)?;
-            out.push(decode(&bytes)?);
-        }
-        Ok(out)
-    }
-
-    fn has_member(&self, group_id: &str, member_id: &str) -> StoreResult<bool> {
-        self.members.contains_key(member_key(group_id, member_id)).map_err(backend)
-    }
-
-    fn changes_since(&self, seq: u64, limit: usize) -> StoreResult<Vec<Change>> {
-        let mut out = Vec::new();
-        let start = seq.saturating_add(1).to_be_bytes();
-        for entry in self.changes.range(start..).take(limit) {
-            let (_, bytes) = entry.map_err(backend)?;
-            out.push(decode(&bytes)?);
-        }
-        Ok(out)
-    }
-
-    fn flush(&self) -> StoreResult<()> {
-        self.db.flush().map(|_| ()).map_err(backend)
-    }
-
-    fn clear(&self) -> StoreResult<()> {
-        for tree in self.resource_trees() {
-            tree.clear().map_err(backend)?;
-        }
-        Ok(())
-    }
-}
-
-impl SledStore {
     /// Every tree that holds a tenant's resources and what is derived from them, in the
     /// order `delete`'s transaction names them; `clear` empties exactly these.
     fn resource_trees(&self) -> [&sled::Tree; 7] {

@@ -8,6 +8,10 @@
 //! are too large (a summary with the size is kept instead). Requests refused for lack of
 //! credentials (401) are kept as a summary only. The ring is bounded in records and in bytes.
 
+mod capture;
+
+pub use capture::Capture;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -103,6 +107,13 @@ const MAX_SUMMARY_PATH: usize = 200;
 /// the heap nor the data directory grows with traffic (a log-structured store turned every
 /// recorded request into disk growth). Records are kept encoded, as they are served.
 pub struct Recorder {
+    store: std::sync::Arc<RingStore>,
+    /// Hands captures to the writer thread (none when recording is off).
+    queue: Option<capture::Queue>,
+}
+
+/// The ring and what reads it; shared with the writer thread.
+pub(crate) struct RingStore {
     capacity: usize,
     max_bytes: u64,
     next: AtomicU64,
@@ -124,31 +135,66 @@ impl Recorder {
 
     /// A ring of at most `capacity` records and `max_bytes` bytes.
     pub fn bounded(capacity: usize, max_bytes: u64) -> Recorder {
-        Recorder {
+        let store = std::sync::Arc::new(RingStore {
             capacity,
             max_bytes,
             next: AtomicU64::new(1),
             ring: Mutex::new(Ring::default()),
             arrived: tokio::sync::Notify::new(),
-        }
+        });
+        let queue = (capacity > 0).then(|| capture::Queue::start(std::sync::Arc::clone(&store)));
+        Recorder { store, queue }
     }
 
     fn ring(&self) -> std::sync::MutexGuard<'_, Ring> {
-        self.ring.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.store.ring()
     }
 
     /// Bytes the ring holds now.
     pub fn stored_bytes(&self) -> u64 {
+        self.settle();
         self.ring().bytes
     }
 
     pub fn enabled(&self) -> bool {
-        self.capacity > 0
+        self.store.capacity > 0
+    }
+
+    /// Hands a captured exchange to the writer thread, which turns it into a record; the
+    /// request does not wait for that. A full queue drops it and counts the drop.
+    pub fn submit(&self, captured: Capture) {
+        if let Some(queue) = &self.queue {
+            queue.submit(captured);
+        }
+    }
+
+    /// Exchanges dropped because the writer could not keep up.
+    pub fn dropped(&self) -> u64 {
+        self.queue.as_ref().map_or(0, capture::Queue::dropped)
+    }
+
+    /// Waits until every exchange submitted so far is in the ring, so a reader sees the
+    /// requests that were answered before it asked.
+    fn settle(&self) {
+        if let Some(queue) = &self.queue {
+            queue.settle();
+        }
+    }
+
+    /// Stores a record now (its `seq` is assigned here).
+    pub fn record(&self, record: RequestRecord) {
+        self.store.record(record);
+    }
+}
+
+impl RingStore {
+    fn ring(&self) -> std::sync::MutexGuard<'_, Ring> {
+        self.ring.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Stores a record (its `seq` is assigned here) and drops the oldest beyond the bounds.
-    pub fn record(&self, mut record: RequestRecord) {
-        if !self.enabled() {
+    pub(crate) fn record(&self, mut record: RequestRecord) {
+        if self.capacity == 0 {
             return;
         }
         record.seq = self.next.fetch_add(1, Ordering::Relaxed);
@@ -171,13 +217,15 @@ impl Recorder {
         drop(ring);
         self.arrived.notify_waiters();
     }
+}
 
+impl Recorder {
     /// The matching records, waiting up to `wait` for at least one to arrive; woken by
     /// each new record, not by polling.
     pub async fn query_waiting(&self, q: &RecordQuery, wait: std::time::Duration) -> Vec<RequestRecord> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let arrived = self.arrived.notified();
+            let arrived = self.store.arrived.notified();
             tokio::pin!(arrived);
             arrived.as_mut().enable();
             let found = self.query(q);
@@ -194,6 +242,7 @@ impl Recorder {
     /// The newest `limit` records that match, oldest first; read from the newest end, so a
     /// query stops as soon as it has enough.
     pub fn query(&self, q: &RecordQuery) -> Vec<RequestRecord> {
+        self.settle();
         let limit = q.limit.unwrap_or(1000);
         let since = q.since.unwrap_or(0);
         let ring = self.ring();
@@ -212,6 +261,7 @@ impl Recorder {
 
     /// Forgets one tenant's records and keeps the others'.
     pub fn clear_tenant(&self, tenant: &str) {
+        self.settle();
         let mut ring = self.ring();
         ring.records.retain(|(_, bytes)| {
             serde_json::from_slice::<RequestRecord>(bytes).map(|r| r.tenant != tenant).unwrap_or(true)
@@ -220,6 +270,7 @@ impl Recorder {
     }
 
     pub fn clear(&self) {
+        self.settle();
         let mut ring = self.ring();
         ring.records.clear();
         ring.bytes = 0;
