@@ -138,6 +138,26 @@ impl ScimService {
             Some(text) => Some(Cursor::decode(text, kinds, query.filter.as_deref())?),
         };
 
+        // Unfiltered cursor pages of one kind: a key range from the cursor, O(page).
+        if let (None, None, [kind], Some(cursor)) = (&parsed, &query.sort_by, kinds, &cursor) {
+            let total = self.store.count(*kind).map_err(|e| store_error(e, *kind, ""))?;
+            let (mut page, mut more) = (Vec::new(), false);
+            let after = cursor.after.as_ref().map(|(_, id)| id.as_str());
+            self.store
+                .scan_after_id(*kind, after, &mut |record| {
+                    if page.len() < count {
+                        page.push(record);
+                        true
+                    } else {
+                        more = true;
+                        false
+                    }
+                })
+                .map_err(|e| store_error(e, *kind, ""))?;
+            let body = self.cursor_page(page, more, total, kinds, query, &projections, opts)?;
+            return Ok((body, quirks.into_fired()));
+        }
+
         // Unfiltered, unsorted, one kind: count and skip without decoding every record.
         if parsed.is_none() && query.sort_by.is_none() && kinds.len() == 1 && cursor.is_none() {
             let kind = kinds[0];
@@ -172,25 +192,41 @@ impl ScimService {
                 matches.into_iter().filter(|r| cursor.after.as_ref().is_none_or(|after| position(r) > *after));
             let page: Vec<StoredResource> = rest.by_ref().take(count).collect();
             let more = rest.next().is_some();
-            let next = match (more, page.last()) {
-                (true, Some(last)) => {
-                    Some(Cursor { after: Some(position(last)) }.encode(kinds, query.filter.as_deref()))
-                }
-                _ => None,
-            };
-            let rendered = self.render_page(&page, kinds, &projections, opts)?;
-            let mut body = list_response(total, 1, rendered);
-            if let Some(obj) = body.as_object_mut() {
-                obj.remove("startIndex");
-                if let Some(n) = next {
-                    obj.insert("nextCursor".into(), Value::String(n));
-                }
-            }
+            let body = self.cursor_page(page, more, total, kinds, query, &projections, opts)?;
             return Ok((body, quirks.into_fired()));
         }
         let page: Vec<StoredResource> = matches.into_iter().skip(start_index - 1).take(count).collect();
         let rendered = self.render_page(&page, kinds, &projections, opts)?;
         Ok((list_response(total, start_index, rendered), quirks.into_fired()))
+    }
+
+    /// A cursor page's ListResponse: no startIndex, and `nextCursor` after the page's last
+    /// resource when more follow (RFC 9865).
+    #[allow(clippy::too_many_arguments)]
+    fn cursor_page(
+        &self,
+        page: Vec<StoredResource>,
+        more: bool,
+        total: usize,
+        kinds: &[ResourceKind],
+        query: &ListQuery,
+        projections: &[Projection],
+        opts: &ReadOptions,
+    ) -> Result<Value, ScimError> {
+        let position = |r: &StoredResource| (kinds.iter().position(|k| *k == r.kind).unwrap_or(0), r.id.clone());
+        let next = match (more, page.last()) {
+            (true, Some(last)) => Some(Cursor { after: Some(position(last)) }.encode(kinds, query.filter.as_deref())),
+            _ => None,
+        };
+        let rendered = self.render_page(&page, kinds, projections, opts)?;
+        let mut body = list_response(total, 1, rendered);
+        if let Some(obj) = body.as_object_mut() {
+            obj.remove("startIndex");
+            if let Some(n) = next {
+                obj.insert("nextCursor".into(), Value::String(n));
+            }
+        }
+        Ok(body)
     }
 
     /// Whether a list is answered from an index or a short unfiltered page, never a scan or

@@ -176,6 +176,14 @@ pub trait Store: Send + Sync {
         skip: usize,
         visit: &mut dyn FnMut(StoredResource) -> bool,
     ) -> StoreResult<()>;
+    /// Resources of a kind whose id sorts after `after` (all when `None`), in id order:
+    /// cursor paging reads only its page.
+    fn scan_after_id(
+        &self,
+        kind: ResourceKind,
+        after: Option<&str>,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> StoreResult<()>;
     fn count(&self, kind: ResourceKind) -> StoreResult<usize>;
     /// Member entries of a group, in member-id order.
     fn members(&self, group_id: &str) -> StoreResult<Vec<Value>>;

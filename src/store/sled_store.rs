@@ -310,6 +310,27 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn scan_after_id(
+        &self,
+        kind: ResourceKind,
+        after: Option<&str>,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> StoreResult<()> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(id) => Bound::Excluded(resource_key(kind, id)),
+            None => Bound::Included(vec![kind_byte(kind)]),
+        };
+        let end = Bound::Excluded(vec![kind_byte(kind) + 1]);
+        for entry in self.resources.range::<Vec<u8>, _>((start, end)) {
+            let (_, bytes) = entry.map_err(backend)?;
+            if !visit(decode(&bytes)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn count(&self, kind: ResourceKind) -> StoreResult<usize> {
         Ok(self.counts[count_slot(kind)].load(std::sync::atomic::Ordering::SeqCst))
     }

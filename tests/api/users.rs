@@ -469,3 +469,37 @@ async fn unsorted_pages_after_deletes_walk_the_remaining_users_once_with_the_rig
     assert_eq!((seen.len(), unique.len()), (9, 9), "every remaining user once: {seen:?}");
     assert!(!seen.contains(&ids[0]) && !seen.contains(&ids[5]) && !seen.contains(&ids[11]));
 }
+
+#[actix_web::test]
+async fn unfiltered_cursor_pages_read_a_key_range_and_still_walk_everything_once_under_writes() {
+    let app = spawn_app().await;
+    let mut before = Vec::new();
+    for i in 0..8 {
+        before.push(id_of(&app.create_user(&format!("range{i}@example.com")).await));
+    }
+    let (mut seen, mut cursor, mut deleted) = (Vec::new(), String::new(), None);
+    loop {
+        let res = app.list("/Users", &[("count", "3"), ("cursor", &cursor)]).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert_eq!(res.body["totalResults"], 8, "one created and one deleted between pages: still 8");
+        seen.extend(res.body["Resources"].as_array().unwrap().iter().map(id_of));
+        if deleted.is_none() {
+            // Between pages: one user more, and one not yet seen deleted.
+            app.create_user("range-new@example.com").await;
+            let victim = before.iter().find(|id| !seen.contains(id)).unwrap().clone();
+            assert_eq!(app.delete(&format!("/Users/{victim}")).await.status, 204);
+            deleted = Some(victim);
+        }
+        match res.body["nextCursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no user twice: {seen:?}");
+    let deleted = deleted.unwrap();
+    assert!(!seen.contains(&deleted));
+    assert!(before.iter().filter(|id| **id != deleted).all(|id| seen.contains(id)), "every user that stayed");
+}
