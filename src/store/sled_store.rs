@@ -33,7 +33,21 @@ pub struct SledStore {
     /// Resources per kind (User, Group): counted once at open, then kept by every create
     /// and delete, so an unfiltered list's totalResults costs nothing.
     counts: [std::sync::atomic::AtomicUsize; 2],
+    /// Bumped by every create and delete of a kind: positions move only then.
+    generations: [std::sync::atomic::AtomicU64; 2],
+    /// Every `SKIP_STRIDE`-th key of a kind, for startIndex pages deep in a large set.
+    checkpoints: [std::sync::Mutex<Checkpoints>; 2],
 }
+
+/// Keys at positions 0, STRIDE, 2·STRIDE… of one kind, valid for one generation.
+#[derive(Default)]
+struct Checkpoints {
+    generation: Option<u64>,
+    keys: Vec<sled::IVec>,
+}
+
+/// Positions between checkpoints: a deep page walks at most this many keys past one.
+const SKIP_STRIDE: usize = 512;
 
 fn count_slot(kind: ResourceKind) -> usize {
     match kind {
@@ -160,6 +174,8 @@ impl SledStore {
             changes: tree("changes")?,
             tombstones: tree("tombstones")?,
             counts: Default::default(),
+            generations: Default::default(),
+            checkpoints: Default::default(),
         };
         store.finish_group_deletes()?;
         for kind in ResourceKind::ALL {
@@ -245,6 +261,7 @@ impl Store for SledStore {
         let written = self.write_resource(req)?;
         if created {
             self.counts[count_slot(kind)].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.generations[count_slot(kind)].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         Ok(written)
     }
@@ -252,6 +269,7 @@ impl Store for SledStore {
     fn delete(&self, kind: ResourceKind, id: &str, expect: Option<u64>, modified: &str) -> StoreResult<()> {
         self.delete_resource(kind, id, expect, modified)?;
         self.counts[count_slot(kind)].fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.generations[count_slot(kind)].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 
@@ -301,7 +319,13 @@ impl Store for SledStore {
         skip: usize,
         visit: &mut dyn FnMut(StoredResource) -> bool,
     ) -> StoreResult<()> {
-        for entry in self.resources.scan_prefix([kind_byte(kind)]).skip(skip) {
+        // Deep pages start from the nearest checkpoint, not from the first key.
+        let (start, rest) = match self.checkpoint_before(kind, skip)? {
+            Some((key, position)) => (std::ops::Bound::Included(key.to_vec()), skip - position),
+            None => (std::ops::Bound::Included(vec![kind_byte(kind)]), skip),
+        };
+        let end = std::ops::Bound::Excluded(vec![kind_byte(kind) + 1]);
+        for entry in self.resources.range::<Vec<u8>, _>((start, end)).skip(rest) {
             let (_, bytes) = entry.map_err(backend)?;
             if !visit(decode(&bytes)?) {
                 break;
@@ -369,11 +393,38 @@ impl Store for SledStore {
         for count in &self.counts {
             count.store(0, std::sync::atomic::Ordering::SeqCst);
         }
+        for generation in &self.generations {
+            generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         Ok(())
     }
 }
 
 impl SledStore {
+    /// The last checkpoint at or before position `skip` and its position; rebuilt (one walk
+    /// over the kind's keys) when resources were created or deleted since it was taken.
+    /// Offset paging is only stable while nothing is written; cursors are for that.
+    fn checkpoint_before(&self, kind: ResourceKind, skip: usize) -> StoreResult<Option<(sled::IVec, usize)>> {
+        if skip < SKIP_STRIDE {
+            return Ok(None);
+        }
+        let slot = count_slot(kind);
+        let generation = self.generations[slot].load(std::sync::atomic::Ordering::SeqCst);
+        let mut checkpoints = self.checkpoints[slot].lock().unwrap_or_else(|p| p.into_inner());
+        if checkpoints.generation != Some(generation) {
+            let mut keys = Vec::new();
+            for (position, key) in self.resources.scan_prefix([kind_byte(kind)]).keys().enumerate() {
+                let key = key.map_err(backend)?;
+                if position.is_multiple_of(SKIP_STRIDE) {
+                    keys.push(key);
+                }
+            }
+            *checkpoints = Checkpoints { generation: Some(generation), keys };
+        }
+        let index = skip / SKIP_STRIDE;
+        Ok(checkpoints.keys.get(index).map(|key| (key.clone(), index * SKIP_STRIDE)))
+    }
+
     fn write_resource(&self, req: WriteRequest) -> StoreResult<StoredResource> {
         // Replacing all members needs the current list; the version check inside the
         // transaction guarantees it is still current when the write commits.

@@ -503,3 +503,48 @@ async fn unfiltered_cursor_pages_read_a_key_range_and_still_walk_everything_once
     assert!(!seen.contains(&deleted));
     assert!(before.iter().filter(|id| **id != deleted).all(|id| seen.contains(id)), "every user that stayed");
 }
+
+#[actix_web::test]
+async fn deep_start_index_pages_match_the_id_order_and_follow_deletes() {
+    let app = spawn_app().await;
+    // 1,100 users through /Bulk, 100 a request.
+    for chunk in 0..11 {
+        let operations: Vec<serde_json::Value> = (0..100)
+            .map(|i| {
+                json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"),
+                            "data": user_body(&format!("deep{:04}@example.com", chunk * 100 + i))})
+            })
+            .collect();
+        let res = app
+            .post(
+                "/Bulk",
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": operations}),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+    }
+    async fn all_ids(app: &TestApp) -> Vec<String> {
+        let (mut ids, mut cursor) = (Vec::new(), String::new());
+        loop {
+            let res = app.list("/Users", &[("count", "500"), ("cursor", &cursor)]).await;
+            ids.extend(res.body["Resources"].as_array().unwrap().iter().map(id_of));
+            match res.body["nextCursor"].as_str() {
+                Some(next) => cursor = next.to_string(),
+                None => return ids,
+            }
+        }
+    }
+    async fn page_at(app: &TestApp, start: usize) -> Vec<String> {
+        let res = app.list("/Users", &[("startIndex", &start.to_string()), ("count", "10")]).await;
+        res.body["Resources"].as_array().unwrap().iter().map(id_of).collect()
+    }
+    let ids = all_ids(&app).await;
+    assert_eq!(ids.len(), 1100);
+    assert_eq!(page_at(&app, 1025).await, ids[1024..1034], "a page past the first checkpoints");
+    assert_eq!(page_at(&app, 600).await, ids[599..609]);
+    // A delete before the page moves it by one.
+    assert_eq!(app.delete(&format!("/Users/{}", ids[3])).await.status, 204);
+    let after: Vec<String> = ids.iter().filter(|id| **id != ids[3]).cloned().collect();
+    assert_eq!(page_at(&app, 1025).await, after[1024..1034]);
+    assert!(page_at(&app, 1200).await.is_empty(), "past the end");
+}
