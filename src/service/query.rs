@@ -229,8 +229,8 @@ impl ScimService {
         Ok(body)
     }
 
-    /// Whether a list is answered from an index or a short unfiltered page, never a scan or
-    /// a sort: cheap enough for the request's own thread (the HTTP layer sends the rest to
+    /// Whether a list is answered from exact index lookups or a short unfiltered page, never
+    /// a scan, a prefix walk or a sort: cheap enough for the request's own thread (the HTTP layer sends the rest to
     /// the blocking pool). A query that does not parse or validate is not cheap; the full
     /// path reports its error.
     pub fn is_cheap_list(&self, kinds: &[ResourceKind], query: &ListQuery) -> bool {
@@ -245,7 +245,11 @@ impl ScimService {
             Some(text) => parse_filter(text, self.config.filter_limits)
                 .ok()
                 .and_then(|f| f.validate(self.resource_type(*kind), ValidateOptions::default()).ok())
-                .is_some_and(|valid| plan(*kind, &valid.expr).is_some()),
+                // Exact lookups only: a prefix (`sw`) or a member lookup can match thousands.
+                .and_then(|valid| plan(*kind, &valid.expr))
+                .is_some_and(|accesses| {
+                    accesses.iter().all(|a| matches!(a, Access::Id(_) | Access::Index(Lookup::Eq(_))))
+                }),
         }
     }
 
