@@ -51,21 +51,9 @@ fn spawn(exe: &std::path::Path, args: &[&str]) -> anyhow::Result<Served> {
 /// The baseline server (`scimlab bench baseline-server`): one route returning a user-sized
 /// JSON body, actix-web's defaults, in its own process.
 pub async fn baseline_server() -> anyhow::Result<()> {
-    use actix_web::{web, App, HttpResponse, HttpServer};
-    let body = serde_json::to_string(&bench_user(42))?;
-    let server = HttpServer::new(move || {
-        let body = body.clone();
-        App::new().route(
-            "/baseline",
-            web::get().to(move || {
-                let body = body.clone();
-                async move { HttpResponse::Ok().content_type("application/scim+json").body(body) }
-            }),
-        )
-    })
-    .bind("127.0.0.1:0")?;
-    println!("{}", serde_json::json!({"event": "ready", "url": format!("http://{}/baseline", server.addrs()[0])}));
-    server.run().await?;
+    let (url, server) = super::baseline_http_server()?;
+    println!("{}", serde_json::json!({"event": "ready", "url": url}));
+    server.await?;
     Ok(())
 }
 
@@ -144,22 +132,6 @@ pub async fn hotpath_bench(users: usize, requests: usize, concurrency: usize) ->
 }
 
 pub fn hotpath_table(rows: &[HotRow]) -> String {
-    let mut out = String::from(
-        "| server | operation | requests | errors | req/s | of baseline | p50 ms | p99 ms |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
-    );
-    for r in rows {
-        let s = &r.stats;
-        out += &format!(
-            "| {} | {} | {} | {} | {:.0} | {:.0} % | {:.2} | {:.2} |\n",
-            r.server,
-            r.operation,
-            s.requests,
-            s.errors,
-            s.per_second(),
-            100.0 * s.per_second() / r.baseline.max(1.0),
-            s.p50.as_secs_f64() * 1000.0,
-            s.p99.as_secs_f64() * 1000.0
-        );
-    }
-    out
+    let lines = rows.iter().map(|r| (format!("| {} | {} |", r.server, r.operation), &r.stats, r.baseline));
+    super::ratio_table("| server | operation |", "baseline", lines)
 }

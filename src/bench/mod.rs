@@ -442,9 +442,9 @@ pub struct HttpRow {
     pub stats: Stats,
 }
 
-/// A plain actix-web handler returning a user-sized JSON body: the ceiling scimlab's
-/// GET /Users/{id} is measured against, in the same process and run.
-async fn start_baseline() -> anyhow::Result<(String, actix_web::dev::ServerHandle)> {
+/// A plain actix-web handler returning a user-sized JSON body on 127.0.0.1:0: the ceiling
+/// scimlab's reads are measured against. Returns its URL and the server to run.
+pub(crate) fn baseline_http_server() -> anyhow::Result<(String, actix_web::dev::Server)> {
     use actix_web::{web, App, HttpResponse, HttpServer};
     let body = serde_json::to_string(&bench_user(42))?;
     let server = HttpServer::new(move || {
@@ -459,10 +459,41 @@ async fn start_baseline() -> anyhow::Result<(String, actix_web::dev::ServerHandl
     })
     .bind("127.0.0.1:0")?;
     let url = format!("http://{}/baseline", server.addrs()[0]);
-    let server = server.run();
+    Ok((url, server.run()))
+}
+
+/// The baseline in this process, for `bench http`.
+async fn start_baseline() -> anyhow::Result<(String, actix_web::dev::ServerHandle)> {
+    let (url, server) = baseline_http_server()?;
     let handle = server.handle();
     actix_web::rt::spawn(server);
     Ok((url, handle))
+}
+
+/// A markdown table of measured rows, each with its share of a reference rate measured in
+/// the same run. `lead` is the header of the row's leading columns (`| a | b |`).
+pub(crate) fn ratio_table<'a>(
+    lead: &str,
+    reference: &str,
+    rows: impl Iterator<Item = (String, &'a Stats, f64)>,
+) -> String {
+    let columns = lead.matches('|').count().saturating_sub(1);
+    let mut out = format!(
+        "{lead} requests | errors | req/s | of {reference} | p50 ms | p99 ms |\n|{}---:|---:|---:|---:|---:|---:|\n",
+        "---|".repeat(columns)
+    );
+    for (lead, s, against) in rows {
+        out += &format!(
+            "{lead} {} | {} | {:.0} | {:.0} % | {:.2} | {:.2} |\n",
+            s.requests,
+            s.errors,
+            s.per_second(),
+            100.0 * s.per_second() / against.max(1.0),
+            s.p50.as_secs_f64() * 1000.0,
+            s.p99.as_secs_f64() * 1000.0
+        );
+    }
+    out
 }
 
 /// Creates a group with `members` of the seeded users through the service.

@@ -46,22 +46,6 @@ pub async fn paging_bench(users: usize, requests: usize, concurrency: usize) -> 
 }
 
 pub fn paging_table(rows: &[PagingRow]) -> String {
-    let mut out = String::from(
-        "| users | page | requests | errors | req/s | of startIndex=1 | p50 ms | p99 ms |\n|---:|---|---:|---:|---:|---:|---:|---:|\n",
-    );
-    for r in rows {
-        let s = &r.stats;
-        out += &format!(
-            "| {} | {} | {} | {} | {:.0} | {:.0} % | {:.2} | {:.2} |\n",
-            r.users,
-            r.page,
-            s.requests,
-            s.errors,
-            s.per_second(),
-            100.0 * s.per_second() / r.front.max(1.0),
-            s.p50.as_secs_f64() * 1000.0,
-            s.p99.as_secs_f64() * 1000.0
-        );
-    }
-    out
+    let lines = rows.iter().map(|r| (format!("| {} | {} |", r.users, r.page), &r.stats, r.front));
+    super::ratio_table("| users | page |", "startIndex=1", lines)
 }

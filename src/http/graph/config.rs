@@ -5,35 +5,22 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::{authorize, graph_json, resolve, GraphError, GraphResult, ROOT};
+use super::{authorize, graph_json, GraphError, GraphJob, GraphResult, ROOT};
 use crate::http::AppState;
 use crate::provision::graph::{odata, schema, secrets, GraphIds};
 
-pub async fn get_schema(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-) -> GraphResult {
-    authorize(&req, &state)?;
-    let (sp, job) = path.into_inner();
-    let (name, ids) = resolve(&state, &sp, Some(&job))?;
-    let mut doc = schema::export(&state.jobs.job(&name)?.spec, &ids);
+pub async fn get_schema(state: web::Data<AppState>, job: GraphJob) -> GraphResult {
+    let mut doc = schema::export(&state.jobs.job(&job.name)?.spec, &job.ids);
+    let (sp, id) = (&job.sp, &job.ids.job_id);
     doc["@odata.context"] =
-        json!(format!("{ROOT}/$metadata#servicePrincipals('{sp}')/synchronization/jobs('{job}')/schema/$entity"));
+        json!(format!("{ROOT}/$metadata#servicePrincipals('{sp}')/synchronization/jobs('{id}')/schema/$entity"));
     Ok(graph_json(StatusCode::OK, &doc))
 }
 
 /// `PUT …/schema`: the job's mappings and scoping become the schema's; the next cycle is a
 /// full one (the configuration changed), as in Entra.
-pub async fn put_schema(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
-) -> GraphResult {
-    authorize(&req, &state)?;
-    let (sp, job) = path.into_inner();
-    let (name, _) = resolve(&state, &sp, Some(&job))?;
+pub async fn put_schema(state: web::Data<AppState>, job: GraphJob, body: web::Bytes) -> GraphResult {
+    let name = job.name;
     let text = std::str::from_utf8(&body).map_err(|_| GraphError::bad_request("the schema is not UTF-8 JSON"))?;
     let current = state.jobs.job(&name)?.spec;
     let (changed, notes) =
@@ -47,15 +34,7 @@ pub async fn put_schema(
 }
 
 /// `parseExpression`: the expression's tree, and its value for `testInputObject`.
-pub async fn parse_expression(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
-) -> GraphResult {
-    authorize(&req, &state)?;
-    let (sp, job) = path.into_inner();
-    resolve(&state, &sp, Some(&job))?;
+pub async fn parse_expression(state: web::Data<AppState>, _job: GraphJob, body: web::Bytes) -> GraphResult {
     let request: Value = serde_json::from_slice(&body)
         .map_err(|e| GraphError::bad_request(format!("parseExpression takes {{\"expression\": \"…\", \"testInputObject\": {{\"properties\": [{{\"key\", \"value\"}}]}}}}: {e}")))?;
     let expression =
@@ -103,23 +82,14 @@ pub async fn parse_expression(
 }
 
 /// `GET …/secrets`: the settings Entra keeps as secrets; the token masked.
-pub async fn get_secrets(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> GraphResult {
-    authorize(&req, &state)?;
-    let (name, _) = resolve(&state, &path.into_inner(), None)?;
-    Ok(graph_json(StatusCode::OK, &secrets::export(&state.jobs.job(&name)?.spec, false)))
+pub async fn get_secrets(state: web::Data<AppState>, job: GraphJob) -> GraphResult {
+    Ok(graph_json(StatusCode::OK, &secrets::export(&state.jobs.job(&job.name)?.spec, false)))
 }
 
 /// `PUT …/secrets`: target URL and token, scope, out-of-scope deletions and the deletion
 /// threshold of every job of the service principal.
-pub async fn put_secrets(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> GraphResult {
-    authorize(&req, &state)?;
-    let sp = path.into_inner();
-    let (name, _) = resolve(&state, &sp, None)?;
+pub async fn put_secrets(state: web::Data<AppState>, job: GraphJob, body: web::Bytes) -> GraphResult {
+    let name = job.name;
     let body: secrets::SecretsBody = serde_json::from_slice(&body).map_err(|e| {
         GraphError::bad_request(format!(
             "secrets are {{\"value\": [{{\"key\": \"BaseAddress\", \"value\": \"https://…\"}}, …]}}: {e}"

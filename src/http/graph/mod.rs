@@ -132,6 +132,33 @@ pub fn resolve(state: &AppState, sp: &str, job_id: Option<&str>) -> Result<(Stri
     })
 }
 
+/// The job a request names (`{sp}` and, when the route has it, `{job}`), after the admin
+/// token was checked: every Graph handler's first step, as an extractor.
+pub struct GraphJob {
+    /// The hosted job's name.
+    pub name: String,
+    pub ids: GraphIds,
+    /// The service principal id as the request spelled it.
+    pub sp: String,
+}
+
+impl actix_web::FromRequest for GraphJob {
+    type Error = GraphError;
+    type Future = std::future::Ready<Result<GraphJob, GraphError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready((|| {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| GraphError::new(500, "generalException", "the server state is missing"))?;
+            authorize(req, state)?;
+            let sp = req.match_info().get("sp").unwrap_or_default().to_string();
+            let (name, ids) = resolve(state, &sp, req.match_info().get("job"))?;
+            Ok(GraphJob { name, ids, sp })
+        })())
+    }
+}
+
 pub fn graph_json(status: StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status).content_type("application/json").body(body.to_string())
 }
@@ -143,10 +170,8 @@ fn job_document(state: &AppState, name: &str, sp: &str) -> Result<Value, GraphEr
     Ok(doc)
 }
 
-async fn list_jobs(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> GraphResult {
-    authorize(&req, &state)?;
-    let sp = path.into_inner();
-    resolve(&state, &sp, None)?;
+async fn list_jobs(state: web::Data<AppState>, named: GraphJob) -> GraphResult {
+    let sp = named.sp;
     let mut jobs = Vec::new();
     for name in state.jobs.names() {
         if GraphIds::of(&state.jobs.job(&name)?).service_principal_id.eq_ignore_ascii_case(&sp) {
@@ -161,11 +186,8 @@ async fn list_jobs(req: HttpRequest, state: web::Data<AppState>, path: web::Path
     Ok(graph_json(StatusCode::OK, &json!({"@odata.context": context, "value": jobs})))
 }
 
-async fn get_job(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> GraphResult {
-    authorize(&req, &state)?;
-    let (sp, job) = path.into_inner();
-    let (name, _) = resolve(&state, &sp, Some(&job))?;
-    Ok(graph_json(StatusCode::OK, &job_document(&state, &name, &sp)?))
+async fn get_job(state: web::Data<AppState>, job: GraphJob) -> GraphResult {
+    Ok(graph_json(StatusCode::OK, &job_document(&state, &job.name, &job.sp)?))
 }
 
 /// Graph's `resetScope` flags, each mapped onto what scimlab's restart resets.
@@ -203,15 +225,8 @@ fn restart_command(body: &[u8]) -> Result<Vec<Command>, GraphError> {
 }
 
 /// `start`, `pause`, `restart`: 204, as Graph answers.
-async fn job_action(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String, String)>,
-    body: web::Bytes,
-) -> GraphResult {
-    authorize(&req, &state)?;
-    let (sp, job, action) = path.into_inner();
-    let (name, _) = resolve(&state, &sp, Some(&job))?;
+async fn job_action(req: HttpRequest, state: web::Data<AppState>, job: GraphJob, body: web::Bytes) -> GraphResult {
+    let (name, action) = (job.name, req.match_info().get("action").unwrap_or_default().to_string());
     match action.as_str() {
         "start" => state.jobs.start(&name)?,
         "pause" => state.jobs.pause(&name)?,
@@ -235,15 +250,8 @@ async fn job_action(
 }
 
 /// `provisionOnDemand`: one subject of the job's rule, answered as Graph answers it.
-async fn provision_on_demand(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
-) -> GraphResult {
-    authorize(&req, &state)?;
-    let (sp, job) = path.into_inner();
-    let (name, ids) = resolve(&state, &sp, Some(&job))?;
+async fn provision_on_demand(state: web::Data<AppState>, job: GraphJob, body: web::Bytes) -> GraphResult {
+    let GraphJob { name, ids, .. } = job;
     let shape = "provisionOnDemand takes {\"parameters\": [{\"ruleId\": \"…\", \"subjects\": [{\"objectId\": \"…\", \"objectTypeName\": \"User\"}]}]}";
     let request: Value = serde_json::from_slice(&body).map_err(|e| GraphError::bad_request(format!("{shape}: {e}")))?;
     let parameters = request["parameters"]
@@ -280,15 +288,8 @@ async fn provision_on_demand(
 }
 
 /// `validateCredentials`: Test Connection with the saved or the given credentials.
-async fn validate_credentials(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    body: web::Bytes,
-) -> GraphResult {
-    authorize(&req, &state)?;
-    let (sp, job) = path.into_inner();
-    let (name, _) = resolve(&state, &sp, Some(&job))?;
+async fn validate_credentials(state: web::Data<AppState>, job: GraphJob, body: web::Bytes) -> GraphResult {
+    let name = job.name;
     let request: Value = if body.is_empty() {
         json!({})
     } else {
