@@ -359,37 +359,8 @@ async fn cursor_paging_walks_everything_once_even_under_concurrent_writes() {
         before.push(id_of(&app.create_user(&format!("cur{i}@example.com")).await));
     }
     let filter = "userName sw \"cur\"";
-    let mut seen = Vec::new();
-    let mut cursor = String::new();
-    let mut pages = 0;
-    let mut deleted = None;
-    loop {
-        let res = app.list("/Users", &[("filter", filter), ("count", "3"), ("cursor", &cursor)]).await;
-        assert_eq!(res.status, 200, "{}", res.body);
-        assert!(res.body.get("startIndex").is_none(), "cursor pages carry no startIndex");
-        seen.extend(res.body["Resources"].as_array().unwrap().iter().map(id_of));
-        pages += 1;
-        if pages == 1 {
-            // Writes between pages: a new user, and one not yet seen is deleted.
-            app.create_user("cur-new@example.com").await;
-            let victim = before.iter().find(|id| !seen.contains(id)).unwrap().clone();
-            assert_eq!(app.delete(&format!("/Users/{victim}")).await.status, 204);
-            deleted = Some(victim);
-        }
-        match res.body["nextCursor"].as_str() {
-            Some(next) => cursor = next.to_string(),
-            None => break,
-        }
-    }
-    let mut unique = seen.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), seen.len(), "no user twice: {seen:?}");
-    let deleted = deleted.unwrap();
-    assert!(!seen.contains(&deleted), "a deleted user is not returned");
-    for id in before.iter().filter(|id| **id != deleted) {
-        assert!(seen.contains(id), "every user that stayed is returned");
-    }
+    let pages = walk_cursor_under_writes(&app, &[("filter", filter)], &before, "cur-new@example.com").await;
+    assert!(pages.iter().all(|p| p.get("startIndex").is_none()), "cursor pages carry no startIndex");
 
     let bad = app.list("/Users", &[("cursor", "not-a-cursor")]).await;
     bad.assert_error(400, Some("invalidCursor"));
@@ -477,21 +448,36 @@ async fn unfiltered_cursor_pages_read_a_key_range_and_still_walk_everything_once
     for i in 0..8 {
         before.push(id_of(&app.create_user(&format!("range{i}@example.com")).await));
     }
-    let (mut seen, mut cursor, mut deleted) = (Vec::new(), String::new(), None);
+    let pages = walk_cursor_under_writes(&app, &[], &before, "range-new@example.com").await;
+    assert!(pages.iter().all(|p| p["totalResults"] == 8), "one created and one deleted between pages: still 8");
+}
+
+/// Walks the cursor pages of `query` three at a time; after the first page, creates
+/// `new_user` and deletes a user of `before` not seen yet. Every user that stayed comes
+/// back exactly once, the deleted one never. Returns the pages.
+async fn walk_cursor_under_writes(
+    app: &TestApp,
+    query: &[(&str, &str)],
+    before: &[String],
+    new_user: &str,
+) -> Vec<serde_json::Value> {
+    let (mut seen, mut pages, mut cursor, mut deleted) = (Vec::new(), Vec::new(), String::new(), None);
     loop {
-        let res = app.list("/Users", &[("count", "3"), ("cursor", &cursor)]).await;
+        let mut q: Vec<(&str, &str)> = query.to_vec();
+        q.extend([("count", "3"), ("cursor", cursor.as_str())]);
+        let res = app.list("/Users", &q).await;
         assert_eq!(res.status, 200, "{}", res.body);
-        assert_eq!(res.body["totalResults"], 8, "one created and one deleted between pages: still 8");
         seen.extend(res.body["Resources"].as_array().unwrap().iter().map(id_of));
         if deleted.is_none() {
-            // Between pages: one user more, and one not yet seen deleted.
-            app.create_user("range-new@example.com").await;
+            app.create_user(new_user).await;
             let victim = before.iter().find(|id| !seen.contains(id)).unwrap().clone();
             assert_eq!(app.delete(&format!("/Users/{victim}")).await.status, 204);
             deleted = Some(victim);
         }
-        match res.body["nextCursor"].as_str() {
-            Some(next) => cursor = next.to_string(),
+        let next = res.body["nextCursor"].as_str().map(str::to_string);
+        pages.push(res.body);
+        match next {
+            Some(next) => cursor = next,
             None => break,
         }
     }
@@ -500,8 +486,12 @@ async fn unfiltered_cursor_pages_read_a_key_range_and_still_walk_everything_once
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "no user twice: {seen:?}");
     let deleted = deleted.unwrap();
-    assert!(!seen.contains(&deleted));
-    assert!(before.iter().filter(|id| **id != deleted).all(|id| seen.contains(id)), "every user that stayed");
+    assert!(!seen.contains(&deleted), "a deleted user is not returned");
+    assert!(
+        before.iter().filter(|id| **id != deleted).all(|id| seen.contains(id)),
+        "every user that stayed is returned"
+    );
+    pages
 }
 
 #[actix_web::test]
