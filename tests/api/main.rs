@@ -20,6 +20,7 @@ mod patch;
 mod provisioning;
 mod recording;
 mod reliability;
+mod stub;
 mod tenants;
 mod testkit;
 mod users;
