@@ -356,8 +356,21 @@ impl ScimService {
                 }
             }
             None => {
+                // Text every match must contain: documents without it are not even decoded.
+                let required = if relations { Vec::new() } else { required_text(&filter.expr) };
+                let needles: Vec<memchr::memmem::Finder<'static>> =
+                    required.into_iter().map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned()).collect();
+                let keep = |bytes: &[u8]| {
+                    // Unicode case mapping can turn a non-ASCII letter into an ASCII one
+                    // (the Kelvin sign lower-cases to 'k'): only pure-ASCII text is ruled out.
+                    if needles.is_empty() || !bytes.is_ascii() {
+                        return true;
+                    }
+                    let lower = bytes.to_ascii_lowercase();
+                    needles.iter().all(|n| n.find(&lower).is_some())
+                };
                 self.store
-                    .scan(kind, &mut |record| {
+                    .scan_where(kind, &keep, &mut |record| {
                         check(record, out);
                         true
                     })
@@ -566,6 +579,35 @@ fn indexed(kind: ResourceKind, target: &Target) -> Option<(&'static str, bool)> 
 }
 
 /// Index accesses whose union is a superset of the filter's matches, or `None` for a scan.
+/// Lower-cased text a resource's JSON must contain (ASCII-case-insensitively) to match:
+/// the string literals of `eq`, `co`, `sw` and `ew` on string attributes that every match
+/// needs (both sides of an `and`, inside a value path); none under `or` or `not`. Only
+/// printable ASCII without quotes or backslashes, which JSON stores as written. Not for
+/// filters on relations (group members, a user's groups), which live outside the document.
+fn required_text(expr: &Expr) -> Vec<String> {
+    match expr {
+        Expr::Compare {
+            target,
+            op: CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew,
+            value: Value::String(s),
+        } if target.kind == crate::scim::schema::AttrType::String
+                // meta is rendered, not stored.
+                && target.attr != "meta"
+                && !s.is_empty()
+                && s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') =>
+        {
+            vec![s.to_ascii_lowercase()]
+        }
+        Expr::And(left, right) => {
+            let mut all = required_text(left);
+            all.extend(required_text(right));
+            all
+        }
+        Expr::Any { inner, .. } => required_text(inner),
+        _ => Vec::new(),
+    }
+}
+
 fn plan(kind: ResourceKind, expr: &Expr) -> Option<Vec<Access>> {
     match expr {
         Expr::Compare { target, op, value: Value::String(v) } => plan_compare(kind, target, *op, v),

@@ -168,6 +168,15 @@ pub trait Store: Send + Sync {
     fn lookup(&self, kind: ResourceKind, lookup: &Lookup) -> StoreResult<Vec<String>>;
     /// Visits every resource of a kind in id order until the visitor returns false.
     fn scan(&self, kind: ResourceKind, visit: &mut dyn FnMut(StoredResource) -> bool) -> StoreResult<()>;
+    /// As [`Store::scan`], stepping over without decoding every resource whose stored bytes
+    /// `keep` rejects. The bytes hold the resource's JSON text, so `keep` can test for text
+    /// the resource must contain to match: a necessary condition, never a sufficient one.
+    fn scan_where(
+        &self,
+        kind: ResourceKind,
+        keep: &dyn Fn(&[u8]) -> bool,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> StoreResult<()>;
     /// As [`Store::scan`], starting after the first `skip` resources in id order, which are
     /// stepped over without being decoded (startIndex paging pays per page, not per skip).
     fn scan_after(

@@ -313,6 +313,21 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn scan_where(
+        &self,
+        kind: ResourceKind,
+        keep: &dyn Fn(&[u8]) -> bool,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> StoreResult<()> {
+        for entry in self.resources.scan_prefix([kind_byte(kind)]) {
+            let (_, bytes) = entry.map_err(backend)?;
+            if keep(&bytes) && !visit(decode(&bytes)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn scan_after(
         &self,
         kind: ResourceKind,

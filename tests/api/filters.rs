@@ -236,3 +236,44 @@ async fn passwords_cannot_be_filtered_or_sorted_on() {
     let sorted = app.list("/Users", &[("sortBy", "password")]).await;
     sorted.assert_error(400, Some("invalidFilter"));
 }
+
+#[actix_web::test]
+async fn scans_skip_by_text_without_changing_what_matches() {
+    let app = spawn_app().await;
+    let titled = |user: &str, title: &str, given: &str| {
+        let mut body = user_body(user);
+        body["title"] = json!(title);
+        body["name"] = json!({"givenName": given, "familyName": "Scan"});
+        body
+    };
+    for (user, title, given) in [
+        ("plain@example.com", "Manager", "Ann"),
+        ("other@example.com", "Engineer", "Ann"),
+        // The Kelvin sign lower-cases to an ASCII 'k': a byte search alone would miss it.
+        ("kelvin@example.com", "\u{212A}ELVIN lead", "Bo"),
+        ("quoted@example.com", "Head \"of\" Manager\\s", "Cy"),
+    ] {
+        assert_eq!(app.post("/Users", titled(user, title, given)).await.status, 201);
+    }
+    let names = |filter: &'static str| {
+        let app = &app;
+        async move {
+            let res = app.list("/Users", &[("filter", filter)]).await;
+            assert_eq!(res.status, 200, "{filter}: {}", res.body);
+            let mut names: Vec<String> = res.body["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["userName"].as_str().unwrap().to_string())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(names("title eq \"manager\" and name.givenName co \"an\"").await, ["plain@example.com"]);
+    assert_eq!(names("title co \"kelvin\"").await, ["kelvin@example.com"], "case mapping, not bytes");
+    assert_eq!(names("title co \"manager\"").await, ["plain@example.com", "quoted@example.com"]);
+    assert_eq!(names("title co \"engineer\" or title co \"lead\"").await, ["kelvin@example.com", "other@example.com"]);
+    assert_eq!(names("not (title co \"manager\") and name.familyName eq \"scan\"").await.len(), 2);
+    assert!(names("title eq \"nobody\"").await.is_empty());
+}
