@@ -202,6 +202,8 @@ async fn the_admin_page_shows_tenants_users_groups_and_request_bodies() {
     app.post("/Users", user_body("late@example.com")).await;
     driver.wait_text("#users-table", "late@example.com").await;
     driver.wait_text("#status", "updated").await;
+    let errors = driver.console_errors().await;
+    assert!(errors.is_empty(), "the page logged errors: {errors:?}");
     driver.call(reqwest::Method::DELETE, "", Value::Null).await;
 }
 
@@ -227,6 +229,8 @@ async fn a_quarantined_job_is_shown_in_a_banner_with_what_to_do() {
     let banner = driver.wait_text("#banner", "refused is in quarantine").await;
     assert!(banner.contains("401") || banner.to_lowercase().contains("credential"), "the cause is named: {banner}");
     assert!(banner.contains("restart"), "and what to do: {banner}");
+    let errors = driver.console_errors().await;
+    assert!(errors.is_empty(), "the page logged errors: {errors:?}");
     driver.call(reqwest::Method::DELETE, "", Value::Null).await;
 }
 
