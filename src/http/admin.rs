@@ -147,7 +147,7 @@ async fn page(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/html; charset=utf-8").insert_header(("cache-control", "no-store")).body(body)
 }
 
-/// `GET /admin/tenants/{name}/users|groups`: the newest 200, for the admin page.
+/// `GET /admin/tenants/{name}/users|groups`: the first 200 in id order, for the admin page.
 async fn tenant_resources(
     req: HttpRequest,
     state: web::Data<AppState>,
