@@ -29,6 +29,12 @@ impl PauseGate {
         *self.paused.borrow()
     }
 
+    /// Requests waiting at the gate right now (each waiter holds a subscription while it
+    /// waits): lets a caller see that a paused job's next request is being held.
+    pub fn waiting(&self) -> usize {
+        self.paused.receiver_count()
+    }
+
     /// Returns at once when running, or when resumed.
     pub async fn wait_running(&self) {
         let mut rx = self.paused.subscribe();

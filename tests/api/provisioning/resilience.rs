@@ -278,11 +278,21 @@ async fn pause_stops_all_requests_and_resume_continues_the_same_cycle() {
             tokio::task::yield_now().await;
         }
         client.gate.pause();
-        // Let the request in flight finish, then watch: nothing more may be sent.
-        actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+        // The request in flight finishes; the cycle's next request then waits at the gate.
+        // That waiter is the signal: from here on nothing can be sent until resume.
+        let held = tokio::time::timeout(Duration::from_secs(10), async {
+            while client.gate.waiting() == 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        assert!(held.is_ok(), "the cycle's next request never reached the paused gate");
         let settled = client.exchange_count();
-        actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
         let later = client.exchange_count();
+        assert!(client.gate.waiting() > 0, "still held at the gate");
         client.gate.resume();
         (settled, later)
     };
