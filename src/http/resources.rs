@@ -164,10 +164,11 @@ async fn run_list(req: &HttpRequest, kinds: Vec<ResourceKind>, query: ListQuery)
     let opts = ReadOptions { base: base_url(req, &scim_root(req)), ..Default::default() };
     let service = tenant(req)?.service.clone();
     // Index lookups and short pages answer inline; scans and sorts go to the blocking pool.
-    let (body, quirks) = if service.is_cheap_list(&kinds, &query) {
-        service.list(&kinds, &query, &opts)?
+    let prepared = service.prepare_list(&kinds, &query);
+    let (body, quirks) = if prepared.cheap {
+        service.list_prepared(&kinds, &query, prepared, &opts)?
     } else {
-        web::block(move || service.list(&kinds, &query, &opts)).await??
+        web::block(move || service.list_prepared(&kinds, &query, prepared, &opts)).await??
     };
     let mut response = scim_json(StatusCode::OK, &body);
     if let Some(q) = quirks_header(&quirks) {

@@ -17,6 +17,12 @@ use crate::store::{IndexKey, Lookup, StoredResource};
 use super::profile::{Leniency, Quirks};
 use crate::scim::ScimType;
 
+/// A list query's filter, parsed once, and whether the list is cheap to answer inline.
+pub struct PreparedList {
+    filter: Result<Option<Filter>, ScimError>,
+    pub cheap: bool,
+}
+
 /// Query parameters of a list or search request.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -102,6 +108,18 @@ impl ScimService {
         query: &ListQuery,
         opts: &ReadOptions,
     ) -> Result<(Value, Vec<Leniency>), ScimError> {
+        self.list_prepared(kinds, query, self.prepare_list(kinds, query), opts)
+    }
+
+    /// Lists with the filter already parsed by [`ScimService::prepare_list`] (a parse error
+    /// is reported where the query's checks reach the filter, as `list` reports it).
+    pub fn list_prepared(
+        &self,
+        kinds: &[ResourceKind],
+        query: &ListQuery,
+        prepared: PreparedList,
+        opts: &ReadOptions,
+    ) -> Result<(Value, Vec<Leniency>), ScimError> {
         let mut quirks = Quirks::new(self.config.profile);
         let start_index = query.start_index.unwrap_or(1).max(1) as usize;
         let count =
@@ -115,12 +133,7 @@ impl ScimService {
                 )))
             }
         };
-        let parsed = match &query.filter {
-            Some(text) if !text.trim().is_empty() => {
-                Some(parse_filter(text, self.config.filter_limits).map_err(filter_error)?)
-            }
-            _ => None,
-        };
+        let parsed = prepared.filter?;
         let mut projections = Vec::new();
         for kind in kinds {
             projections.push(Projection::parse(self.resource_type(*kind), &query.attributes, &query.excluded)?);
@@ -229,28 +242,34 @@ impl ScimService {
         Ok(body)
     }
 
-    /// Whether a list is answered from exact index lookups or a short unfiltered page, never
-    /// a scan, a prefix walk or a sort: cheap enough for the request's own thread (the HTTP layer sends the rest to
-    /// the blocking pool). A query that does not parse or validate is not cheap; the full
-    /// path reports its error.
-    pub fn is_cheap_list(&self, kinds: &[ResourceKind], query: &ListQuery) -> bool {
+    /// Parses the query's filter once, and tells whether the list is answered from exact
+    /// index lookups or a short unfiltered page, never a scan, a prefix walk or a sort:
+    /// cheap enough for the request's own thread (the HTTP layer sends the rest to the
+    /// blocking pool). A filter that does not parse or validate is not cheap; listing
+    /// reports its error.
+    pub fn prepare_list(&self, kinds: &[ResourceKind], query: &ListQuery) -> PreparedList {
         const SHORT_PAGE: i64 = 200;
         const SHORT_SKIP: i64 = 10_000;
-        let [kind] = kinds else { return false };
-        if query.sort_by.is_some() || query.count.is_some_and(|c| c > SHORT_PAGE) {
-            return false;
-        }
-        match query.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-            None => query.cursor.is_none() && query.count.is_some() && query.start_index.unwrap_or(1) <= SHORT_SKIP,
-            Some(text) => parse_filter(text, self.config.filter_limits)
+        let filter = match query.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+            Some(text) => parse_filter(text, self.config.filter_limits).map(Some).map_err(filter_error),
+            None => Ok(None),
+        };
+        let cheap = match (kinds, &filter) {
+            _ if query.sort_by.is_some() || query.count.is_some_and(|c| c > SHORT_PAGE) => false,
+            ([_], Ok(None)) => {
+                query.cursor.is_none() && query.count.is_some() && query.start_index.unwrap_or(1) <= SHORT_SKIP
+            }
+            ([kind], Ok(Some(f))) => f
+                .validate(self.resource_type(*kind), ValidateOptions::default())
                 .ok()
-                .and_then(|f| f.validate(self.resource_type(*kind), ValidateOptions::default()).ok())
                 // Exact lookups only: a prefix (`sw`) or a member lookup can match thousands.
                 .and_then(|valid| plan(*kind, &valid.expr))
                 .is_some_and(|accesses| {
                     accesses.iter().all(|a| matches!(a, Access::Id(_) | Access::Index(Lookup::Eq(_))))
                 }),
-        }
+            _ => false,
+        };
+        PreparedList { filter, cheap }
     }
 
     /// The filter validated for each resource type searched. For root searches a filter
