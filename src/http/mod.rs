@@ -134,23 +134,28 @@ where
         let header = |name: &str| head.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         // Parsing, redacting and encoding happen on the recorder's thread.
         recorder.submit(crate::recording::Capture {
-            at,
-            tenant: crate::tenants::tenant_of_path(&path).unwrap_or(crate::tenants::DEFAULT_TENANT).to_string(),
-            method,
-            path,
-            query,
-            request_headers,
+            record: crate::recording::RequestRecord {
+                seq: 0,
+                at,
+                tenant: crate::tenants::tenant_of_path(&path).unwrap_or(crate::tenants::DEFAULT_TENANT).to_string(),
+                method,
+                path,
+                query,
+                request_headers,
+                request_body: None,
+                status: head.status().as_u16(),
+                response_headers: head
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), redact_header(k.as_str(), v.to_str().unwrap_or("[binary]"))))
+                    .collect(),
+                response_body: None,
+                latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+                quirks: header(QUIRKS_HEADER).map(|q| q.split(", ").map(str::to_string).collect()).unwrap_or_default(),
+                fault: header(FAULT_HEADER),
+            },
             request_body: raw_request,
-            status: head.status().as_u16(),
-            response_headers: head
-                .headers()
-                .iter()
-                .map(|(k, v)| (k.to_string(), redact_header(k.as_str(), v.to_str().unwrap_or("[binary]"))))
-                .collect(),
             response_body: bytes.clone(),
-            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
-            quirks: header(QUIRKS_HEADER).map(|q| q.split(", ").map(str::to_string).collect()).unwrap_or_default(),
-            fault: header(FAULT_HEADER),
         });
         let response = head.set_body(actix_web::body::BoxBody::new(bytes));
         Ok(actix_web::dev::ServiceResponse::new(http_req, response))

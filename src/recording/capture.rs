@@ -14,41 +14,19 @@ use super::{recorded_request_body, recorded_response_body, summarize_unauthentic
 /// Captures waiting for the writer, at most.
 const QUEUE_DEPTH: usize = 4096;
 
-/// One exchange as the request path saw it; headers and query already redacted.
+/// One exchange as the request path saw it: the record with its head filled in (headers
+/// and query already redacted) and its bodies still raw; the writer parses and redacts them.
 pub struct Capture {
-    pub at: String,
-    pub tenant: String,
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub request_headers: Vec<(String, String)>,
+    pub record: RequestRecord,
     pub request_body: Option<bytes::Bytes>,
-    pub status: u16,
-    pub response_headers: Vec<(String, String)>,
     pub response_body: bytes::Bytes,
-    pub latency_ms: f64,
-    pub quirks: Vec<String>,
-    pub fault: Option<String>,
 }
 
 impl Capture {
     fn into_record(self) -> RequestRecord {
-        let mut record = RequestRecord {
-            seq: 0,
-            at: self.at,
-            tenant: self.tenant,
-            method: self.method,
-            path: self.path,
-            query: self.query,
-            request_headers: self.request_headers,
-            request_body: self.request_body.as_deref().and_then(recorded_request_body),
-            status: self.status,
-            response_headers: self.response_headers,
-            response_body: recorded_response_body(&self.response_body),
-            latency_ms: self.latency_ms,
-            quirks: self.quirks,
-            fault: self.fault,
-        };
+        let mut record = self.record;
+        record.request_body = self.request_body.as_deref().and_then(recorded_request_body);
+        record.response_body = recorded_response_body(&self.response_body);
         if record.status == 401 {
             // No credentials, no detail: a client without a token cannot fill the ring.
             summarize_unauthenticated(&mut record);
