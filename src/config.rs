@@ -28,6 +28,18 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMLAB_DATA")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<PathBuf>,
+    /// Keep SCIM resources and tenants in this PostgreSQL database instead of sled, so
+    /// several replicas can serve one data set (docs/deploy.md). Example:
+    /// postgres://scimlab:secret@db:5432/scimlab
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Schema of --database-url that holds scimlab's tables, created when missing: several
+    /// scimlab deployments (or CI pipelines) can share one database [default: the user's
+    /// search_path, usually public].
+    #[arg(long, env = "SCIMLAB_DATABASE_SCHEMA")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_schema: Option<String>,
     /// Keep data in memory only (nothing is written to disk).
     #[arg(long)]
     #[serde(skip_serializing_if = "is_false")]
@@ -171,6 +183,10 @@ pub struct TlsFiles {
 pub struct Settings {
     pub addr: String,
     pub data: Option<PathBuf>,
+    /// PostgreSQL holding resources and tenants (sled in `data` when unset).
+    pub database_url: Option<SecretString>,
+    /// Schema of `database_url` for scimlab's tables.
+    pub database_schema: Option<String>,
     pub tokens: Vec<SecretString>,
     pub jwt: crate::auth::JwtSettings,
     pub no_auth: bool,
@@ -207,6 +223,8 @@ impl Default for Settings {
         Settings {
             addr: "127.0.0.1:8080".into(),
             data: Some(PathBuf::from("./data")),
+            database_url: None,
+            database_schema: None,
             tokens: Vec::new(),
             jwt: Default::default(),
             no_auth: false,
@@ -243,6 +261,39 @@ impl ServeArgs {
     }
 }
 
+/// Checks the form of a database URL early, so a typo is named before anything starts.
+fn database_url(url: Option<String>) -> Result<Option<SecretString>, ConfigError> {
+    match url {
+        Some(url) if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+            Err(ConfigError::Invalid {
+                key: "--database-url",
+                message: "must be a PostgreSQL URL such as postgres://user:password@host:5432/dbname".into(),
+            })
+        }
+        other => Ok(other.map(SecretString::from)),
+    }
+}
+
+/// A schema name is put into SQL as an identifier, so only plain names are taken.
+fn database_schema(schema: Option<String>) -> Result<Option<String>, ConfigError> {
+    match schema {
+        Some(name)
+            if name.is_empty()
+                || name.len() > 63
+                || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                || name.as_bytes()[0].is_ascii_digit() =>
+        {
+            Err(ConfigError::Invalid {
+                key: "--database-schema",
+                message: format!(
+                    "'{name}' is not a plain schema name: use lower-case letters, digits and _ (at most 63, not starting with a digit)"
+                ),
+            })
+        }
+        other => Ok(other),
+    }
+}
+
 impl Settings {
     pub fn from_args(args: &ServeArgs) -> Result<Settings, ConfigError> {
         let merged = match &args.config {
@@ -272,6 +323,8 @@ impl Settings {
         let settings = Settings {
             addr: a.addr.unwrap_or(d.addr),
             data: if a.in_memory { None } else { a.data.or(d.data) },
+            database_url: database_url(non_empty("--database-url", a.database_url)?)?,
+            database_schema: database_schema(non_empty("--database-schema", a.database_schema)?)?,
             tokens: a.tokens.into_iter().map(SecretString::from).collect(),
             jwt: crate::auth::JwtSettings {
                 secret: non_empty("--jwt-secret", a.jwt_secret)?.map(SecretString::from),

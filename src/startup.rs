@@ -35,7 +35,9 @@ impl CycleObserver for CycleMetrics {
 }
 use crate::scim::discovery::Capabilities;
 use crate::service::{ScimService, ServiceConfig};
-use crate::store::SledStore;
+use crate::store::{
+    DefinitionStore, PgDatabase, PgDefinitions, PgStore, SledDefinitions, SledStore, Store, StoreResult,
+};
 use crate::tenants::{Tenant, Tenants, DEFAULT_TENANT};
 
 pub struct Application {
@@ -67,6 +69,46 @@ pub fn open_db(path: Option<&std::path::Path>) -> anyhow::Result<sled::Db> {
     }
 }
 
+/// Where SCIM resources and tenant definitions live: the local sled database, or a
+/// PostgreSQL database shared with other replicas (`--database-url`).
+enum ResourceStorage {
+    Sled(sled::Db),
+    Postgres(Arc<PgDatabase>),
+}
+
+/// Connections per replica; PostgreSQL's default `max_connections` (100) fits several.
+const POSTGRES_POOL_SIZE: u32 = 16;
+
+impl ResourceStorage {
+    fn open(settings: &Settings, db: &sled::Db) -> anyhow::Result<ResourceStorage> {
+        use secrecy::ExposeSecret;
+        match &settings.database_url {
+            Some(url) => {
+                let schema = settings.database_schema.as_deref();
+                let database = PgDatabase::connect(url.expose_secret(), schema, POSTGRES_POOL_SIZE)
+                    .context("cannot use the PostgreSQL database of --database-url")?;
+                tracing::info!("SCIM resources and tenants are kept in PostgreSQL");
+                Ok(ResourceStorage::Postgres(database))
+            }
+            None => Ok(ResourceStorage::Sled(db.clone())),
+        }
+    }
+
+    fn open_tenant(&self, tenant: &str) -> StoreResult<Arc<dyn Store>> {
+        Ok(match self {
+            ResourceStorage::Sled(db) => Arc::new(SledStore::open(db, tenant)?),
+            ResourceStorage::Postgres(database) => Arc::new(PgStore::open(Arc::clone(database), tenant)),
+        })
+    }
+
+    fn definitions(&self) -> StoreResult<Box<dyn DefinitionStore>> {
+        Ok(match self {
+            ResourceStorage::Sled(db) => Box::new(SledDefinitions::open(db, "tenant_definitions")?),
+            ResourceStorage::Postgres(database) => Box::new(PgDefinitions::new(Arc::clone(database))),
+        })
+    }
+}
+
 impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         Self::build_with(settings, Arc::new(SystemClock), Arc::new(UuidIds))
@@ -76,7 +118,8 @@ impl Application {
     pub fn build_with(settings: Settings, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> anyhow::Result<Self> {
         let db = open_db(settings.data.as_deref())?;
         let clock_for_jobs = Arc::clone(&clock);
-        let store = SledStore::open(&db, "default").context("cannot open the default tenant's storage")?;
+        let resources = ResourceStorage::open(&settings, &db)?;
+        let store = resources.open_tenant("default").context("cannot open the default tenant's storage")?;
         let filter_limits =
             FilterLimits { max_length: settings.filter_max_length, max_depth: settings.filter_max_depth };
         let service_config = ServiceConfig {
@@ -85,8 +128,7 @@ impl Application {
             filter_limits,
             durable_writes: settings.data.is_some(),
         };
-        let service =
-            Arc::new(ScimService::new(Arc::new(store), Arc::clone(&clock), Arc::clone(&ids), service_config.clone()));
+        let service = Arc::new(ScimService::new(store, Arc::clone(&clock), Arc::clone(&ids), service_config.clone()));
         let auth = if settings.no_auth {
             Authenticator::open()
         } else {
@@ -120,14 +162,14 @@ impl Application {
             profile: settings.profile,
             seeds: Arc::new(seeds),
         });
-        let tenant_db = db.clone();
+        let definitions = resources.definitions()?;
         let open_service: crate::tenants::ServiceFactory = Box::new(move |name, profile| {
-            // Same data for the same name: the store is the tenant's key prefix.
-            let store = SledStore::open(&tenant_db, name)?;
+            // Same data for the same name: the store is the tenant's key prefix (sled) or
+            // column value (PostgreSQL).
+            let store = resources.open_tenant(name)?;
             let config = ServiceConfig { profile, ..service_config.clone() };
-            Ok(ScimService::new(Arc::new(store), Arc::clone(&clock), Arc::clone(&ids), config))
+            Ok(ScimService::new(store, Arc::clone(&clock), Arc::clone(&ids), config))
         });
-        let definitions = Box::new(crate::store::SledDefinitions::open(&db, "tenant_definitions")?);
         let tenants = Arc::new(Tenants::open(open_service, definitions, default_tenant, &settings.tenants)?);
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let (jobs, supervisors) = JobHost::load(

@@ -58,7 +58,13 @@ pub async fn get(
     let opts = QueryParams::parse(&req)?.read_options(base_url(&req, &scim_root(&req)));
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
     // One key read, from sled's cache when warm: a thread hand-off would cost more than it.
-    let outcome = tenant(&req)?.service.get(kind, &id, &opts)?;
+    // A networked store's round trip waits on the blocking pool instead.
+    let service = tenant(&req)?.service.clone();
+    let outcome = if service.reads_inline() {
+        service.get(kind, &id, &opts)?
+    } else {
+        web::block(move || service.get(kind, &id, &opts)).await??
+    };
     if let Some(tags) = if_none_match {
         let current = outcome.etag();
         let weak = |t: &str| t.trim().trim_start_matches("W/").to_string();

@@ -97,6 +97,12 @@ impl ScimService {
         &self.config
     }
 
+    /// Whether a single read may run on the request's own thread: true for sled, whose
+    /// reads come from memory or local disk; false for a networked database.
+    pub fn reads_inline(&self) -> bool {
+        self.store.reads_are_local()
+    }
+
     pub fn resource_type(&self, kind: ResourceKind) -> &ResourceType {
         match kind {
             ResourceKind::User => &self.users,
@@ -675,6 +681,10 @@ fn store_error(e: StoreError, kind: ResourceKind, id: &str) -> ScimError {
         StoreError::Corrupt(m) => {
             tracing::error!(error = %m, "corrupt stored record");
             ScimError::internal("the server could not read or write its storage; see the server log")
+        }
+        StoreError::Unavailable(source) => {
+            tracing::warn!(error = %source, cause = ?std::error::Error::source(&source), "storage unavailable");
+            ScimError::new(503, None, "the server's database cannot be reached just now; retry shortly")
         }
         StoreError::Backend(source) => {
             tracing::error!(error = %source, cause = ?std::error::Error::source(&source), "storage failure");

@@ -255,6 +255,7 @@ impl ScimService {
             None => Ok(None),
         };
         let cheap = match (kinds, &filter) {
+            _ if !self.reads_inline() => false,
             _ if query.sort_by.is_some() || query.count.is_some_and(|c| c > SHORT_PAGE) => false,
             ([_], Ok(None)) => {
                 query.cursor.is_none() && query.count.is_some() && query.start_index.unwrap_or(1) <= SHORT_SKIP

@@ -1,7 +1,8 @@
-//! Persistence of SCIM resources behind a narrow trait, so a PostgreSQL backend can be
-//! added later. The service decides *what* is indexed and unique (SCIM meaning); a store
+//! Persistence of SCIM resources behind a narrow trait: sled embedded (the default) or
+//! PostgreSQL shared by replicas. The service decides *what* is indexed and unique (SCIM meaning); a store
 //! decides *how* to keep it consistent.
 
+mod postgres;
 mod sled_store;
 
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use thiserror::Error;
 
 use crate::scim::ResourceKind;
 
+pub use postgres::{PgDatabase, PgDefinitions, PgStore};
 pub use sled_store::{SledDefinitions, SledStore};
 
 /// One index or uniqueness entry: attribute name and normalized value
@@ -117,6 +119,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("storage failure: {0}")]
     Backend(#[source] BackendError),
+    /// The storage cannot be reached just now (a lost database connection, a full pool):
+    /// the request may be retried.
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[source] BackendError),
 }
 
 /// A failure of the storage engine, kept with its cause (sled's error today).
@@ -204,4 +210,9 @@ pub trait Store: Send + Sync {
     fn flush(&self) -> StoreResult<()>;
     /// Removes every resource, index entry and membership (a test target's reset).
     fn clear(&self) -> StoreResult<()>;
+    /// Whether a read is answered from this process's memory or disk (sled), so a request
+    /// handler may call it without a thread hand-off; a networked store says no.
+    fn reads_are_local(&self) -> bool {
+        true
+    }
 }

@@ -22,12 +22,9 @@ pub async fn scimlab_in(dir: &Path, args: &[&str]) -> Output {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let dir = dir.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"))
-            .args(&args)
-            .current_dir(dir)
-            .env_remove("SSL_CERT_FILE")
-            .output()
-            .expect("scimlab runs")
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"));
+        crate::database::isolate(&mut command, &args);
+        command.args(&args).current_dir(dir).env_remove("SSL_CERT_FILE").output().expect("scimlab runs")
     })
     .await
     .expect("joined")

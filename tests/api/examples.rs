@@ -14,7 +14,10 @@ fn examples_dir() -> &'static Path {
 
 /// Runs `program args…` in `examples/`; `None` when the interpreter is absent (and allowed to be).
 fn run_example(program: &str, args: &[&str]) -> Option<std::process::Output> {
-    let output = Command::new(program).args(args).current_dir(examples_dir()).env("SCIMLAB_BIN", SCIMLAB).output();
+    let mut command = Command::new(program);
+    // The example's servers inherit DATABASE_URL: one schema of their own.
+    crate::database::isolate(&mut command, &[]);
+    let output = command.args(args).current_dir(examples_dir()).env("SCIMLAB_BIN", SCIMLAB).output();
     match output {
         Ok(output) => Some(output),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {

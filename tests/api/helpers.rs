@@ -86,6 +86,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         ..Settings::default()
     };
     configure(&mut settings);
+    crate::database::configure(&mut settings);
     // sled releases a data directory's file lock from a background thread shortly after
     // its last handle drops, so a restart on the same directory may find it still held:
     // try again until the lock is free (a condition, not a guess at a duration).
@@ -274,7 +275,9 @@ pub fn id_of(resource: &Value) -> String {
 /// ready line, which says where it listens.
 pub fn serve_process(args: &[&str]) -> (std::process::Child, Value) {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"));
+    crate::database::isolate(&mut command, &args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+    let mut child = command
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(args)
         .stdout(std::process::Stdio::piped())

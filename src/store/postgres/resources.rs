@@ -1,0 +1,716 @@
+//! [`Store`] over the `resources`, `index_entries`, `unique_entries`, `members` and
+//! `changes` tables, one tenant per store (the `tenant` column).
+//!
+//! Writes run in one transaction that locks the resource's row (`FOR UPDATE`) before it
+//! checks the version, so `If-Match` is a compare-and-swap across replicas; uniqueness is
+//! the primary key of `unique_entries`, claimed with `ON CONFLICT DO NOTHING`, so two
+//! replicas creating one userName cannot both win. Deadlocks the database detects are
+//! retried here.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use super::{db_error, is_retryable, PgDatabase};
+use crate::scim::ResourceKind;
+use crate::store::{Change, Expect, IndexKey, Lookup, Store, StoreError, StoreResult, StoredResource, WriteRequest};
+
+/// How often a transaction that lost a detected race (deadlock) runs again.
+const RETRIES: usize = 5;
+/// Rows fetched per round trip of a scan; the first batch is small because most scans
+/// serve one page and stop.
+const FIRST_BATCH: i64 = 128;
+const NEXT_BATCH: i64 = 1000;
+
+const RESOURCE_COLUMNS: &str = "id, version, seq, created, modified, doc, index_keys, unique_keys";
+
+fn kind_code(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "U",
+        ResourceKind::Group => "G",
+    }
+}
+
+fn kind_of_code(code: &str) -> StoreResult<ResourceKind> {
+    match code {
+        "U" => Ok(ResourceKind::User),
+        "G" => Ok(ResourceKind::Group),
+        other => Err(StoreError::Corrupt(format!("unknown resource kind '{other}' in the changes table"))),
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A transaction's failure: the request was refused (kept as is), or the database failed
+/// (retried when it was a detected race, else mapped).
+enum TxFailure {
+    Refused(StoreError),
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for TxFailure {
+    fn from(e: sqlx::Error) -> Self {
+        TxFailure::Database(e)
+    }
+}
+
+impl From<StoreError> for TxFailure {
+    fn from(e: StoreError) -> Self {
+        TxFailure::Refused(e)
+    }
+}
+
+type TxResult<T> = Result<T, TxFailure>;
+
+/// The resources of one tenant in a shared database.
+pub struct PgStore {
+    database: Arc<PgDatabase>,
+    tenant: String,
+}
+
+/// A row of `resources` with its columns still as text.
+struct ResourceRow {
+    id: String,
+    version: i64,
+    seq: i64,
+    created: String,
+    modified: String,
+    doc: String,
+    index_keys: String,
+    unique_keys: String,
+}
+
+impl ResourceRow {
+    fn from_row(row: &PgRow) -> Result<ResourceRow, sqlx::Error> {
+        Ok(ResourceRow {
+            id: row.try_get(0)?,
+            version: row.try_get(1)?,
+            seq: row.try_get(2)?,
+            created: row.try_get(3)?,
+            modified: row.try_get(4)?,
+            doc: row.try_get(5)?,
+            index_keys: row.try_get(6)?,
+            unique_keys: row.try_get(7)?,
+        })
+    }
+
+    fn into_resource(self, kind: ResourceKind) -> StoreResult<StoredResource> {
+        Ok(StoredResource {
+            kind,
+            id: self.id,
+            version: self.version as u64,
+            seq: self.seq as u64,
+            created: self.created,
+            modified: self.modified,
+            doc: decode(&self.doc)?,
+            index: decode(&self.index_keys)?,
+            unique: decode(&self.unique_keys)?,
+        })
+    }
+
+    /// The text a `scan_where` prefilter looks in: the id and the stored document.
+    fn searchable_text(&self) -> Vec<u8> {
+        let mut text = Vec::with_capacity(self.id.len() + self.doc.len() + 1);
+        text.extend_from_slice(self.id.as_bytes());
+        text.push(b'"');
+        text.extend_from_slice(self.doc.as_bytes());
+        text
+    }
+}
+
+/// Where a scan starts: after `skip` rows in id order, or after an id.
+#[derive(Clone)]
+enum ScanStart {
+    Skip(i64),
+    AfterId(String),
+}
+
+/// The smallest string greater than every string that starts with `prefix` (`None` when no
+/// such bound exists): `C` collation compares code points, so this is the next code point.
+fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (last as u32 + 1..=char::MAX as u32).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+impl PgStore {
+    pub fn open(database: Arc<PgDatabase>, tenant: &str) -> PgStore {
+        PgStore { database, tenant: tenant.to_string() }
+    }
+
+    fn pool(&self) -> PgPool {
+        self.database.pool()
+    }
+
+    /// Runs a transaction body until it commits, is refused, or fails for a reason other
+    /// than a detected race.
+    fn transact<T, F, Fut>(&self, body: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: Fn(PgPool) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = TxResult<T>> + Send,
+    {
+        let pool = self.pool();
+        self.database.run(async move {
+            let mut attempt = 0;
+            loop {
+                match body(pool.clone()).await {
+                    Ok(value) => return Ok(value),
+                    Err(TxFailure::Refused(e)) => return Err(e),
+                    Err(TxFailure::Database(e)) if is_retryable(&e) && attempt < RETRIES => attempt += 1,
+                    Err(TxFailure::Database(e)) => return Err(db_error(e)),
+                }
+            }
+        })
+    }
+
+    /// Fetches one batch of a kind's resources in id order.
+    async fn fetch_batch(
+        pool: &PgPool,
+        tenant: &str,
+        kind: ResourceKind,
+        start: &ScanStart,
+        limit: i64,
+    ) -> Result<Vec<ResourceRow>, sqlx::Error> {
+        let rows = match start {
+            ScanStart::Skip(skip) => {
+                let sql = format!(
+                    "SELECT {RESOURCE_COLUMNS} FROM resources WHERE tenant = $1 AND kind = $2 \
+                     ORDER BY id OFFSET $3 LIMIT $4"
+                );
+                sqlx::query(&sql).bind(tenant).bind(kind_code(kind)).bind(skip).bind(limit).fetch_all(pool).await?
+            }
+            ScanStart::AfterId(after) => {
+                let sql = format!(
+                    "SELECT {RESOURCE_COLUMNS} FROM resources WHERE tenant = $1 AND kind = $2 AND id > $3 \
+                     ORDER BY id LIMIT $4"
+                );
+                sqlx::query(&sql).bind(tenant).bind(kind_code(kind)).bind(after).bind(limit).fetch_all(pool).await?
+            }
+        };
+        rows.iter().map(ResourceRow::from_row).collect()
+    }
+
+    /// Visits a kind's resources in id order from `start`, a batch per round trip, until
+    /// the visitor returns false (rows `keep` rejects are not decoded).
+    fn scan_from(
+        &self,
+        kind: ResourceKind,
+        start: ScanStart,
+        keep: &dyn Fn(&[u8]) -> bool,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> StoreResult<()> {
+        let mut start = start;
+        let mut limit = FIRST_BATCH;
+        loop {
+            let (pool, tenant, from) = (self.pool(), self.tenant.clone(), start.clone());
+            let rows = self
+                .database
+                .run(async move { Self::fetch_batch(&pool, &tenant, kind, &from, limit).await.map_err(db_error) })?;
+            let full = rows.len() as i64 == limit;
+            let Some(last_id) = rows.last().map(|r| r.id.clone()) else { return Ok(()) };
+            for row in rows {
+                if keep(&row.searchable_text()) && !visit(row.into_resource(kind)?) {
+                    return Ok(());
+                }
+            }
+            if !full {
+                return Ok(());
+            }
+            start = ScanStart::AfterId(last_id);
+            limit = NEXT_BATCH;
+        }
+    }
+}
+
+/// Locks a resource's row for the rest of the transaction and reads it.
+async fn lock_resource(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant: &str,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Option<ResourceRow>, sqlx::Error> {
+    let sql =
+        format!("SELECT {RESOURCE_COLUMNS} FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3 FOR UPDATE");
+    let row = sqlx::query(&sql).bind(tenant).bind(kind_code(kind)).bind(id).fetch_optional(&mut **tx).await?;
+    row.as_ref().map(ResourceRow::from_row).transpose()
+}
+
+async fn next_seq(tx: &mut Transaction<'_, Postgres>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT nextval('change_seq')").fetch_one(&mut **tx).await
+}
+
+async fn record_change(tx: &mut Transaction<'_, Postgres>, tenant: &str, change: &Change) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO changes (tenant, seq, kind, id, deleted) VALUES ($1, $2, $3, $4, $5)")
+        .bind(tenant)
+        .bind(change.seq as i64)
+        .bind(kind_code(change.kind))
+        .bind(&change.id)
+        .bind(change.deleted)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the given (attr, value) rows of one id from an index table.
+async fn remove_keys(
+    tx: &mut Transaction<'_, Postgres>,
+    table: &str,
+    tenant: &str,
+    kind: ResourceKind,
+    id: &str,
+    keys: &[&IndexKey],
+) -> Result<(), sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let attrs: Vec<&str> = keys.iter().map(|k| k.attr.as_str()).collect();
+    let values: Vec<&str> = keys.iter().map(|k| k.value.as_str()).collect();
+    let sql = format!(
+        "DELETE FROM {table} t USING UNNEST($4::text[], $5::text[]) AS k(attr, value) \
+         WHERE t.tenant = $1 AND t.kind = $2 AND t.id = $3 AND t.attr = k.attr AND t.value = k.value"
+    );
+    sqlx::query(&sql).bind(tenant).bind(kind_code(kind)).bind(id).bind(attrs).bind(values).execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn write_once(pool: PgPool, tenant: String, req: Arc<WriteRequest>) -> TxResult<StoredResource> {
+    let mut tx = pool.begin().await?;
+    let seq = next_seq(&mut tx).await?;
+    let existing = lock_resource(&mut tx, &tenant, req.kind, &req.id).await?;
+    let version = match (req.expect, &existing) {
+        (Expect::Absent, Some(_)) => {
+            return Err(StoreError::AlreadyExists { kind: req.kind, id: req.id.clone() }.into())
+        }
+        (Expect::Absent, None) => 1,
+        (Expect::Version(_), None) => return Err(StoreError::NotFound { kind: req.kind, id: req.id.clone() }.into()),
+        (Expect::Version(v), Some(old)) if old.version as u64 != v => {
+            return Err(StoreError::VersionMismatch { current: old.version as u64 }.into())
+        }
+        (Expect::Version(_), Some(old)) => old.version as u64 + 1,
+    };
+    let (old_index, old_unique): (Vec<IndexKey>, Vec<IndexKey>) = match &existing {
+        Some(old) => (decode(&old.index_keys)?, decode(&old.unique_keys)?),
+        None => (Vec::new(), Vec::new()),
+    };
+
+    let dropped: Vec<&IndexKey> = old_unique.iter().filter(|k| !req.unique.contains(k)).collect();
+    remove_keys(&mut tx, "unique_entries", &tenant, req.kind, &req.id, &dropped).await?;
+    for key in req.unique.iter().filter(|k| !old_unique.contains(k)) {
+        // The primary key decides; a concurrent claim waits here for the other to finish.
+        let claimed = sqlx::query(
+            "INSERT INTO unique_entries (tenant, kind, attr, value, id) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant, kind, attr, value) DO NOTHING",
+        )
+        .bind(&tenant)
+        .bind(kind_code(req.kind))
+        .bind(&key.attr)
+        .bind(&key.value)
+        .bind(&req.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !claimed {
+            let owner: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM unique_entries WHERE tenant = $1 AND kind = $2 AND attr = $3 AND value = $4",
+            )
+            .bind(&tenant)
+            .bind(kind_code(req.kind))
+            .bind(&key.attr)
+            .bind(&key.value)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if owner.as_deref() != Some(req.id.as_str()) {
+                return Err(StoreError::Unique {
+                    attr: key.attr.clone(),
+                    value: key.value.clone(),
+                    existing_id: owner.unwrap_or_default(),
+                }
+                .into());
+            }
+        }
+    }
+    let dropped: Vec<&IndexKey> = old_index.iter().filter(|k| !req.index.contains(k)).collect();
+    remove_keys(&mut tx, "index_entries", &tenant, req.kind, &req.id, &dropped).await?;
+    let added: Vec<&IndexKey> = req.index.iter().filter(|k| !old_index.contains(k)).collect();
+    if !added.is_empty() {
+        let attrs: Vec<&str> = added.iter().map(|k| k.attr.as_str()).collect();
+        let values: Vec<&str> = added.iter().map(|k| k.value.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO index_entries (tenant, kind, attr, value, id) \
+             SELECT $1, $2, k.attr, k.value, $3 FROM UNNEST($4::text[], $5::text[]) AS k(attr, value) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&tenant)
+        .bind(kind_code(req.kind))
+        .bind(&req.id)
+        .bind(attrs)
+        .bind(values)
+        .execute(&mut *tx)
+        .await?;
+    }
+    write_members(&mut tx, &tenant, &req, existing.is_some()).await?;
+
+    let record = StoredResource {
+        kind: req.kind,
+        id: req.id.clone(),
+        version,
+        seq: seq as u64,
+        created: existing.as_ref().map(|o| o.created.clone()).unwrap_or_else(|| req.created.clone()),
+        modified: req.modified.clone(),
+        doc: req.doc.clone(),
+        index: req.index.clone(),
+        unique: req.unique.clone(),
+    };
+    let stored = if existing.is_none() {
+        // A concurrent create of the same id commits first or waits here; never overwrites.
+        sqlx::query(
+            "INSERT INTO resources (tenant, kind, id, version, seq, created, modified, doc, index_keys, unique_keys) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (tenant, kind, id) DO NOTHING",
+        )
+    } else {
+        sqlx::query(
+            "UPDATE resources SET version = $4, seq = $5, created = $6, modified = $7, doc = $8, index_keys = $9, \
+             unique_keys = $10 WHERE tenant = $1 AND kind = $2 AND id = $3",
+        )
+    };
+    let written = stored
+        .bind(&tenant)
+        .bind(kind_code(req.kind))
+        .bind(&req.id)
+        .bind(version as i64)
+        .bind(seq)
+        .bind(&record.created)
+        .bind(&record.modified)
+        .bind(encode(&record.doc)?)
+        .bind(encode(&record.index)?)
+        .bind(encode(&record.unique)?)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if written != 1 {
+        return Err(StoreError::AlreadyExists { kind: req.kind, id: req.id.clone() }.into());
+    }
+    let change = Change { seq: seq as u64, kind: req.kind, id: req.id.clone(), deleted: false };
+    record_change(&mut tx, &tenant, &change).await?;
+    tx.commit().await?;
+    Ok(record)
+}
+
+/// Applies a write's membership changes: one row per member.
+async fn write_members(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant: &str,
+    req: &WriteRequest,
+    existed: bool,
+) -> TxResult<()> {
+    let members = &req.members;
+    if members.clear && existed {
+        sqlx::query("DELETE FROM members WHERE tenant = $1 AND group_id = $2")
+            .bind(tenant)
+            .bind(&req.id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if !members.remove.is_empty() {
+        sqlx::query("DELETE FROM members WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3)")
+            .bind(tenant)
+            .bind(&req.id)
+            .bind(&members.remove)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if members.add.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = members.add.iter().map(|(id, _)| id.as_str()).collect();
+    // Key-share locks keep each member from being deleted until this write commits.
+    let found: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM resources WHERE tenant = $1 AND kind IN ('U', 'G') AND id = ANY($2) FOR KEY SHARE",
+    )
+    .bind(tenant)
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    if let Some(missing) = ids.iter().find(|id| !found.iter().any(|f| f == *id)) {
+        return Err(StoreError::MemberNotFound(missing.to_string()).into());
+    }
+    let entries = members.add.iter().map(|(_, entry)| encode(entry)).collect::<StoreResult<Vec<String>>>()?;
+    sqlx::query(
+        "INSERT INTO members (tenant, group_id, member_id, entry) \
+         SELECT $1, $2, m.id, m.entry FROM UNNEST($3::text[], $4::text[]) AS m(id, entry) \
+         ON CONFLICT (tenant, group_id, member_id) DO UPDATE SET entry = EXCLUDED.entry",
+    )
+    .bind(tenant)
+    .bind(&req.id)
+    .bind(&ids)
+    .bind(entries)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn delete_once(
+    pool: PgPool,
+    tenant: String,
+    kind: ResourceKind,
+    id: String,
+    expect: Option<u64>,
+    modified: String,
+) -> TxResult<()> {
+    let mut tx = pool.begin().await?;
+    let seq = next_seq(&mut tx).await?;
+    let Some(row) = lock_resource(&mut tx, &tenant, kind, &id).await? else {
+        return Err(StoreError::NotFound { kind, id }.into());
+    };
+    if let Some(v) = expect {
+        if row.version as u64 != v {
+            return Err(StoreError::VersionMismatch { current: row.version as u64 }.into());
+        }
+    }
+    let index: Vec<IndexKey> = decode(&row.index_keys)?;
+    let unique: Vec<IndexKey> = decode(&row.unique_keys)?;
+    remove_keys(&mut tx, "index_entries", &tenant, kind, &id, &index.iter().collect::<Vec<_>>()).await?;
+    remove_keys(&mut tx, "unique_entries", &tenant, kind, &id, &unique.iter().collect::<Vec<_>>()).await?;
+    // Leave every group this resource belongs to, bumping each group's version.
+    sqlx::query(
+        "UPDATE resources SET version = version + 1, seq = $3, modified = $4 \
+         WHERE tenant = $1 AND kind = 'G' AND id IN \
+         (SELECT group_id FROM members WHERE tenant = $1 AND member_id = $2)",
+    )
+    .bind(&tenant)
+    .bind(&id)
+    .bind(seq)
+    .bind(&modified)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM members WHERE tenant = $1 AND (member_id = $2 OR group_id = $2)")
+        .bind(&tenant)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3")
+        .bind(&tenant)
+        .bind(kind_code(kind))
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    record_change(&mut tx, &tenant, &Change { seq: seq as u64, kind, id: id.clone(), deleted: true }).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+impl Store for PgStore {
+    fn get(&self, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredResource>> {
+        let (pool, tenant, id) = (self.pool(), self.tenant.clone(), id.to_string());
+        let row = self.database.run(async move {
+            let sql = format!("SELECT {RESOURCE_COLUMNS} FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3");
+            let row = sqlx::query(&sql)
+                .bind(tenant)
+                .bind(kind_code(kind))
+                .bind(id)
+                .fetch_optional(&pool)
+                .await
+                .map_err(db_error)?;
+            row.as_ref().map(ResourceRow::from_row).transpose().map_err(db_error)
+        })?;
+        row.map(|r| r.into_resource(kind)).transpose()
+    }
+
+    fn write(&self, request: WriteRequest) -> StoreResult<StoredResource> {
+        let (tenant, request) = (self.tenant.clone(), Arc::new(request));
+        self.transact(move |pool| write_once(pool, tenant.clone(), Arc::clone(&request)))
+    }
+
+    fn delete(&self, kind: ResourceKind, id: &str, expect: Option<u64>, modified: &str) -> StoreResult<()> {
+        let (tenant, id, modified) = (self.tenant.clone(), id.to_string(), modified.to_string());
+        self.transact(move |pool| delete_once(pool, tenant.clone(), kind, id.clone(), expect, modified.clone()))
+    }
+
+    fn lookup(&self, kind: ResourceKind, lookup: &Lookup) -> StoreResult<Vec<String>> {
+        let (pool, tenant, lookup) = (self.pool(), self.tenant.clone(), lookup.clone());
+        self.database.run(async move {
+            let query = match &lookup {
+                Lookup::Eq(key) => sqlx::query_scalar(
+                    "SELECT id FROM index_entries WHERE tenant = $1 AND kind = $2 AND attr = $3 AND value = $4 \
+                     ORDER BY id",
+                )
+                .bind(&tenant)
+                .bind(kind_code(kind))
+                .bind(&key.attr)
+                .bind(&key.value),
+                Lookup::Prefix(key) => sqlx::query_scalar(
+                    "SELECT DISTINCT id FROM index_entries WHERE tenant = $1 AND kind = $2 AND attr = $3 \
+                     AND value >= $4 AND ($5::text IS NULL OR value < $5) ORDER BY id",
+                )
+                .bind(&tenant)
+                .bind(kind_code(kind))
+                .bind(&key.attr)
+                .bind(&key.value)
+                .bind(prefix_upper_bound(&key.value)),
+                Lookup::GroupsWithMember(member_id) => {
+                    if kind != ResourceKind::Group {
+                        return Ok(Vec::new());
+                    }
+                    sqlx::query_scalar(
+                        "SELECT group_id FROM members WHERE tenant = $1 AND member_id = $2 ORDER BY group_id",
+                    )
+                    .bind(&tenant)
+                    .bind(member_id)
+                }
+            };
+            query.fetch_all(&pool).await.map_err(db_error)
+        })
+    }
+
+    fn scan(&self, kind: ResourceKind, visit: &mut dyn FnMut(StoredResource) -> bool) -> StoreResult<()> {
+        self.scan_from(kind, ScanStart::Skip(0), &|_| true, visit)
+    }
+
+    fn scan_where(
+        &self,
+        kind: ResourceKind,
+        keep: &dyn Fn(&[u8]) -> bool,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> StoreResult<()> {
+        self.scan_from(kind, ScanStart::Skip(0), keep, visit)
+    }
+
+    fn scan_after(
+        &self,
+        kind: ResourceKind,
+        skip: usize,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> StoreResult<()> {
+        self.scan_from(kind, ScanStart::Skip(skip as i64), &|_| true, visit)
+    }
+
+    fn scan_after_id(
+        &self,
+        kind: ResourceKind,
+        after: Option<&str>,
+        visit: &mut dyn FnMut(StoredResource) -> bool,
+    ) -> StoreResult<()> {
+        let start = match after {
+            Some(id) => ScanStart::AfterId(id.to_string()),
+            None => ScanStart::Skip(0),
+        };
+        self.scan_from(kind, start, &|_| true, visit)
+    }
+
+    fn count(&self, kind: ResourceKind) -> StoreResult<usize> {
+        let (pool, tenant) = (self.pool(), self.tenant.clone());
+        let n: i64 = self.database.run(async move {
+            sqlx::query_scalar("SELECT count(*) FROM resources WHERE tenant = $1 AND kind = $2")
+                .bind(tenant)
+                .bind(kind_code(kind))
+                .fetch_one(&pool)
+                .await
+                .map_err(db_error)
+        })?;
+        Ok(n as usize)
+    }
+
+    fn members(&self, group_id: &str) -> StoreResult<Vec<Value>> {
+        let (pool, tenant, group_id) = (self.pool(), self.tenant.clone(), group_id.to_string());
+        let entries: Vec<String> = self.database.run(async move {
+            sqlx::query_scalar("SELECT entry FROM members WHERE tenant = $1 AND group_id = $2 ORDER BY member_id")
+                .bind(tenant)
+                .bind(group_id)
+                .fetch_all(&pool)
+                .await
+                .map_err(db_error)
+        })?;
+        entries.iter().map(|e| decode(e)).collect()
+    }
+
+    fn has_member(&self, group_id: &str, member_id: &str) -> StoreResult<bool> {
+        let (pool, tenant) = (self.pool(), self.tenant.clone());
+        let (group_id, member_id) = (group_id.to_string(), member_id.to_string());
+        self.database.run(async move {
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM members WHERE tenant = $1 AND group_id = $2 AND member_id = $3)",
+            )
+            .bind(tenant)
+            .bind(group_id)
+            .bind(member_id)
+            .fetch_one(&pool)
+            .await
+            .map_err(db_error)
+        })
+    }
+
+    fn changes_since(&self, seq: u64, limit: usize) -> StoreResult<Vec<Change>> {
+        let (pool, tenant) = (self.pool(), self.tenant.clone());
+        let rows: Vec<(i64, String, String, bool)> = self.database.run(async move {
+            sqlx::query_as(
+                "SELECT seq, kind, id, deleted FROM changes WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(tenant)
+            .bind(seq as i64)
+            .bind(limit as i64)
+            .fetch_all(&pool)
+            .await
+            .map_err(db_error)
+        })?;
+        rows.into_iter()
+            .map(|(seq, kind, id, deleted)| Ok(Change { seq: seq as u64, kind: kind_of_code(&kind)?, id, deleted }))
+            .collect()
+    }
+
+    /// Every acknowledged write is already committed (and durable as the database is).
+    fn flush(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    fn clear(&self) -> StoreResult<()> {
+        let tenant = self.tenant.clone();
+        self.transact(move |pool| {
+            let tenant = tenant.clone();
+            async move {
+                let mut tx = pool.begin().await?;
+                for table in ["members", "index_entries", "unique_entries", "changes", "resources"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE tenant = $1"))
+                        .bind(&tenant)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        })
+    }
+
+    fn reads_are_local(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_upper_bound;
+
+    #[test]
+    fn prefix_upper_bound_is_the_next_code_point() {
+        assert_eq!(prefix_upper_bound("abc").as_deref(), Some("abd"));
+        assert_eq!(prefix_upper_bound("").as_deref(), None);
+        // The surrogate range is skipped: after U+D7FF comes U+E000.
+        assert_eq!(prefix_upper_bound("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
+    }
+}

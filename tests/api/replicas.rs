@@ -1,0 +1,216 @@
+//! Two scimlab replicas on one PostgreSQL database: what one writes, the other sees, and
+//! the races between them are settled by the database (docs/deploy.md). Run when
+//! DATABASE_URL is set (CI's PostgreSQL pass insists); skipped otherwise.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::database;
+use crate::helpers::{id_of, spawn_app_with, user_body, TestApp, PATCH_URN};
+
+/// Two servers sharing one fresh schema of `url`'s database.
+async fn replicas_on(url: &str) -> (TestApp, TestApp) {
+    let schema = database::schema_for(None);
+    let replica = || {
+        let (url, schema) = (url.to_string(), schema.clone());
+        spawn_app_with(move |s| {
+            s.database_url = Some(url.into());
+            s.database_schema = Some(schema);
+            s.workers = Some(2);
+        })
+    };
+    let a = replica().await;
+    let b = replica().await;
+    (a, b)
+}
+
+/// Alternates requests between the replicas: the i-th goes to A when i is even.
+fn pick<'a>(a: &'a TestApp, b: &'a TestApp, i: usize) -> &'a TestApp {
+    if i.is_multiple_of(2) {
+        a
+    } else {
+        b
+    }
+}
+
+#[actix_web::test]
+async fn fifty_creates_of_one_user_name_across_two_replicas_give_exactly_one_201() {
+    let Some(url) = database::required("replica uniqueness") else { return };
+    let (a, b) = replicas_on(&url).await;
+    // Case and width variants normalise to one userName: the unique index decides.
+    let names = ["race@example.com", "RACE@example.com", "Race@Example.com"];
+    let creates = (0..50).map(|i| pick(&a, &b, i).post("/Users", user_body(names[i % names.len()])));
+    let results = join_all(creates).await;
+    let created: Vec<_> = results.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(created.len(), 1, "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+    for refused in results.iter().filter(|r| r.status != 201) {
+        refused.assert_error(409, Some("uniqueness"));
+    }
+    let id = id_of(&created[0].body);
+    for replica in [&a, &b] {
+        let found = replica.list("/Users", &[("filter", "userName eq \"race@EXAMPLE.com\"")]).await;
+        assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+        assert_eq!(found.body["Resources"][0]["id"], id.as_str());
+    }
+}
+
+#[actix_web::test]
+async fn if_match_across_replicas_has_exactly_one_winner() {
+    let Some(url) = database::required("replica If-Match") else { return };
+    let (a, b) = replicas_on(&url).await;
+    let id = id_of(&a.create_user("cas-replicas@example.com").await);
+    let path = format!("/Users/{id}");
+    let etag = b.get(&path).await.header("etag").expect("an ETag");
+    let patches = (0..20).map(|i| {
+        let (a, b, path, etag) = (&a, &b, &path, &etag);
+        let body = json!({"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "title", "value": format!("writer {i}")}]});
+        async move { pick(a, b, i).send(reqwest::Method::PATCH, path, Some(&body), &[("if-match", etag.as_str())]).await }
+    });
+    let results = join_all(patches).await;
+    let winners: Vec<_> = results.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(winners.len(), 1, "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+    for loser in results.iter().filter(|r| r.status != 200) {
+        loser.assert_error(412, None);
+    }
+    for replica in [&a, &b] {
+        let now = replica.get(&path).await;
+        assert_eq!(now.body["title"], winners[0].body["title"], "the winner's write is the one stored");
+        assert_eq!(now.header("etag"), winners[0].header("etag"));
+    }
+}
+
+#[actix_web::test]
+async fn fifty_member_adds_from_two_replicas_keep_all_fifty() {
+    let Some(url) = database::required("replica member adds") else { return };
+    let (a, b) = replicas_on(&url).await;
+    let mut users = Vec::new();
+    for i in 0..50 {
+        users.push(id_of(&pick(&a, &b, i).create_user(&format!("crowd{i}@example.com")).await));
+    }
+    let group = id_of(&a.create_group("Replicated crowd", &[]).await);
+    let path = format!("/Groups/{group}");
+    let adds = users.iter().enumerate().map(|(i, id)| {
+        let (a, b, path) = (&a, &b, &path);
+        async move {
+            let op = json!([{"op": "add", "path": "members", "value": [{"value": id}]}]);
+            pick(a, b, i).patch_ops(path, op).await
+        }
+    });
+    let statuses: Vec<u16> = join_all(adds).await.into_iter().map(|r| r.status).collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    for replica in [&a, &b] {
+        let members = replica.get(&path).await.body["members"].as_array().expect("members").len();
+        assert_eq!(members, 50, "no member lost");
+    }
+    // The reverse lookup (User.groups) is shared too.
+    let user = b.get(&format!("/Users/{}", users[7])).await.body;
+    assert_eq!(user["groups"][0]["value"], group.as_str(), "{user}");
+}
+
+#[actix_web::test]
+async fn a_cursor_walk_on_one_replica_while_the_other_writes_sees_each_stable_user_once() {
+    let Some(url) = database::required("replica cursor walk") else { return };
+    let (a, b) = replicas_on(&url).await;
+    let mut stable = Vec::new();
+    for i in 0..12 {
+        stable.push(id_of(&a.create_user(&format!("walk{i}@example.com")).await));
+    }
+    let (mut seen, mut cursor, mut page) = (Vec::new(), String::new(), 0);
+    loop {
+        let res = b.list("/Users", &[("count", "4"), ("cursor", cursor.as_str())]).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        seen.extend(res.body["Resources"].as_array().expect("Resources").iter().map(id_of));
+        // Between pages, replica A inserts two users.
+        a.create_user(&format!("walk-new{page}a@example.com")).await;
+        a.create_user(&format!("walk-new{page}b@example.com")).await;
+        page += 1;
+        match res.body["nextCursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+        assert!(page < 100, "the walk ends");
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no user twice");
+    assert!(stable.iter().all(|id| seen.contains(id)), "every stable user is seen");
+}
+
+/// A TCP forwarder to the database that the test can cut and restore, keeping its
+/// listener: a lost database connection without stopping the shared database.
+struct CuttableLink {
+    port: u16,
+    open: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl CuttableLink {
+    /// Forwards on a thread of its own: the server under test blocks the test's runtime
+    /// while it connects, and the link must answer meanwhile.
+    fn to(upstream: String) -> CuttableLink {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let port = listener.local_addr().expect("an address").port();
+        let open = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (accepting, tasks) = (Arc::clone(&open), Arc::clone(&links));
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if !accepting.load(Ordering::SeqCst) {
+                        continue; // dropped: the connection is closed at once
+                    }
+                    let upstream = upstream.clone();
+                    let task = tokio::spawn(async move {
+                        if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    });
+                    tasks.lock().expect("not poisoned").push(task);
+                }
+            });
+        });
+        CuttableLink { port, open, links }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for task in self.links.lock().expect("not poisoned").drain(..) {
+            task.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+#[actix_web::test]
+async fn a_lost_database_is_a_503_with_retry_after_and_the_server_recovers() {
+    let Some(url) = database::required("lost database connection") else { return };
+    let mut parsed = reqwest::Url::parse(&url).expect("DATABASE_URL is a URL");
+    let upstream = format!("{}:{}", parsed.host_str().unwrap_or("127.0.0.1"), parsed.port().unwrap_or(5432));
+    let link = CuttableLink::to(upstream);
+    parsed.set_host(Some("127.0.0.1")).expect("a host");
+    parsed.set_port(Some(link.port)).expect("a port");
+    let app = spawn_app_with(|s| s.database_url = Some(parsed.to_string().into())).await;
+    let id = id_of(&app.create_user("before-the-cut@example.com").await);
+
+    link.cut();
+    let during = app.get(&format!("/Users/{id}")).await;
+    during.assert_error(503, None);
+    assert_eq!(during.header("retry-after").as_deref(), Some("1"), "clients are told to come back");
+    let write = app.post("/Users", user_body("during-the-cut@example.com")).await;
+    write.assert_error(503, None);
+
+    link.restore();
+    let after = app.get(&format!("/Users/{id}")).await;
+    assert_eq!(after.status, 200, "the pool reconnects by itself: {}", after.body);
+    assert_eq!(app.post("/Users", user_body("during-the-cut@example.com")).await.status, 201, "nothing half-written");
+}
