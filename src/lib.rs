@@ -18,6 +18,7 @@ pub mod faults;
 pub mod filter;
 pub mod http;
 pub mod metrics;
+pub mod postgres;
 pub mod provision;
 pub mod recording;
 pub mod scim;

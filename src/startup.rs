@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::filter::FilterLimits;
 use crate::http::{self, AppState, HttpLimits};
 use crate::metrics::Metrics;
-use crate::provision::host::{CycleObserver, JobHost, Supervisor};
+use crate::provision::host::{CycleObserver, JobHost, JobStorage, Supervisor};
 use crate::provision::CycleReport;
 
 /// Hosted jobs' cycles counted in the server's metrics.
@@ -33,11 +33,10 @@ impl CycleObserver for CycleMetrics {
         self.0.observe_cycle(job, kind, &objects);
     }
 }
+use crate::postgres::PgDatabase;
 use crate::scim::discovery::Capabilities;
 use crate::service::{ScimService, ServiceConfig};
-use crate::store::{
-    DefinitionStore, PgDatabase, PgDefinitions, PgStore, SledDefinitions, SledStore, Store, StoreResult,
-};
+use crate::store::{DefinitionStore, PgDefinitions, PgStore, SledDefinitions, SledStore, Store, StoreResult};
 use crate::tenants::{Tenant, Tenants, DEFAULT_TENANT};
 
 pub struct Application {
@@ -99,6 +98,14 @@ impl ResourceStorage {
             ResourceStorage::Sled(db) => Arc::new(SledStore::open(db, tenant)?),
             ResourceStorage::Postgres(database) => Arc::new(PgStore::open(Arc::clone(database), tenant)),
         })
+    }
+
+    /// The database replicas share, if any (hosted jobs keep their state there too).
+    fn shared_database(&self) -> Option<Arc<PgDatabase>> {
+        match self {
+            ResourceStorage::Sled(_) => None,
+            ResourceStorage::Postgres(database) => Some(Arc::clone(database)),
+        }
     }
 
     fn definitions(&self) -> StoreResult<Box<dyn DefinitionStore>> {
@@ -163,6 +170,7 @@ impl Application {
             seeds: Arc::new(seeds),
         });
         let definitions = resources.definitions()?;
+        let shared_database = resources.shared_database();
         let open_service: crate::tenants::ServiceFactory = Box::new(move |name, profile| {
             // Same data for the same name: the store is the tenant's key prefix (sled) or
             // column value (PostgreSQL).
@@ -172,9 +180,14 @@ impl Application {
         });
         let tenants = Arc::new(Tenants::open(open_service, definitions, default_tenant, &settings.tenants)?);
         let metrics = Arc::new(crate::metrics::Metrics::default());
+        let job_root = settings.data.as_ref().map(|d| d.join("jobs"));
+        let job_storage = match shared_database {
+            Some(database) => JobStorage::Shared(database),
+            None => JobStorage::Local(job_root.as_deref()),
+        };
         let (jobs, supervisors) = JobHost::load(
             &settings.jobs,
-            settings.data.as_ref().map(|d| d.join("jobs")).as_deref(),
+            job_storage,
             Arc::clone(&clock_for_jobs),
             Arc::new(CycleMetrics(Arc::clone(&metrics))),
         )?;

@@ -17,6 +17,10 @@ pub enum BenchKind {
         /// Requests in flight.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Measure with resources in this PostgreSQL database (a schema of its own, dropped
+        /// afterwards), adding rows for two replicas on it.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
     /// Provisioning engine: initial and incremental cycles into a local scimlab.
     Provision {
@@ -99,9 +103,9 @@ pub enum BenchKind {
 
 pub async fn run(which: BenchKind) -> anyhow::Result<Exit> {
     let table = match which {
-        BenchKind::Http { sizes, requests, concurrency } => {
-            crate::bench::http_table(&crate::bench::http_bench(&sizes, requests, concurrency).await?)
-        }
+        BenchKind::Http { sizes, requests, concurrency, database_url } => crate::bench::http_table(
+            &crate::bench::http_bench(&sizes, requests, concurrency, database_url.as_deref()).await?,
+        ),
         BenchKind::Provision { sizes, changes, concurrency, fault_rate } => {
             crate::bench::cycle_table(&crate::bench::provision_bench(&sizes, changes, concurrency, fault_rate).await?)
         }

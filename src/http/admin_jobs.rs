@@ -27,7 +27,7 @@ fn host_error(e: HostError) -> ApiError {
     match e {
         HostError::Unknown(_) => ApiError(ScimError::not_found(e.to_string())),
         HostError::Stopped(_) => ApiError(ScimError::unavailable(e.to_string())),
-        HostError::Paused(_) => ApiError(ScimError::new(409, None, e.to_string())),
+        HostError::Paused(_) | HostError::Standby(_) => ApiError(ScimError::new(409, None, e.to_string())),
         HostError::Invalid(_) => ApiError(ScimError::invalid_value(e.to_string())),
         HostError::Engine(EngineError::NotFound(detail)) => ApiError(ScimError::not_found(detail)),
         HostError::Engine(e @ (EngineError::Disabled(_) | EngineError::Paused)) => {

@@ -217,12 +217,20 @@ pub fn transition(
     }
 }
 
+fn runs_here_by_default() -> bool {
+    true
+}
+
 /// The job's state, as the Entra provisioning page shows it (§6.5).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct JobStatus {
     pub job: String,
     pub state: RunState,
+    /// Whether this process runs the job's cycles (false on a standby replica, which
+    /// answers from the shared state and takes over when the runner stops).
+    #[serde(default = "runs_here_by_default")]
+    pub runs_here: bool,
     pub initial_cycle_complete: bool,
     /// Initial cycle done and the last cycle ran without failures.
     pub steady_state: bool,

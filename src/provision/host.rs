@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::{mpsc, oneshot};
@@ -12,8 +13,23 @@ use tokio::sync::{mpsc, oneshot};
 use super::engine::{CycleReport, Engine, EngineError, JobControl, NoProgress, OnDemandTrace};
 use super::health::JobStatus;
 use super::log::LogEntry;
+use super::state::{JobLease, PgJobStore};
 use super::{Job, JobState};
 use crate::clock::Clock;
+use crate::postgres::PgDatabase;
+
+/// Where hosted jobs keep their state.
+pub enum JobStorage<'a> {
+    /// sled under `root/<job name>`, or in memory without a root.
+    Local(Option<&'a Path>),
+    /// PostgreSQL shared with other replicas hosting the same jobs: one replica at a time
+    /// runs a job's cycles (its [`JobLease`]), every replica answers about it.
+    Shared(Arc<PgDatabase>),
+}
+
+/// How often a standby replica tries to take a job's lease: the longest a job waits for a
+/// new runner after its runner died.
+const LEASE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Hears about every finished cycle of a hosted job (the server's metrics do).
 pub trait CycleObserver: Send + Sync {
@@ -60,6 +76,8 @@ struct Hosted {
     state: JobState,
     control: JobControl,
     commands: mpsc::UnboundedSender<Command>,
+    /// Whether this replica runs the job's cycles now (always, without a shared store).
+    running_here: Arc<AtomicBool>,
 }
 
 /// The registry the admin API talks to.
@@ -74,6 +92,9 @@ pub struct Supervisor {
     clock: Arc<dyn Clock>,
     commands: mpsc::UnboundedReceiver<Command>,
     observer: Arc<dyn CycleObserver>,
+    /// With a shared store: the lease this replica must hold to run cycles.
+    lease: Option<JobLease>,
+    running_here: Arc<AtomicBool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +105,8 @@ pub enum HostError {
     Stopped(String),
     #[error("the job '{0}' is paused: start or resume it, then provision on demand")]
     Paused(String),
+    #[error("another replica runs the job '{0}' now: send commands to that replica (this one answers about the job, and takes it over if that replica stops)")]
+    Standby(String),
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -91,10 +114,10 @@ pub enum HostError {
 }
 
 impl JobHost {
-    /// Loads every job file; state lives under `state_root/<job name>` (or in memory).
+    /// Loads every job file, with its state where `storage` says.
     pub fn load(
         paths: &[PathBuf],
-        state_root: Option<&Path>,
+        storage: JobStorage<'_>,
         clock: Arc<dyn Clock>,
         observer: Arc<dyn CycleObserver>,
     ) -> anyhow::Result<(JobHost, Vec<Supervisor>)> {
@@ -106,10 +129,16 @@ impl JobHost {
             if host.jobs.contains_key(&name) {
                 anyhow::bail!("{}: a hosted job named '{name}' is already loaded", path.display());
             }
-            let state = match state_root {
-                Some(root) => JobState::open(&root.join(&name))?,
-                None => JobState::temporary()?,
+            let (state, lease) = match &storage {
+                JobStorage::Local(Some(root)) => (JobState::open(&root.join(&name))?, None),
+                JobStorage::Local(None) => (JobState::temporary()?, None),
+                JobStorage::Shared(database) => (
+                    JobState::with_store(Arc::new(PgJobStore::new(Arc::clone(database), &name))),
+                    Some(JobLease::new(Arc::clone(database), &name)),
+                ),
             };
+            // A replica that must take a lease first is a standby until it holds it.
+            let running_here = Arc::new(AtomicBool::new(lease.is_none()));
             if let Some(configured) = state.configuration()? {
                 // Changed over the Graph API since the file was written: that wins.
                 let spec = serde_json::from_value(configured).map_err(|e| {
@@ -125,12 +154,23 @@ impl JobHost {
                 // Paused before a restart: the gate closes again before any request.
                 control.pause()?;
             }
-            host.jobs.insert(name, Hosted { job: Arc::new(RwLock::new(job)), state, control, commands: tx });
+            host.jobs.insert(
+                name,
+                Hosted {
+                    job: Arc::new(RwLock::new(job)),
+                    state,
+                    control,
+                    commands: tx,
+                    running_here: Arc::clone(&running_here),
+                },
+            );
             supervisors.push(Supervisor {
                 engine,
                 clock: Arc::clone(&clock),
                 commands: rx,
                 observer: Arc::clone(&observer),
+                lease,
+                running_here,
             });
         }
         Ok((host, supervisors))
@@ -144,13 +184,30 @@ impl JobHost {
         self.jobs.get(name).ok_or_else(|| HostError::Unknown(name.to_string()))
     }
 
+    /// The job, when this replica runs it: commands change what the runner does, so a
+    /// standby replica refuses them rather than race the runner.
+    fn runner(&self, name: &str) -> Result<&Hosted, HostError> {
+        let hosted = self.get(name)?;
+        if !hosted.running_here.load(Ordering::SeqCst) {
+            return Err(HostError::Standby(name.to_string()));
+        }
+        Ok(hosted)
+    }
+
+    /// Whether this replica runs the job's cycles now.
+    pub fn runs_here(&self, name: &str) -> Result<bool, HostError> {
+        Ok(self.get(name)?.running_here.load(Ordering::SeqCst))
+    }
+
     pub fn statuses(&self) -> Result<Vec<JobStatus>, HostError> {
         self.jobs.keys().map(|name| self.status(name)).collect()
     }
 
     pub fn status(&self, name: &str) -> Result<JobStatus, HostError> {
         let h = self.get(name)?;
-        Ok(h.control.status(&self.job(name)?)?)
+        let mut status = h.control.status(&self.job(name)?)?;
+        status.runs_here = h.running_here.load(Ordering::SeqCst);
+        Ok(status)
     }
 
     /// The names of the hosted jobs.
@@ -160,24 +217,24 @@ impl JobHost {
 
     /// Stops every request of the job at once (a cycle in progress waits where it is).
     pub fn pause(&self, name: &str) -> Result<(), HostError> {
-        Ok(self.get(name)?.control.pause()?)
+        Ok(self.runner(name)?.control.pause()?)
     }
 
     /// Continues a paused job where it stopped.
     pub fn resume(&self, name: &str) -> Result<(), HostError> {
-        self.get(name)?.control.resume()?;
+        self.runner(name)?.control.resume()?;
         self.send(name, Command::RunNow)
     }
 
     /// Graph's `start`: resumes, lifts a quarantine, and runs a cycle now.
     pub fn start(&self, name: &str) -> Result<(), HostError> {
-        self.get(name)?.control.start()?;
+        self.runner(name)?.control.start()?;
         self.send(name, Command::RunNow)
     }
 
     /// Hands a command to the job's supervisor (handled between cycles).
     pub fn send(&self, name: &str, command: Command) -> Result<(), HostError> {
-        self.get(name)?.commands.send(command).map_err(|_| HostError::Stopped(name.to_string()))
+        self.runner(name)?.commands.send(command).map_err(|_| HostError::Stopped(name.to_string()))
     }
 
     /// Runs one user or group through the engine now, between cycles (the engine is the
@@ -187,7 +244,7 @@ impl JobHost {
         name: &str,
         subject: OnDemandSubject,
     ) -> Result<Vec<OnDemandTrace>, HostError> {
-        let hosted = self.get(name)?;
+        let hosted = self.runner(name)?;
         // A paused job's requests wait at its gate: say so instead of hanging.
         if hosted.control.requests_held() {
             return Err(HostError::Paused(name.to_string()));
@@ -207,7 +264,7 @@ impl JobHost {
     /// Runs the job with a changed job file from the next request on, and keeps the change
     /// in the job's state so a restarted server runs it too.
     pub async fn reconfigure(&self, name: &str, spec: super::job::JobSpec) -> Result<(), HostError> {
-        let hosted = self.get(name)?;
+        let hosted = self.runner(name)?;
         let base_dir = self.job(name)?.base_dir;
         let job = Job::from_spec(spec, base_dir).map_err(|e| HostError::Invalid(e.to_string()))?;
         let (reply, answer) = oneshot::channel();
@@ -247,6 +304,9 @@ impl Supervisor {
     pub async fn run(mut self) {
         let name = self.engine.job().spec.name.clone();
         loop {
+            if !self.hold_lease(&name).await {
+                return;
+            }
             match self.engine.run_cycle(&NoProgress).await {
                 Ok(report) => {
                     self.observer.observe_cycle(&name, &report);
@@ -275,6 +335,48 @@ impl Supervisor {
                     }
                     _ = tokio::time::sleep_until(due) => break,
                 }
+            }
+        }
+    }
+
+    /// Returns once this replica may run the job's cycles: at once without a shared store;
+    /// with one, when it holds the job's lease (trying again every [`LEASE_POLL`]). False
+    /// when the host went away meanwhile.
+    async fn hold_lease(&mut self, name: &str) -> bool {
+        let Some(lease) = &self.lease else { return true };
+        loop {
+            match lease.hold().await {
+                Ok(true) => {
+                    if !self.running_here.swap(true, Ordering::SeqCst) {
+                        tracing::info!(job = %name, "this replica runs the job now");
+                        // Paused by the previous runner: the gate closes here too.
+                        if let Err(e) = self.engine.control().is_paused().and_then(|paused| {
+                            if paused {
+                                self.engine.control().pause()
+                            } else {
+                                Ok(())
+                            }
+                        }) {
+                            tracing::error!(job = %name, error = %e, "cannot read the job's state");
+                        }
+                    }
+                    return true;
+                }
+                Ok(false) => {
+                    if self.running_here.swap(false, Ordering::SeqCst) {
+                        tracing::warn!(job = %name, "another replica runs the job now");
+                    }
+                }
+                Err(e) => {
+                    self.running_here.store(false, Ordering::SeqCst);
+                    tracing::warn!(job = %name, error = %e, "cannot reach the database for the job's lease");
+                }
+            }
+            // Standby: the host refuses commands; one sent just before the lease was lost
+            // is dropped here, which its sender sees as the job having stopped.
+            tokio::select! {
+                command = self.commands.recv() => if command.is_none() { return false },
+                _ = tokio::time::sleep(LEASE_POLL) => {}
             }
         }
     }

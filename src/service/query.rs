@@ -369,17 +369,16 @@ impl ScimService {
                         }
                     }
                 }
-                for id in ids {
-                    if let Some(record) = self.store.get(kind, &id).map_err(|e| store_error(e, kind, &id))? {
-                        check(record, out);
-                    }
+                let ids: Vec<String> = ids.into_iter().collect();
+                for record in self.store.get_many(kind, &ids).map_err(|e| store_error(e, kind, ""))? {
+                    check(record, out);
                 }
             }
             None => {
                 // Text every match must contain: documents without it are not even decoded.
                 let required = if relations { Vec::new() } else { required_text(&filter.expr) };
                 let needles: Vec<memchr::memmem::Finder<'static>> =
-                    required.into_iter().map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned()).collect();
+                    required.iter().map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned()).collect();
                 let keep = |bytes: &[u8]| {
                     // Unicode case mapping can turn a non-ASCII letter into an ASCII one
                     // (the Kelvin sign lower-cases to 'k'): only pure-ASCII text is ruled out.
@@ -390,7 +389,7 @@ impl ScimService {
                     needles.iter().all(|n| n.find(&lower).is_some())
                 };
                 self.store
-                    .scan_where(kind, &keep, &mut |record| {
+                    .scan_where(kind, &required, &keep, &mut |record| {
                         check(record, out);
                         true
                     })

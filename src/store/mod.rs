@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::scim::ResourceKind;
 
-pub use postgres::{PgDatabase, PgDefinitions, PgStore};
+pub use postgres::{PgDefinitions, PgStore};
 pub use sled_store::{SledDefinitions, SledStore};
 
 /// One index or uniqueness entry: attribute name and normalized value
@@ -165,6 +165,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 pub trait Store: Send + Sync {
     fn get(&self, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredResource>>;
+    /// The resources of these ids that exist, in the order given (one round trip per batch
+    /// for a networked store).
+    fn get_many(&self, kind: ResourceKind, ids: &[String]) -> StoreResult<Vec<StoredResource>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            found.extend(self.get(kind, id)?);
+        }
+        Ok(found)
+    }
     /// Creates or updates one resource with its index, uniqueness and membership changes,
     /// all or nothing.
     fn write(&self, request: WriteRequest) -> StoreResult<StoredResource>;
@@ -177,9 +186,12 @@ pub trait Store: Send + Sync {
     /// As [`Store::scan`], stepping over without decoding every resource whose stored bytes
     /// `keep` rejects. The bytes hold the resource's JSON text, so `keep` can test for text
     /// the resource must contain to match: a necessary condition, never a sufficient one.
+    /// `needles` says the same as `keep` in data (lower-cased ASCII every pure-ASCII match
+    /// contains), for a store that can test it where the data lives.
     fn scan_where(
         &self,
         kind: ResourceKind,
+        needles: &[String],
         keep: &dyn Fn(&[u8]) -> bool,
         visit: &mut dyn FnMut(StoredResource) -> bool,
     ) -> StoreResult<()>;

@@ -316,6 +316,7 @@ impl Store for SledStore {
     fn scan_where(
         &self,
         kind: ResourceKind,
+        _needles: &[String],
         keep: &dyn Fn(&[u8]) -> bool,
         visit: &mut dyn FnMut(StoredResource) -> bool,
     ) -> StoreResult<()> {

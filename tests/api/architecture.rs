@@ -84,3 +84,16 @@ fn only_the_storage_implementations_and_startup_know_sled() {
         .collect();
     assert!(users.is_empty(), "sled outside the storage implementations: {users:?}");
 }
+
+#[test]
+fn only_the_postgres_module_and_the_storage_implementations_know_sqlx() {
+    let allowed =
+        ["postgres/mod.rs", "store/postgres/mod.rs", "store/postgres/resources.rs", "provision/state/postgres_store.rs"];
+    let users: Vec<String> = rust_files(&src(""))
+        .into_iter()
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains("sqlx::"))
+        .map(|f| f.strip_prefix(src("")).unwrap().display().to_string())
+        .filter(|f| !allowed.contains(&f.as_str()))
+        .collect();
+    assert!(users.is_empty(), "sqlx outside the PostgreSQL storage: {users:?}");
+}

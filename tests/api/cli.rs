@@ -97,7 +97,7 @@ async fn demo_provisions_the_built_in_fixtures_end_to_end_from_any_directory() {
 
 /// The target as a comparable snapshot: users by userName with the provisioned attributes
 /// and their manager's userName, groups with their members' userNames.
-async fn snapshot(app: &crate::helpers::TestApp) -> Value {
+pub(crate) async fn snapshot(app: &crate::helpers::TestApp) -> Value {
     let users = app.list("/Users", &[("count", "1000")]).await.body["Resources"].as_array().unwrap().clone();
     let name_of = |id: &str| {
         users.iter().find(|u| u["id"] == id).map(|u| u["userName"].as_str().unwrap().to_string()).unwrap_or_default()
@@ -126,7 +126,7 @@ async fn snapshot(app: &crate::helpers::TestApp) -> Value {
     json!({"users": out_users, "groups": out_groups})
 }
 
-fn demo_job(work: &Path, target: &str) -> PathBuf {
+pub(crate) fn demo_job(work: &Path, target: &str) -> PathBuf {
     let mut spec: Value =
         serde_json::from_str(&std::fs::read_to_string(repo_path("fixtures/jobs/demo.json")).unwrap()).unwrap();
     spec["target"] = json!({"url": target, "token": TOKEN});

@@ -104,7 +104,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let address = format!("{}://127.0.0.1:{}", app.scheme(), app.port());
     let handle = app.handle();
     let task = std::sync::Mutex::new(Some(actix_web::rt::spawn(app.run_until_stopped())));
-    TestApp { address, client: reqwest::Client::new(), token: Some(TOKEN.into()), _dir: dir, handle, task }
+    // Idle connections are dropped before actix's 5 s keep-alive closes them, so a request
+    // after a pause never goes out on a connection the server is closing.
+    let client =
+        reqwest::Client::builder().pool_idle_timeout(std::time::Duration::from_secs(2)).build().expect("a client");
+    TestApp { address, client, token: Some(TOKEN.into()), _dir: dir, handle, task }
 }
 
 /// A throwaway CA and a server certificate for 127.0.0.1 and localhost, as PEM files in

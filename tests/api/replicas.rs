@@ -199,7 +199,11 @@ async fn a_lost_database_is_a_503_with_retry_after_and_the_server_recovers() {
     let link = CuttableLink::to(upstream);
     parsed.set_host(Some("127.0.0.1")).expect("a host");
     parsed.set_port(Some(link.port)).expect("a port");
-    let app = spawn_app_with(|s| s.database_url = Some(parsed.to_string().into())).await;
+    let app = spawn_app_with(|s| {
+        s.database_url = Some(parsed.to_string().into());
+        s.database_schema = Some(database::schema_for(None));
+    })
+    .await;
     let id = id_of(&app.create_user("before-the-cut@example.com").await);
 
     link.cut();
@@ -213,4 +217,101 @@ async fn a_lost_database_is_a_503_with_retry_after_and_the_server_recovers() {
     let after = app.get(&format!("/Users/{id}")).await;
     assert_eq!(after.status, 200, "the pool reconnects by itself: {}", after.body);
     assert_eq!(app.post("/Users", user_body("during-the-cut@example.com")).await.status, 201, "nothing half-written");
+}
+
+/// `GET /admin/jobs/{job}` of a replica started by `serve_process`.
+async fn job_status(client: &reqwest::Client, admin: &str, job: &str) -> serde_json::Value {
+    let res = client.get(format!("{admin}/jobs/{job}")).bearer_auth(crate::helpers::ADMIN_TOKEN).send().await;
+    match res {
+        Ok(res) => res.json().await.unwrap_or(serde_json::Value::Null),
+        Err(_) => serde_json::Value::Null,
+    }
+}
+
+#[actix_web::test]
+async fn a_hosted_jobs_runner_killed_mid_cycle_is_replaced_by_the_standby_without_duplicates() {
+    let Some(url) = database::required("hosted job takeover") else { return };
+    let work = tempfile::tempdir().expect("temp dir");
+    // The reference: the same job run to the end by one uninterrupted engine.
+    let reference = crate::helpers::spawn_app().await;
+    let job = crate::cli::demo_job(work.path(), &reference.url(""));
+    let state = work.path().join("reference-state");
+    let (job_arg, state_arg) = (job.to_str().expect("utf-8").to_string(), state.to_str().expect("utf-8").to_string());
+    let run = crate::cli::scimlab(&["provision", "run", "--job", &job_arg, "--state", &state_arg, "--quiet"]).await;
+    assert!(run.status.success(), "{}", crate::cli::stderr(&run));
+
+    // Slow creates, so the runner is killed well inside its initial cycle.
+    let target = spawn_app_with(|s| {
+        s.faults = serde_json::from_value(json!({"rules": [{"method": "POST", "latencyMs": 40}]})).expect("a plan")
+    })
+    .await;
+    let job = crate::cli::demo_job(work.path(), &target.url(""));
+    let schema = database::schema_for(None);
+    let replica = |job: &std::path::Path| {
+        let args = [
+            "--token",
+            crate::helpers::TOKEN,
+            "--admin-token",
+            crate::helpers::ADMIN_TOKEN,
+            "--in-memory",
+            "--database-url",
+            &url,
+            "--database-schema",
+            &schema,
+            "--job",
+            job.to_str().expect("utf-8"),
+        ];
+        crate::helpers::serve_process(&args)
+    };
+    let client = reqwest::Client::new();
+    let (mut runner, ready) = replica(&job);
+    let runner_admin = ready["admin"].as_str().expect("admin URL").to_string();
+    let mut created = 0;
+    for _ in 0..400 {
+        created = target.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0);
+        if created >= 30 {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(created >= 30, "the runner provisions ({created} users so far)");
+    assert_eq!(job_status(&client, &runner_admin, "demo").await["runsHere"], true);
+
+    let (mut standby, ready) = replica(&job);
+    let standby_admin = ready["admin"].as_str().expect("admin URL").to_string();
+    let status = job_status(&client, &standby_admin, "demo").await;
+    assert_eq!(status["runsHere"], false, "one runner at a time: {status}");
+    assert!(status["users"].as_u64().unwrap_or(0) > 0, "the standby answers from the shared state: {status}");
+    let refused = client
+        .post(format!("{standby_admin}/jobs/demo/pause"))
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(refused.status().as_u16(), 409, "commands go to the runner");
+
+    runner.kill().expect("SIGKILL");
+    runner.wait().expect("reaped");
+    let partial = target.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0);
+    let expected = reference.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0);
+    assert!(partial < expected, "killed mid-cycle: {partial} of {expected} users");
+
+    // The standby takes the lease (polled every second) and finishes the initial cycle.
+    let mut status = serde_json::Value::Null;
+    for _ in 0..1200 {
+        status = job_status(&client, &standby_admin, "demo").await;
+        if status["runsHere"] == true && status["initialCycleComplete"] == true {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["runsHere"], true, "the standby took over: {status}");
+    assert_eq!(status["initialCycleComplete"], true, "and finished the cycle: {status}");
+    standby.kill().expect("stopped");
+    standby.wait().expect("reaped");
+    assert_eq!(
+        crate::cli::snapshot(&target).await,
+        crate::cli::snapshot(&reference).await,
+        "same users, attributes, managers and members: nothing twice, nothing lost"
+    );
 }

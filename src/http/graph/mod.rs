@@ -93,7 +93,7 @@ impl From<HostError> for GraphError {
         match e {
             HostError::Unknown(_) => GraphError::not_found(e.to_string()),
             HostError::Stopped(_) => GraphError::new(503, "serviceNotAvailable", e.to_string()),
-            HostError::Paused(_) => GraphError::new(409, "conflict", e.to_string()),
+            HostError::Paused(_) | HostError::Standby(_) => GraphError::new(409, "conflict", e.to_string()),
             HostError::Invalid(_) => GraphError::bad_request(e.to_string()),
             HostError::Engine(crate::provision::EngineError::NotFound(m)) => GraphError::not_found(m),
             HostError::Engine(other) => GraphError::new(500, "generalException", other.to_string()),

@@ -129,6 +129,7 @@ pub fn status_of(job: &Job, state: &JobState, gate_paused: bool) -> Result<JobSt
     Ok(JobStatus {
         job: job.spec.name.clone(),
         state: run_state,
+        runs_here: true,
         initial_cycle_complete: meta.initial_cycle_complete,
         steady_state: meta.initial_cycle_complete && meta.last_cycle.as_ref().is_some_and(|c| c.all_failures() == 0),
         held_removals: meta.held_removals,
@@ -136,8 +137,8 @@ pub fn status_of(job: &Job, state: &JobState, gate_paused: bool) -> Result<JobSt
         quarantine: meta.quarantine,
         escrowed: state.escrows()?.len(),
         last_error: meta.last_error,
-        users: state.count_links(ObjectKind::User),
-        groups: state.count_links(ObjectKind::Group),
+        users: state.count_links(ObjectKind::User)?,
+        groups: state.count_links(ObjectKind::Group)?,
         skipped_while_paused: 0,
         progress: None,
         statistics: meta.totals,

@@ -2,10 +2,14 @@
 //! fingerprints, escrows, the job's metadata and provisioning logs. It survives restarts,
 //! so a killed run resumes without duplicate creates.
 //!
-//! The engine uses [`JobState`]; where the state lives is a [`JobStore`] behind it (sled
-//! today, [`sled_store::SledJobStore`]), so another backend is one more implementation.
+//! The engine uses [`JobState`]; where the state lives is a [`JobStore`] behind it: sled
+//! ([`sled_store::SledJobStore`]) or, for replicas sharing a job, PostgreSQL
+//! ([`postgres_store::PgJobStore`]).
 
+mod postgres_store;
 mod sled_store;
+
+pub use postgres_store::{JobLease, PgJobStore};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -183,7 +187,7 @@ pub trait JobStore: Send + Sync {
     fn remove_link(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError>;
     /// All links of a kind: (source id, link).
     fn links(&self, kind: ObjectKind) -> Result<Vec<(String, Link)>, StateError>;
-    fn count_links(&self, kind: ObjectKind) -> usize;
+    fn count_links(&self, kind: ObjectKind) -> Result<usize, StateError>;
     /// The fingerprint a source object had when last processed successfully.
     fn watermark(&self, kind: ObjectKind, source_id: &str) -> Result<Option<String>, StateError>;
     fn set_watermark(&self, kind: ObjectKind, source_id: &str, fp: &str) -> Result<(), StateError>;

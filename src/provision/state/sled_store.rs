@@ -247,8 +247,8 @@ impl JobStore for SledJobStore {
         self.escrows.clear().map_err(storage("clearing escrows"))
     }
 
-    fn count_links(&self, kind: ObjectKind) -> usize {
-        self.links.scan_prefix(kind.prefix()).count()
+    fn count_links(&self, kind: ObjectKind) -> Result<usize, StateError> {
+        Ok(self.links.scan_prefix(kind.prefix()).count())
     }
 
     /// Drops the records older than `max_age` (the oldest come first, so the scan stops at

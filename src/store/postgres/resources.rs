@@ -13,7 +13,8 @@ use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use super::{db_error, is_retryable, PgDatabase};
+use super::{db_error, run};
+use crate::postgres::{is_retryable, PgDatabase};
 use crate::scim::ResourceKind;
 use crate::store::{Change, Expect, IndexKey, Lookup, Store, StoreError, StoreResult, StoredResource, WriteRequest};
 
@@ -126,11 +127,23 @@ impl ResourceRow {
     }
 }
 
-/// Where a scan starts: after `skip` rows in id order, or after an id.
+/// Where a scan starts: after `skip` rows in id order, or after an id; `Matching` also
+/// leaves out, in SQL, rows whose text lacks one of the needles (see [`Store::scan_where`]).
 #[derive(Clone)]
 enum ScanStart {
     Skip(i64),
     AfterId(String),
+    Matching { after: String, needles: Vec<String> },
+}
+
+impl ScanStart {
+    /// The start of the next batch, after the last id of this one.
+    fn after(&self, last_id: String) -> ScanStart {
+        match self {
+            ScanStart::Matching { needles, .. } => ScanStart::Matching { after: last_id, needles: needles.clone() },
+            _ => ScanStart::AfterId(last_id),
+        }
+    }
 }
 
 /// The smallest string greater than every string that starts with `prefix` (`None` when no
@@ -165,7 +178,7 @@ impl PgStore {
         Fut: std::future::Future<Output = TxResult<T>> + Send,
     {
         let pool = self.pool();
-        self.database.run(async move {
+        run(&self.database, async move {
             let mut attempt = 0;
             loop {
                 match body(pool.clone()).await {
@@ -188,9 +201,13 @@ impl PgStore {
     ) -> Result<Vec<ResourceRow>, sqlx::Error> {
         let rows = match start {
             ScanStart::Skip(skip) => {
+                // The skipped rows are stepped over in the primary key's index alone (an
+                // index-only scan); only the page's rows are read from the table.
                 let sql = format!(
-                    "SELECT {RESOURCE_COLUMNS} FROM resources WHERE tenant = $1 AND kind = $2 \
-                     ORDER BY id OFFSET $3 LIMIT $4"
+                    "WITH page AS (SELECT id FROM resources WHERE tenant = $1 AND kind = $2 \
+                     ORDER BY id OFFSET $3 LIMIT $4) \
+                     SELECT {RESOURCE_COLUMNS} FROM resources JOIN page USING (id) \
+                     WHERE tenant = $1 AND kind = $2 ORDER BY id"
                 );
                 sqlx::query(&sql).bind(tenant).bind(kind_code(kind)).bind(skip).bind(limit).fetch_all(pool).await?
             }
@@ -200,6 +217,26 @@ impl PgStore {
                      ORDER BY id LIMIT $4"
                 );
                 sqlx::query(&sql).bind(tenant).bind(kind_code(kind)).bind(after).bind(limit).fetch_all(pool).await?
+            }
+            ScanStart::Matching { after, needles } => {
+                // The same test as the service's prefilter: text that is not pure ASCII is
+                // kept (Unicode case mapping could make it match), ASCII text must contain
+                // every needle, lower-cased. `lower` under "C" maps exactly A-Z.
+                let sql = format!(
+                    "SELECT {RESOURCE_COLUMNS} FROM resources WHERE tenant = $1 AND kind = $2 AND id > $3 \
+                     AND (octet_length(id || doc) <> char_length(id || doc) OR NOT EXISTS \
+                     (SELECT 1 FROM UNNEST($5::text[]) AS n(needle) \
+                      WHERE strpos(lower(id || '\"' || doc), n.needle) = 0)) \
+                     ORDER BY id LIMIT $4"
+                );
+                sqlx::query(&sql)
+                    .bind(tenant)
+                    .bind(kind_code(kind))
+                    .bind(after)
+                    .bind(limit)
+                    .bind(needles)
+                    .fetch_all(pool)
+                    .await?
             }
         };
         rows.iter().map(ResourceRow::from_row).collect()
@@ -218,9 +255,9 @@ impl PgStore {
         let mut limit = FIRST_BATCH;
         loop {
             let (pool, tenant, from) = (self.pool(), self.tenant.clone(), start.clone());
-            let rows = self
-                .database
-                .run(async move { Self::fetch_batch(&pool, &tenant, kind, &from, limit).await.map_err(db_error) })?;
+            let rows = run(&self.database, async move {
+                Self::fetch_batch(&pool, &tenant, kind, &from, limit).await.map_err(db_error)
+            })?;
             let full = rows.len() as i64 == limit;
             let Some(last_id) = rows.last().map(|r| r.id.clone()) else { return Ok(()) };
             for row in rows {
@@ -231,7 +268,7 @@ impl PgStore {
             if !full {
                 return Ok(());
             }
-            start = ScanStart::AfterId(last_id);
+            start = start.after(last_id);
             limit = NEXT_BATCH;
         }
     }
@@ -518,7 +555,7 @@ async fn delete_once(
 impl Store for PgStore {
     fn get(&self, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredResource>> {
         let (pool, tenant, id) = (self.pool(), self.tenant.clone(), id.to_string());
-        let row = self.database.run(async move {
+        let row = run(&self.database, async move {
             let sql = format!("SELECT {RESOURCE_COLUMNS} FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3");
             let row = sqlx::query(&sql)
                 .bind(tenant)
@@ -544,7 +581,7 @@ impl Store for PgStore {
 
     fn lookup(&self, kind: ResourceKind, lookup: &Lookup) -> StoreResult<Vec<String>> {
         let (pool, tenant, lookup) = (self.pool(), self.tenant.clone(), lookup.clone());
-        self.database.run(async move {
+        run(&self.database, async move {
             let query = match &lookup {
                 Lookup::Eq(key) => sqlx::query_scalar(
                     "SELECT id FROM index_entries WHERE tenant = $1 AND kind = $2 AND attr = $3 AND value = $4 \
@@ -585,10 +622,46 @@ impl Store for PgStore {
     fn scan_where(
         &self,
         kind: ResourceKind,
+        needles: &[String],
         keep: &dyn Fn(&[u8]) -> bool,
         visit: &mut dyn FnMut(StoredResource) -> bool,
     ) -> StoreResult<()> {
-        self.scan_from(kind, ScanStart::Skip(0), keep, visit)
+        let start = if needles.is_empty() {
+            ScanStart::Skip(0)
+        } else {
+            ScanStart::Matching { after: String::new(), needles: needles.to_vec() }
+        };
+        self.scan_from(kind, start, keep, visit)
+    }
+
+    fn get_many(&self, kind: ResourceKind, ids: &[String]) -> StoreResult<Vec<StoredResource>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(NEXT_BATCH as usize) {
+            let (pool, tenant, chunk) = (self.pool(), self.tenant.clone(), chunk.to_vec());
+            let rows = run(&self.database, async move {
+                let sql = format!(
+                    "SELECT {RESOURCE_COLUMNS} FROM resources WHERE tenant = $1 AND kind = $2 AND id = ANY($3)"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(tenant)
+                    .bind(kind_code(kind))
+                    .bind(&chunk)
+                    .fetch_all(&pool)
+                    .await
+                    .map_err(db_error)?;
+                let mut rows: Vec<ResourceRow> =
+                    rows.iter().map(ResourceRow::from_row).collect::<Result<_, _>>().map_err(db_error)?;
+                // In the order asked for.
+                let position: std::collections::HashMap<&str, usize> =
+                    chunk.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+                rows.sort_by_key(|r| position.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
+                Ok(rows)
+            })?;
+            for row in rows {
+                found.push(row.into_resource(kind)?);
+            }
+        }
+        Ok(found)
     }
 
     fn scan_after(
@@ -615,7 +688,7 @@ impl Store for PgStore {
 
     fn count(&self, kind: ResourceKind) -> StoreResult<usize> {
         let (pool, tenant) = (self.pool(), self.tenant.clone());
-        let n: i64 = self.database.run(async move {
+        let n: i64 = run(&self.database, async move {
             sqlx::query_scalar("SELECT count(*) FROM resources WHERE tenant = $1 AND kind = $2")
                 .bind(tenant)
                 .bind(kind_code(kind))
@@ -628,7 +701,7 @@ impl Store for PgStore {
 
     fn members(&self, group_id: &str) -> StoreResult<Vec<Value>> {
         let (pool, tenant, group_id) = (self.pool(), self.tenant.clone(), group_id.to_string());
-        let entries: Vec<String> = self.database.run(async move {
+        let entries: Vec<String> = run(&self.database, async move {
             sqlx::query_scalar("SELECT entry FROM members WHERE tenant = $1 AND group_id = $2 ORDER BY member_id")
                 .bind(tenant)
                 .bind(group_id)
@@ -642,7 +715,7 @@ impl Store for PgStore {
     fn has_member(&self, group_id: &str, member_id: &str) -> StoreResult<bool> {
         let (pool, tenant) = (self.pool(), self.tenant.clone());
         let (group_id, member_id) = (group_id.to_string(), member_id.to_string());
-        self.database.run(async move {
+        run(&self.database, async move {
             sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM members WHERE tenant = $1 AND group_id = $2 AND member_id = $3)",
             )
@@ -657,7 +730,7 @@ impl Store for PgStore {
 
     fn changes_since(&self, seq: u64, limit: usize) -> StoreResult<Vec<Change>> {
         let (pool, tenant) = (self.pool(), self.tenant.clone());
-        let rows: Vec<(i64, String, String, bool)> = self.database.run(async move {
+        let rows: Vec<(i64, String, String, bool)> = run(&self.database, async move {
             sqlx::query_as(
                 "SELECT seq, kind, id, deleted FROM changes WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3",
             )

@@ -1,0 +1,394 @@
+//! Job state in PostgreSQL (`job_*` tables of `src/postgres/migrations`), shared by the
+//! replicas that host the same job, and the [`JobLease`] that lets exactly one of them run
+//! its cycles (docs/deploy.md).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use sqlx::{Connection, PgConnection, PgPool};
+use time::OffsetDateTime;
+
+use super::{decode, encode, Escrow, JobMeta, JobStore, Link, ObjectKind, StateError};
+use crate::postgres::{DatabaseError, PgDatabase};
+use crate::provision::log::LogEntry;
+
+const META: &str = "job";
+/// Beside the job record, so clearing the state keeps it.
+const CONFIGURATION: &str = "configuration";
+
+fn storage(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StateError {
+    move |source| StateError::Storage { doing, source: Box::new(source) }
+}
+
+fn interrupted(doing: &'static str) -> impl FnOnce(DatabaseError) -> StateError {
+    move |source| StateError::Storage { doing, source: Box::new(source) }
+}
+
+fn kind_code(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::User => "U",
+        ObjectKind::Group => "G",
+    }
+}
+
+/// One job's state among every job's in the shared tables.
+pub struct PgJobStore {
+    database: Arc<PgDatabase>,
+    job: String,
+}
+
+impl PgJobStore {
+    pub fn new(database: Arc<PgDatabase>, job: &str) -> PgJobStore {
+        PgJobStore { database, job: job.to_string() }
+    }
+
+    /// Runs one query future on the database's runtime.
+    fn run<T: Send + 'static>(
+        &self,
+        doing: &'static str,
+        query: impl FnOnce(PgPool, String) -> futures_util::future::BoxFuture<'static, Result<T, sqlx::Error>>,
+    ) -> Result<T, StateError> {
+        let future = query(self.database.pool(), self.job.clone());
+        self.database.run(future).map_err(interrupted(doing))?.map_err(storage(doing))
+    }
+
+    fn record(&self, name: &'static str, doing: &'static str) -> Result<Option<String>, StateError> {
+        self.run(doing, move |pool, job| {
+            Box::pin(async move {
+                sqlx::query_scalar("SELECT value FROM job_records WHERE job = $1 AND name = $2")
+                    .bind(job)
+                    .bind(name)
+                    .fetch_optional(&pool)
+                    .await
+            })
+        })
+    }
+
+    fn put_record(&self, name: &'static str, value: Option<String>, doing: &'static str) -> Result<(), StateError> {
+        self.run(doing, move |pool, job| {
+            Box::pin(async move {
+                match value {
+                    Some(value) => sqlx::query(
+                        "INSERT INTO job_records (job, name, value) VALUES ($1, $2, $3) \
+                         ON CONFLICT (job, name) DO UPDATE SET value = EXCLUDED.value",
+                    )
+                    .bind(job)
+                    .bind(name)
+                    .bind(value)
+                    .execute(&pool)
+                    .await
+                    .map(|_| ()),
+                    None => sqlx::query("DELETE FROM job_records WHERE job = $1 AND name = $2")
+                        .bind(job)
+                        .bind(name)
+                        .execute(&pool)
+                        .await
+                        .map(|_| ()),
+                }
+            })
+        })
+    }
+
+    /// One value of a (job, kind, source_id)-keyed table.
+    fn keyed(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        kind: ObjectKind,
+        id: &str,
+    ) -> Result<Option<String>, StateError> {
+        let (sql, id) =
+            (format!("SELECT {column} FROM {table} WHERE job = $1 AND kind = $2 AND source_id = $3"), id.to_string());
+        self.run("reading the job state", move |pool, job| {
+            Box::pin(async move {
+                sqlx::query_scalar(&sql).bind(job).bind(kind_code(kind)).bind(id).fetch_optional(&pool).await
+            })
+        })
+    }
+
+    fn put_keyed(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        kind: ObjectKind,
+        id: &str,
+        value: String,
+    ) -> Result<(), StateError> {
+        let sql = format!(
+            "INSERT INTO {table} (job, kind, source_id, {column}) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (job, kind, source_id) DO UPDATE SET {column} = EXCLUDED.{column}"
+        );
+        let id = id.to_string();
+        self.run("writing the job state", move |pool, job| {
+            Box::pin(async move {
+                sqlx::query(&sql).bind(job).bind(kind_code(kind)).bind(id).bind(value).execute(&pool).await.map(|_| ())
+            })
+        })
+    }
+
+    fn remove_keyed(&self, table: &'static str, kind: ObjectKind, id: &str) -> Result<(), StateError> {
+        let (sql, id) =
+            (format!("DELETE FROM {table} WHERE job = $1 AND kind = $2 AND source_id = $3"), id.to_string());
+        self.run("removing from the job state", move |pool, job| {
+            Box::pin(async move {
+                sqlx::query(&sql).bind(job).bind(kind_code(kind)).bind(id).execute(&pool).await.map(|_| ())
+            })
+        })
+    }
+
+    /// Every (kind, source id, value) of a table for this job, in key order.
+    fn all_keyed(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        kind: Option<ObjectKind>,
+    ) -> Result<Vec<(String, String, String)>, StateError> {
+        let sql = format!(
+            "SELECT kind, source_id, {column} FROM {table} WHERE job = $1 AND ($2::text IS NULL OR kind = $2) \
+             ORDER BY kind, source_id"
+        );
+        self.run("listing the job state", move |pool, job| {
+            Box::pin(async move { sqlx::query_as(&sql).bind(job).bind(kind.map(kind_code)).fetch_all(&pool).await })
+        })
+    }
+
+    fn clear_table(&self, table: &'static str) -> Result<(), StateError> {
+        let sql = format!("DELETE FROM {table} WHERE job = $1");
+        self.run("clearing the job state", move |pool, job| {
+            Box::pin(async move { sqlx::query(&sql).bind(job).execute(&pool).await.map(|_| ()) })
+        })
+    }
+}
+
+fn prefixed(kind: &str, source_id: &str) -> String {
+    format!("{kind}:{source_id}")
+}
+
+impl JobStore for PgJobStore {
+    fn meta(&self) -> Result<JobMeta, StateError> {
+        match self.record(META, "reading the job record")? {
+            Some(text) => serde_json::from_str(&text).map_err(decode("the job")),
+            None => Ok(JobMeta::default()),
+        }
+    }
+
+    fn write_meta(&self, meta: &JobMeta) -> Result<(), StateError> {
+        let text = serde_json::to_string(meta).map_err(encode("the job"))?;
+        self.put_record(META, Some(text), "writing the job record")
+    }
+
+    fn link(&self, kind: ObjectKind, source_id: &str) -> Result<Option<Link>, StateError> {
+        match self.keyed("job_links", "value", kind, source_id)? {
+            Some(text) => serde_json::from_str(&text).map(Some).map_err(decode("a link")),
+            None => Ok(None),
+        }
+    }
+
+    /// Committed before it returns: a create is remembered before anything else happens.
+    fn set_link(&self, source_id: &str, link: &Link) -> Result<(), StateError> {
+        let text = serde_json::to_string(link).map_err(encode("a link"))?;
+        self.put_keyed("job_links", "value", link.kind, source_id, text)
+    }
+
+    fn remove_link(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError> {
+        self.remove_keyed("job_links", kind, source_id)
+    }
+
+    fn links(&self, kind: ObjectKind) -> Result<Vec<(String, Link)>, StateError> {
+        self.all_keyed("job_links", "value", Some(kind))?
+            .into_iter()
+            .map(|(_, id, text)| Ok((id, serde_json::from_str(&text).map_err(decode("a link"))?)))
+            .collect()
+    }
+
+    fn count_links(&self, kind: ObjectKind) -> Result<usize, StateError> {
+        let n: i64 = self.run("counting links", move |pool, job| {
+            Box::pin(async move {
+                sqlx::query_scalar("SELECT count(*) FROM job_links WHERE job = $1 AND kind = $2")
+                    .bind(job)
+                    .bind(kind_code(kind))
+                    .fetch_one(&pool)
+                    .await
+            })
+        })?;
+        Ok(n as usize)
+    }
+
+    fn watermark(&self, kind: ObjectKind, source_id: &str) -> Result<Option<String>, StateError> {
+        self.keyed("job_watermarks", "fingerprint", kind, source_id)
+    }
+
+    fn set_watermark(&self, kind: ObjectKind, source_id: &str, fp: &str) -> Result<(), StateError> {
+        self.put_keyed("job_watermarks", "fingerprint", kind, source_id, fp.to_string())
+    }
+
+    fn remove_watermark(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError> {
+        self.remove_keyed("job_watermarks", kind, source_id)
+    }
+
+    fn watermarked(&self, kind: ObjectKind) -> Result<Vec<String>, StateError> {
+        Ok(self.all_keyed("job_watermarks", "fingerprint", Some(kind))?.into_iter().map(|(_, id, _)| id).collect())
+    }
+
+    fn clear_watermarks(&self) -> Result<(), StateError> {
+        self.clear_table("job_watermarks")
+    }
+
+    fn escrow_of(&self, kind: ObjectKind, source_id: &str) -> Result<Option<Escrow>, StateError> {
+        match self.keyed("job_escrows", "value", kind, source_id)? {
+            Some(text) => Ok(Some(serde_json::from_str(&text).map_err(decode("an escrow"))?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_escrow(&self, kind: ObjectKind, source_id: &str, escrow: &Escrow) -> Result<(), StateError> {
+        let text = serde_json::to_string(escrow).map_err(encode("an escrow"))?;
+        self.put_keyed("job_escrows", "value", kind, source_id, text)
+    }
+
+    fn release_escrow(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError> {
+        self.remove_keyed("job_escrows", kind, source_id)
+    }
+
+    fn escrows(&self) -> Result<Vec<(String, Escrow)>, StateError> {
+        self.all_keyed("job_escrows", "value", None)?
+            .into_iter()
+            .map(|(kind, id, text)| {
+                Ok((prefixed(&kind, &id), serde_json::from_str(&text).map_err(decode("an escrow"))?))
+            })
+            .collect()
+    }
+
+    fn clear_escrows(&self) -> Result<(), StateError> {
+        self.clear_table("job_escrows")
+    }
+
+    /// Links, watermarks, escrows and the job record go in one transaction.
+    fn clear_all(&self) -> Result<(), StateError> {
+        let meta = serde_json::to_string(&JobMeta::default()).map_err(encode("the job"))?;
+        self.run("clearing the job state", move |pool, job| {
+            Box::pin(async move {
+                let mut tx = pool.begin().await?;
+                for table in ["job_links", "job_escrows", "job_watermarks"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE job = $1")).bind(&job).execute(&mut *tx).await?;
+                }
+                sqlx::query(
+                    "INSERT INTO job_records (job, name, value) VALUES ($1, $2, $3) \
+                     ON CONFLICT (job, name) DO UPDATE SET value = EXCLUDED.value",
+                )
+                .bind(&job)
+                .bind(META)
+                .bind(meta)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await
+            })
+        })
+    }
+
+    fn configuration(&self) -> Result<Option<Value>, StateError> {
+        match self.record(CONFIGURATION, "reading the job configuration")? {
+            Some(text) => serde_json::from_str(&text).map(Some).map_err(decode("the job configuration")),
+            None => Ok(None),
+        }
+    }
+
+    fn set_configuration(&self, spec: Option<&Value>) -> Result<(), StateError> {
+        let text = spec.map(serde_json::to_string).transpose().map_err(encode("the job configuration"))?;
+        self.put_record(CONFIGURATION, text, "writing the job configuration")
+    }
+
+    fn append_log(&self, entry: &LogEntry) -> Result<(), StateError> {
+        let text = serde_json::to_string(entry).map_err(encode("a log record"))?;
+        let at = crate::clock::parse_rfc3339(&entry.activity_date_time).map(|t| t.unix_timestamp());
+        self.run("appending a log record", move |pool, job| {
+            Box::pin(async move {
+                sqlx::query("INSERT INTO job_logs (job, seq, at, value) VALUES ($1, nextval('job_log_seq'), $2, $3)")
+                    .bind(job)
+                    .bind(at)
+                    .bind(text)
+                    .execute(&pool)
+                    .await
+                    .map(|_| ())
+            })
+        })
+    }
+
+    fn logs(&self) -> Result<Vec<LogEntry>, StateError> {
+        let texts: Vec<String> = self.run("reading log records", move |pool, job| {
+            Box::pin(async move {
+                sqlx::query_scalar("SELECT value FROM job_logs WHERE job = $1 ORDER BY seq")
+                    .bind(job)
+                    .fetch_all(&pool)
+                    .await
+            })
+        })?;
+        texts.iter().map(|t| serde_json::from_str(t).map_err(decode("a log record"))).collect()
+    }
+
+    /// A record whose time does not parse counts as young, as in sled.
+    fn prune_logs(&self, now: OffsetDateTime, max_age: time::Duration) -> Result<usize, StateError> {
+        let cutoff = (now - max_age).unix_timestamp();
+        let removed = self.run("dropping old log records", move |pool, job| {
+            Box::pin(async move {
+                sqlx::query("DELETE FROM job_logs WHERE job = $1 AND at < $2")
+                    .bind(job)
+                    .bind(cutoff)
+                    .execute(&pool)
+                    .await
+            })
+        })?;
+        Ok(removed.rows_affected() as usize)
+    }
+
+    /// Every write is committed when it returns.
+    fn flush(&self) -> Result<(), StateError> {
+        Ok(())
+    }
+}
+
+/// The right to run one job's cycles, held by one replica at a time: a session advisory
+/// lock on a connection of its own. PostgreSQL releases it when that connection ends — the
+/// process was killed, the network dropped — so a standby replica takes the job over at
+/// its next attempt.
+pub struct JobLease {
+    database: Arc<PgDatabase>,
+    job: String,
+    held: tokio::sync::Mutex<Option<PgConnection>>,
+}
+
+impl JobLease {
+    pub fn new(database: Arc<PgDatabase>, job: &str) -> JobLease {
+        JobLease { database, job: job.to_string(), held: tokio::sync::Mutex::new(None) }
+    }
+
+    /// True when this replica holds the lease, taking it if it is free. A held lease is
+    /// checked first: a connection that broke means the lock is gone with it.
+    pub async fn hold(&self) -> Result<bool, DatabaseError> {
+        let mut held = self.held.lock().await;
+        let (database, job, current) = (Arc::clone(&self.database), self.job.clone(), held.take());
+        let options = database.connect_options();
+        let (connection, holding) = database
+            .run_async(async move {
+                if let Some(mut connection) = current {
+                    if sqlx::query("SELECT 1").execute(&mut connection).await.is_ok() {
+                        return Ok((Some(connection), true));
+                    }
+                }
+                let mut connection = sqlx::ConnectOptions::connect(&options).await?;
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+                    .bind(format!("scimlab job {job}"))
+                    .fetch_one(&mut connection)
+                    .await?;
+                if got {
+                    Ok((Some(connection), true))
+                } else {
+                    connection.close().await?;
+                    Ok::<_, sqlx::Error>((None, false))
+                }
+            })
+            .await??;
+        *held = connection;
+        Ok(holding)
+    }
+}
