@@ -115,8 +115,33 @@ impl Tenants {
         self.map.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The tenant, or one another replica created since this one started (its definition
+    /// is in the shared store): it is installed here on first use.
     pub fn get(&self, name: &str) -> Option<Arc<Tenant>> {
-        self.read().get(name).cloned()
+        if let Some(tenant) = self.read().get(name).cloned() {
+            return Some(tenant);
+        }
+        if check_name(name).is_err() {
+            return None;
+        }
+        let bytes = match self.definitions.get(name) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(tenant = name, error = %e, "cannot read the tenant's definition");
+                return None;
+            }
+        };
+        let installed = serde_json::from_slice::<TenantSpec>(&bytes)
+            .map_err(|source| TenantError::Definition { name: name.to_string(), source })
+            .and_then(|spec| self.install(name, &spec));
+        match installed {
+            Ok(tenant) => Some(tenant),
+            Err(e) => {
+                tracing::error!(tenant = name, error = %e, "a stored tenant does not load");
+                None
+            }
+        }
     }
 
     pub fn all(&self) -> Vec<Arc<Tenant>> {

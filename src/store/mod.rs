@@ -157,6 +157,8 @@ impl PartialEq for BackendError {
 /// Named records (tenant definitions) that must survive a restart.
 pub trait DefinitionStore: Send + Sync {
     fn all(&self) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    /// One record by name.
+    fn get(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Stores a record durably.
     fn put(&self, name: &str, value: &[u8]) -> StoreResult<()>;
 }

@@ -120,6 +120,10 @@ impl super::DefinitionStore for SledDefinitions {
         Ok(out)
     }
 
+    fn get(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.0.get(name.as_bytes()).map_err(backend)?.map(|v| v.to_vec()))
+    }
+
     fn put(&self, name: &str, value: &[u8]) -> StoreResult<()> {
         self.0.insert(name.as_bytes(), value).map_err(backend)?;
         self.0.flush().map_err(backend)?;

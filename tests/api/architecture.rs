@@ -87,8 +87,12 @@ fn only_the_storage_implementations_and_startup_know_sled() {
 
 #[test]
 fn only_the_postgres_module_and_the_storage_implementations_know_sqlx() {
-    let allowed =
-        ["postgres/mod.rs", "store/postgres/mod.rs", "store/postgres/resources.rs", "provision/state/postgres_store.rs"];
+    let allowed = [
+        "postgres/mod.rs",
+        "store/postgres/mod.rs",
+        "store/postgres/resources.rs",
+        "provision/state/postgres_store.rs",
+    ];
     let users: Vec<String> = rust_files(&src(""))
         .into_iter()
         .filter(|f| std::fs::read_to_string(f).unwrap().contains("sqlx::"))

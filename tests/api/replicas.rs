@@ -20,6 +20,7 @@ async fn replicas_on(url: &str) -> (TestApp, TestApp) {
             s.database_url = Some(url.into());
             s.database_schema = Some(schema);
             s.workers = Some(2);
+            s.admin_token = Some(crate::helpers::ADMIN_TOKEN.into());
         })
     };
     let a = replica().await;
@@ -138,6 +139,42 @@ async fn a_cursor_walk_on_one_replica_while_the_other_writes_sees_each_stable_us
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "no user twice");
     assert!(stable.iter().all(|id| seen.contains(id)), "every stable user is seen");
+}
+
+#[actix_web::test]
+async fn a_tenant_created_on_one_replica_serves_on_the_other_with_the_same_data() {
+    let Some(url) = database::required("replica tenants") else { return };
+    let (a, b) = replicas_on(&url).await;
+    let spec = json!({"tokens": ["initech-token"]});
+    let created = a.admin(reqwest::Method::PUT, "/admin/tenants/initech", Some(&spec)).await;
+    assert_eq!(created.status().as_u16(), 200);
+    let as_tenant = |app: &TestApp, method: reqwest::Method, path: &str| {
+        app.client
+            .request(method, format!("{}/tenants/initech/scim/v2{path}", app.address))
+            .bearer_auth("initech-token")
+    };
+    let res = as_tenant(&a, reqwest::Method::POST, "/Users")
+        .header("content-type", "application/scim+json")
+        .body(user_body("peter@initech.example").to_string())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status().as_u16(), 201);
+    // Replica B started before the tenant existed: it finds the definition on first use.
+    let listed: serde_json::Value =
+        as_tenant(&b, reqwest::Method::GET, "/Users").send().await.expect("sent").json().await.expect("JSON");
+    assert_eq!(listed["totalResults"], 1, "{listed}");
+    assert_eq!(listed["Resources"][0]["userName"], "peter@initech.example");
+    let wrong = b
+        .client
+        .get(format!("{}/tenants/initech/scim/v2/Users", b.address))
+        .bearer_auth(crate::helpers::TOKEN)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(wrong.status().as_u16(), 401, "the tenant's own tokens, on every replica");
+    // The default tenant's data is not the tenant's.
+    assert_eq!(b.list("/Users", &[("count", "0")]).await.body["totalResults"], 0);
 }
 
 /// A TCP forwarder to the database that the test can cut and restore, keeping its

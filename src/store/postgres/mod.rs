@@ -49,6 +49,17 @@ impl DefinitionStore for PgDefinitions {
         })
     }
 
+    fn get(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        let (pool, name) = (self.0.pool(), name.to_string());
+        run(&self.0, async move {
+            sqlx::query_scalar("SELECT value FROM tenant_definitions WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&pool)
+                .await
+                .map_err(db_error)
+        })
+    }
+
     fn put(&self, name: &str, value: &[u8]) -> StoreResult<()> {
         let (pool, name, value) = (self.0.pool(), name.to_string(), value.to_vec());
         run(&self.0, async move {
