@@ -180,6 +180,14 @@ impl Application {
         });
         let tenants = Arc::new(Tenants::open(open_service, definitions, default_tenant, &settings.tenants)?);
         let metrics = Arc::new(crate::metrics::Metrics::default());
+        // Replicas on one database record into one shared ring.
+        let recorder = match &shared_database {
+            Some(database) => crate::recording::Recorder::shared(
+                settings.record_capacity,
+                Arc::new(crate::store::PgRecordLog::new(Arc::clone(database))),
+            ),
+            None => crate::recording::Recorder::new(settings.record_capacity),
+        };
         let job_root = settings.data.as_ref().map(|d| d.join("jobs"));
         let job_storage = match shared_database {
             Some(database) => JobStorage::Shared(database),
@@ -203,7 +211,7 @@ impl Application {
             public_url: settings.public_url.clone(),
             admin_token: settings.admin_token.clone(),
             jobs: Arc::clone(&jobs),
-            recorder: Arc::new(crate::recording::Recorder::new(settings.record_capacity)),
+            recorder: Arc::new(recorder),
             metrics,
             tenants,
             clock: Arc::clone(&clock_for_jobs),

@@ -213,13 +213,30 @@ pub fn bench_user(i: usize) -> serde_json::Value {
 /// Seeds `n` users through the service on the blocking pool (no HTTP, no flush per write).
 pub async fn seed_users(service: &Arc<ScimService>, from: usize, n: usize) -> anyhow::Result<()> {
     let service = Arc::clone(service);
+    // Eight writers: a networked store answers each create after a round trip, and the
+    // writes of several are committed together.
+    const SEEDERS: usize = 8;
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let opts = ReadOptions::default();
-        for i in from..from + n {
-            service
-                .create(ResourceKind::User, &bench_user(i), &opts)
-                .map_err(|e| anyhow::anyhow!("seeding user {i}: {e}"))?;
-        }
+        std::thread::scope(|scope| {
+            let seeders: Vec<_> = (0..SEEDERS)
+                .map(|seeder| {
+                    let service = &service;
+                    scope.spawn(move || -> anyhow::Result<()> {
+                        let opts = ReadOptions::default();
+                        for i in (from..from + n).skip(seeder).step_by(SEEDERS) {
+                            service
+                                .create(ResourceKind::User, &bench_user(i), &opts)
+                                .map_err(|e| anyhow::anyhow!("seeding user {i}: {e}"))?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            for seeder in seeders {
+                seeder.join().map_err(|_| anyhow::anyhow!("a seeding thread panicked"))??;
+            }
+            Ok::<_, anyhow::Error>(())
+        })?;
         service.store().flush().map_err(|e| anyhow::anyhow!("flush: {e}"))?;
         Ok(())
     })

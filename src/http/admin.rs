@@ -45,10 +45,16 @@ async fn recorded(
     match &query.wait {
         Some(wait) => {
             let wait = crate::recording::parse_wait(wait).map_err(|e| ApiError(ScimError::invalid_value(e)))?;
-            Ok(state.recorder.query_waiting(&query, wait).await)
+            state.recorder.query_waiting(&query, wait).await.map_err(recorder_unavailable)
         }
-        None => Ok(state.recorder.query(&query)),
+        None => state.recorder.query(&query).map_err(recorder_unavailable),
     }
+}
+
+/// The shared ring (PostgreSQL) could not be read or changed.
+fn recorder_unavailable(e: crate::store::StoreError) -> ApiError {
+    tracing::warn!(error = %e, "request recorder unavailable");
+    ApiError(ScimError::unavailable(format!("the request recorder cannot be reached just now: {e}")))
 }
 
 /// `GET /admin/requests?since=&status=4xx&method=&path=&limit=`.
@@ -90,7 +96,7 @@ async fn requests_har(
 
 async fn clear_requests(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
-    state.recorder.clear();
+    state.recorder.clear().map_err(recorder_unavailable)?;
     Ok(HttpResponse::NoContent().finish())
 }
 

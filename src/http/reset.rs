@@ -65,7 +65,11 @@ async fn reset(req: &HttpRequest, state: &AppState, name: &str, seed: bool) -> R
     .map_err(|e| ApiError(ScimError::internal(e.to_string())))?
     .map_err(ApiError)?;
     tenant.faults.set(FaultPlan::default());
-    state.recorder.clear_tenant(name);
+    if let Err(e) = state.recorder.clear_tenant(name) {
+        return Err(ApiError(ScimError::unavailable(format!(
+            "the tenant was reset, but its recorded requests could not be cleared: {e}"
+        ))));
+    }
     tracing::info!(tenant = %name, seeded, "reset");
     Ok(scim_json(StatusCode::OK, &json!({"tenant": name, "seeded": seeded})))
 }

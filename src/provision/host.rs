@@ -347,7 +347,14 @@ impl Supervisor {
         loop {
             match lease.hold().await {
                 Ok(true) => {
-                    if !self.running_here.swap(true, Ordering::SeqCst) {
+                    if !self.running_here.load(Ordering::SeqCst) {
+                        // The only writer from now on: the state may be read from memory.
+                        if let Err(e) = self.engine.state().hold_exclusively(true) {
+                            tracing::error!(job = %name, error = %e, "cannot read the job's state; trying again");
+                            tokio::time::sleep(LEASE_POLL).await;
+                            continue;
+                        }
+                        self.running_here.store(true, Ordering::SeqCst);
                         tracing::info!(job = %name, "this replica runs the job now");
                         // Paused by the previous runner: the gate closes here too.
                         if let Err(e) = self.engine.control().is_paused().and_then(|paused| {
@@ -362,13 +369,9 @@ impl Supervisor {
                     }
                     return true;
                 }
-                Ok(false) => {
-                    if self.running_here.swap(false, Ordering::SeqCst) {
-                        tracing::warn!(job = %name, "another replica runs the job now");
-                    }
-                }
+                Ok(false) => self.stand_by(name, "another replica runs the job now"),
                 Err(e) => {
-                    self.running_here.store(false, Ordering::SeqCst);
+                    self.stand_by(name, "the job's lease is lost");
                     tracing::warn!(job = %name, error = %e, "cannot reach the database for the job's lease");
                 }
             }
@@ -378,6 +381,16 @@ impl Supervisor {
                 command = self.commands.recv() => if command.is_none() { return false },
                 _ = tokio::time::sleep(LEASE_POLL) => {}
             }
+        }
+    }
+
+    /// Stops being the job's runner: another replica may write its state from now on.
+    fn stand_by(&self, name: &str, why: &str) {
+        if self.running_here.swap(false, Ordering::SeqCst) {
+            tracing::warn!(job = %name, "{why}");
+        }
+        if let Err(e) = self.engine.state().hold_exclusively(false) {
+            tracing::error!(job = %name, error = %e, "cannot release the job's state");
         }
     }
 

@@ -9,6 +9,7 @@
 //! credentials (401) are kept as a summary only. The ring is bounded in records and in bytes.
 
 mod capture;
+mod shared;
 
 pub use capture::Capture;
 
@@ -19,6 +20,8 @@ use std::sync::{Mutex, OnceLock};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+
+use crate::store::StoreError;
 
 /// Bodies larger than this are stored truncated.
 pub const MAX_RECORDED_BODY: usize = 64 * 1024;
@@ -97,6 +100,9 @@ impl RecordQuery {
     }
 }
 
+/// How often a long-polling reader of a shared ring looks for other replicas' records.
+const SHARED_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The most bytes the ring keeps, whatever its record capacity.
 pub const MAX_RING_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -116,6 +122,8 @@ pub struct Recorder {
 pub(crate) struct RingStore {
     capacity: usize,
     max_bytes: u64,
+    /// The ring replicas share (PostgreSQL), kept instead of the in-memory one when set.
+    shared: Option<std::sync::Arc<dyn crate::store::RecordLog>>,
     next: AtomicU64,
     ring: Mutex<Ring>,
     /// Wakes long-polling readers when a record arrives.
@@ -135,9 +143,19 @@ impl Recorder {
 
     /// A ring of at most `capacity` records and `max_bytes` bytes.
     pub fn bounded(capacity: usize, max_bytes: u64) -> Recorder {
+        Self::build(capacity, max_bytes, None)
+    }
+
+    /// A ring of at most `capacity` records in a log that replicas share.
+    pub fn shared(capacity: usize, log: std::sync::Arc<dyn crate::store::RecordLog>) -> Recorder {
+        Self::build(capacity, MAX_RING_BYTES, Some(log))
+    }
+
+    fn build(capacity: usize, max_bytes: u64, shared: Option<std::sync::Arc<dyn crate::store::RecordLog>>) -> Recorder {
         let store = std::sync::Arc::new(RingStore {
             capacity,
             max_bytes,
+            shared,
             next: AtomicU64::new(1),
             ring: Mutex::new(Ring::default()),
             arrived: tokio::sync::Notify::new(),
@@ -151,9 +169,12 @@ impl Recorder {
     }
 
     /// Bytes the ring holds now.
-    pub fn stored_bytes(&self) -> u64 {
+    pub fn stored_bytes(&self) -> Result<u64, StoreError> {
         self.settle();
-        self.ring().bytes
+        match &self.store.shared {
+            Some(log) => log.bytes(),
+            None => Ok(self.ring().bytes),
+        }
     }
 
     pub fn enabled(&self) -> bool {
@@ -197,6 +218,13 @@ impl RingStore {
         if self.capacity == 0 {
             return;
         }
+        if let Some(log) = &self.shared {
+            if let Err(e) = shared::append(log.as_ref(), &record, self.capacity) {
+                tracing::warn!(error = %e, "could not store a request record in the shared ring");
+            }
+            self.arrived.notify_waiters();
+            return;
+        }
         record.seq = self.next.fetch_add(1, Ordering::Relaxed);
         let bytes = match serde_json::to_vec(&record) {
             Ok(bytes) => bytes,
@@ -222,27 +250,37 @@ impl RingStore {
 impl Recorder {
     /// The matching records, waiting up to `wait` for at least one to arrive; woken by
     /// each new record, not by polling.
-    pub async fn query_waiting(&self, q: &RecordQuery, wait: std::time::Duration) -> Vec<RequestRecord> {
+    pub async fn query_waiting(
+        &self,
+        q: &RecordQuery,
+        wait: std::time::Duration,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
         let deadline = tokio::time::Instant::now() + wait;
+        // Requests other replicas record arrive without a signal here: look again this often.
+        let look_again = if self.store.shared.is_some() { SHARED_POLL } else { wait };
         loop {
             let arrived = self.store.arrived.notified();
             tokio::pin!(arrived);
             arrived.as_mut().enable();
-            let found = self.query(q);
+            let found = self.query(q)?;
             if !found.is_empty() || tokio::time::Instant::now() >= deadline {
-                return found;
+                return Ok(found);
             }
+            let next_look = (tokio::time::Instant::now() + look_again).min(deadline);
             tokio::select! {
                 _ = &mut arrived => {}
-                _ = tokio::time::sleep_until(deadline) => return self.query(q),
+                _ = tokio::time::sleep_until(next_look) => {}
             }
         }
     }
 
     /// The newest `limit` records that match, oldest first; read from the newest end, so a
     /// query stops as soon as it has enough.
-    pub fn query(&self, q: &RecordQuery) -> Vec<RequestRecord> {
+    pub fn query(&self, q: &RecordQuery) -> Result<Vec<RequestRecord>, StoreError> {
         self.settle();
+        if let Some(log) = &self.store.shared {
+            return shared::query(log.as_ref(), q, self.store.capacity);
+        }
         let limit = q.limit.unwrap_or(1000);
         let since = q.since.unwrap_or(0);
         let ring = self.ring();
@@ -256,24 +294,32 @@ impl Recorder {
             .take(limit)
             .collect();
         out.reverse();
-        out
+        Ok(out)
     }
 
     /// Forgets one tenant's records and keeps the others'.
-    pub fn clear_tenant(&self, tenant: &str) {
+    pub fn clear_tenant(&self, tenant: &str) -> Result<(), StoreError> {
         self.settle();
+        if let Some(log) = &self.store.shared {
+            return log.clear(Some(tenant));
+        }
         let mut ring = self.ring();
         ring.records.retain(|(_, bytes)| {
             serde_json::from_slice::<RequestRecord>(bytes).map(|r| r.tenant != tenant).unwrap_or(true)
         });
         ring.bytes = ring.records.iter().map(|(_, b)| b.len() as u64).sum();
+        Ok(())
     }
 
-    pub fn clear(&self) {
+    pub fn clear(&self) -> Result<(), StoreError> {
         self.settle();
+        if let Some(log) = &self.store.shared {
+            return log.clear(None);
+        }
         let mut ring = self.ring();
         ring.records.clear();
         ring.bytes = 0;
+        Ok(())
     }
 }
 
@@ -507,11 +553,12 @@ mod tests {
         for i in 0..500 {
             ring.record(record(&format!("/scim/v2/Users/{i}/{}", "x".repeat(200))));
         }
-        assert!(ring.stored_bytes() <= 20_000, "{}", ring.stored_bytes());
-        let newest = ring.query(&RecordQuery { limit: Some(3), ..Default::default() });
+        let stored = ring.stored_bytes().expect("in memory");
+        assert!(stored <= 20_000, "{stored}");
+        let newest = ring.query(&RecordQuery { limit: Some(3), ..Default::default() }).expect("in memory");
         let seqs: Vec<u64> = newest.iter().map(|r| r.seq).collect();
         assert_eq!(seqs, [498, 499, 500], "the newest three, oldest first");
-        let kept = ring.query(&RecordQuery { limit: Some(1_000_000), ..Default::default() }).len();
+        let kept = ring.query(&RecordQuery { limit: Some(1_000_000), ..Default::default() }).expect("in memory").len();
         assert!(kept < 500 && kept > 10, "{kept}");
     }
 

@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::scim::ResourceKind;
 
-pub use postgres::{PgDefinitions, PgStore};
+pub use postgres::{PgDefinitions, PgRecordLog, PgStore};
 pub use sled_store::{SledDefinitions, SledStore};
 
 /// One index or uniqueness entry: attribute name and normalized value
@@ -152,6 +152,20 @@ impl PartialEq for BackendError {
     fn eq(&self, other: &Self) -> bool {
         self.0.to_string() == other.0.to_string()
     }
+}
+
+/// The request recorder's ring when replicas share it: encoded records under a sequence
+/// number the store assigns, the oldest dropped beyond a capacity.
+pub trait RecordLog: Send + Sync {
+    /// Appends a record of `tenant`, then drops the oldest beyond `capacity` records.
+    fn append(&self, tenant: &str, record: &[u8], capacity: usize) -> StoreResult<()>;
+    /// Records with a sequence number above `after` and below `before` (when given),
+    /// newest first, at most `limit`: (seq, encoded record).
+    fn newest(&self, after: u64, before: Option<u64>, limit: usize) -> StoreResult<Vec<(u64, Vec<u8>)>>;
+    /// Forgets one tenant's records, or every record.
+    fn clear(&self, tenant: Option<&str>) -> StoreResult<()>;
+    /// Bytes the records take.
+    fn bytes(&self) -> StoreResult<u64>;
 }
 
 /// Named records (tenant definitions) that must survive a restart.

@@ -91,6 +91,7 @@ fn only_the_postgres_module_and_the_storage_implementations_know_sqlx() {
         "postgres/mod.rs",
         "store/postgres/mod.rs",
         "store/postgres/resources.rs",
+        "store/postgres/records.rs",
         "provision/state/postgres_store.rs",
     ];
     let users: Vec<String> = rust_files(&src(""))

@@ -13,14 +13,21 @@ use crate::helpers::{id_of, spawn_app_with, user_body, TestApp, PATCH_URN};
 
 /// Two servers sharing one fresh schema of `url`'s database.
 async fn replicas_on(url: &str) -> (TestApp, TestApp) {
+    replicas_with(url, |_| {}).await
+}
+
+/// Two servers sharing one fresh schema, both configured by `configure`.
+async fn replicas_with(url: &str, configure: impl Fn(&mut scimlab::config::Settings)) -> (TestApp, TestApp) {
     let schema = database::schema_for(None);
     let replica = || {
         let (url, schema) = (url.to_string(), schema.clone());
+        let configure = &configure;
         spawn_app_with(move |s| {
             s.database_url = Some(url.into());
             s.database_schema = Some(schema);
             s.workers = Some(2);
             s.admin_token = Some(crate::helpers::ADMIN_TOKEN.into());
+            configure(s);
         })
     };
     let a = replica().await;
@@ -175,6 +182,39 @@ async fn a_tenant_created_on_one_replica_serves_on_the_other_with_the_same_data(
     assert_eq!(wrong.status().as_u16(), 401, "the tenant's own tokens, on every replica");
     // The default tenant's data is not the tenant's.
     assert_eq!(b.list("/Users", &[("count", "0")]).await.body["totalResults"], 0);
+}
+
+#[actix_web::test]
+async fn every_replicas_requests_are_in_one_bounded_recording() {
+    let Some(url) = database::required("replica recordings") else { return };
+    let (a, b) = replicas_with(&url, |s| s.record_capacity = 20).await;
+    // A long poll on B is answered by a request A serves.
+    let waiting = b.admin(reqwest::Method::GET, "/admin/requests?method=POST&path=/Users&wait=10s", None);
+    let (waited, _) = tokio::join!(waiting, a.create_user("recorded-on-a@example.com"));
+    let waited: serde_json::Value = waited.json().await.expect("JSON");
+    let requests = waited["requests"].as_array().expect("requests");
+    assert_eq!(requests.len(), 1, "{waited}");
+    assert_eq!(requests[0]["status"], 201);
+    assert_eq!(requests[0]["requestBody"]["userName"], "recorded-on-a@example.com");
+    // Both replicas fill one ring of 20.
+    for i in 0..150 {
+        pick(&a, &b, i).get("/Users?count=1").await;
+    }
+    let newest = pick(&a, &b, 149).post("/Users", user_body("newest@example.com")).await;
+    assert_eq!(newest.status, 201);
+    for replica in [&a, &b] {
+        let all: serde_json::Value =
+            replica.admin(reqwest::Method::GET, "/admin/requests", None).await.json().await.expect("JSON");
+        let records = all["requests"].as_array().expect("requests");
+        assert!(records.len() <= 20, "bounded: {} records", records.len());
+        assert_eq!(records.last().expect("a record")["requestBody"]["userName"], "newest@example.com");
+        let seqs: Vec<u64> = records.iter().map(|r| r["seq"].as_u64().expect("seq")).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "oldest first, one sequence: {seqs:?}");
+    }
+    assert_eq!(b.admin(reqwest::Method::DELETE, "/admin/requests", None).await.status().as_u16(), 204);
+    let cleared: serde_json::Value =
+        a.admin(reqwest::Method::GET, "/admin/requests?method=POST", None).await.json().await.expect("JSON");
+    assert_eq!(cleared["requests"], json!([]), "cleared on B, gone on A");
 }
 
 /// A TCP forwarder to the database that the test can cut and restore, keeping its

@@ -214,6 +214,12 @@ pub trait JobStore: Send + Sync {
     /// Drops the records older than `max_age`; returns how many.
     fn prune_logs(&self, now: OffsetDateTime, max_age: time::Duration) -> Result<usize, StateError>;
     fn flush(&self) -> Result<(), StateError>;
+    /// Told when this process becomes the only writer of the job's state (it holds the
+    /// job's lease) and when it stops being it; a shared store may then serve reads from
+    /// memory. Local stores are always exclusive.
+    fn hold_exclusively(&self, _exclusive: bool) -> Result<(), StateError> {
+        Ok(())
+    }
 }
 
 /// A job's state, over whichever [`JobStore`] keeps it. Cheap to clone.

@@ -2,7 +2,8 @@
 //! replicas that host the same job, and the [`JobLease`] that lets exactly one of them run
 //! its cycles (docs/deploy.md).
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -31,15 +32,52 @@ fn kind_code(kind: ObjectKind) -> &'static str {
     }
 }
 
+/// The tables keyed by (kind, source id), with their value column.
+const KEYED: [(&str, &str); 3] = [("job_links", "value"), ("job_watermarks", "fingerprint"), ("job_escrows", "value")];
+
+/// The runner's copy of its job's state. While this replica holds the job's lease it is
+/// the only writer, so reads may come from memory; every write still goes to the
+/// database first and reaches the copy only once committed.
+#[derive(Default)]
+struct Mirror {
+    records: HashMap<&'static str, Option<String>>,
+    keyed: HashMap<&'static str, BTreeMap<(String, String), String>>,
+}
+
 /// One job's state among every job's in the shared tables.
 pub struct PgJobStore {
     database: Arc<PgDatabase>,
     job: String,
+    mirror: Mutex<Option<Mirror>>,
 }
 
 impl PgJobStore {
     pub fn new(database: Arc<PgDatabase>, job: &str) -> PgJobStore {
-        PgJobStore { database, job: job.to_string() }
+        PgJobStore { database, job: job.to_string(), mirror: Mutex::new(None) }
+    }
+
+    fn mirror(&self) -> std::sync::MutexGuard<'_, Option<Mirror>> {
+        self.mirror.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reads the whole state into memory (this replica just became the runner) or drops
+    /// the copy (another replica may write from now on).
+    fn set_exclusive(&self, exclusive: bool) -> Result<(), StateError> {
+        if !exclusive {
+            *self.mirror() = None;
+            return Ok(());
+        }
+        *self.mirror() = None;
+        let mut mirror = Mirror::default();
+        for name in [META, CONFIGURATION] {
+            mirror.records.insert(name, self.record(name, "reading the job state")?);
+        }
+        for (table, column) in KEYED {
+            let rows = self.all_keyed(table, column, None)?;
+            mirror.keyed.insert(table, rows.into_iter().map(|(kind, id, value)| ((kind, id), value)).collect());
+        }
+        *self.mirror() = Some(mirror);
+        Ok(())
     }
 
     /// Runs one query future on the database's runtime.
@@ -53,6 +91,9 @@ impl PgJobStore {
     }
 
     fn record(&self, name: &'static str, doing: &'static str) -> Result<Option<String>, StateError> {
+        if let Some(value) = self.mirror().as_ref().and_then(|m| m.records.get(name).cloned()) {
+            return Ok(value);
+        }
         self.run(doing, move |pool, job| {
             Box::pin(async move {
                 sqlx::query_scalar("SELECT value FROM job_records WHERE job = $1 AND name = $2")
@@ -65,6 +106,7 @@ impl PgJobStore {
     }
 
     fn put_record(&self, name: &'static str, value: Option<String>, doing: &'static str) -> Result<(), StateError> {
+        let kept = value.clone();
         self.run(doing, move |pool, job| {
             Box::pin(async move {
                 match value {
@@ -86,7 +128,11 @@ impl PgJobStore {
                         .map(|_| ()),
                 }
             })
-        })
+        })?;
+        if let Some(mirror) = self.mirror().as_mut() {
+            mirror.records.insert(name, kept);
+        }
+        Ok(())
     }
 
     /// One value of a (job, kind, source_id)-keyed table.
@@ -97,6 +143,10 @@ impl PgJobStore {
         kind: ObjectKind,
         id: &str,
     ) -> Result<Option<String>, StateError> {
+        if let Some(mirror) = self.mirror().as_ref() {
+            let key = (kind_code(kind).to_string(), id.to_string());
+            return Ok(mirror.keyed.get(table).and_then(|rows| rows.get(&key)).cloned());
+        }
         let (sql, id) =
             (format!("SELECT {column} FROM {table} WHERE job = $1 AND kind = $2 AND source_id = $3"), id.to_string());
         self.run("reading the job state", move |pool, job| {
@@ -118,22 +168,32 @@ impl PgJobStore {
             "INSERT INTO {table} (job, kind, source_id, {column}) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (job, kind, source_id) DO UPDATE SET {column} = EXCLUDED.{column}"
         );
-        let id = id.to_string();
+        let (id, kept) = (id.to_string(), value.clone());
+        let key = (kind_code(kind).to_string(), id.clone());
         self.run("writing the job state", move |pool, job| {
             Box::pin(async move {
                 sqlx::query(&sql).bind(job).bind(kind_code(kind)).bind(id).bind(value).execute(&pool).await.map(|_| ())
             })
-        })
+        })?;
+        if let Some(mirror) = self.mirror().as_mut() {
+            mirror.keyed.entry(table).or_default().insert(key, kept);
+        }
+        Ok(())
     }
 
     fn remove_keyed(&self, table: &'static str, kind: ObjectKind, id: &str) -> Result<(), StateError> {
         let (sql, id) =
             (format!("DELETE FROM {table} WHERE job = $1 AND kind = $2 AND source_id = $3"), id.to_string());
+        let key = (kind_code(kind).to_string(), id.clone());
         self.run("removing from the job state", move |pool, job| {
             Box::pin(async move {
                 sqlx::query(&sql).bind(job).bind(kind_code(kind)).bind(id).execute(&pool).await.map(|_| ())
             })
-        })
+        })?;
+        if let Some(rows) = self.mirror().as_mut().and_then(|m| m.keyed.get_mut(table)) {
+            rows.remove(&key);
+        }
+        Ok(())
     }
 
     /// Every (kind, source id, value) of a table for this job, in key order.
@@ -143,6 +203,14 @@ impl PgJobStore {
         column: &'static str,
         kind: Option<ObjectKind>,
     ) -> Result<Vec<(String, String, String)>, StateError> {
+        if let Some(rows) = self.mirror().as_ref().and_then(|m| m.keyed.get(table)) {
+            let wanted = kind.map(kind_code);
+            return Ok(rows
+                .iter()
+                .filter(|((k, _), _)| wanted.is_none_or(|w| w == k))
+                .map(|((k, id), value)| (k.clone(), id.clone(), value.clone()))
+                .collect());
+        }
         let sql = format!(
             "SELECT kind, source_id, {column} FROM {table} WHERE job = $1 AND ($2::text IS NULL OR kind = $2) \
              ORDER BY kind, source_id"
@@ -156,7 +224,11 @@ impl PgJobStore {
         let sql = format!("DELETE FROM {table} WHERE job = $1");
         self.run("clearing the job state", move |pool, job| {
             Box::pin(async move { sqlx::query(&sql).bind(job).execute(&pool).await.map(|_| ()) })
-        })
+        })?;
+        if let Some(rows) = self.mirror().as_mut().and_then(|m| m.keyed.get_mut(table)) {
+            rows.clear();
+        }
+        Ok(())
     }
 }
 
@@ -202,6 +274,9 @@ impl JobStore for PgJobStore {
     }
 
     fn count_links(&self, kind: ObjectKind) -> Result<usize, StateError> {
+        if let Some(rows) = self.mirror().as_ref().and_then(|m| m.keyed.get("job_links")) {
+            return Ok(rows.keys().filter(|(k, _)| k == kind_code(kind)).count());
+        }
         let n: i64 = self.run("counting links", move |pool, job| {
             Box::pin(async move {
                 sqlx::query_scalar("SELECT count(*) FROM job_links WHERE job = $1 AND kind = $2")
@@ -266,6 +341,7 @@ impl JobStore for PgJobStore {
     /// Links, watermarks, escrows and the job record go in one transaction.
     fn clear_all(&self) -> Result<(), StateError> {
         let meta = serde_json::to_string(&JobMeta::default()).map_err(encode("the job"))?;
+        let cleared = meta.clone();
         self.run("clearing the job state", move |pool, job| {
             Box::pin(async move {
                 let mut tx = pool.begin().await?;
@@ -283,7 +359,14 @@ impl JobStore for PgJobStore {
                 .await?;
                 tx.commit().await
             })
-        })
+        })?;
+        if let Some(mirror) = self.mirror().as_mut() {
+            for (table, _) in KEYED {
+                mirror.keyed.entry(table).or_default().clear();
+            }
+            mirror.records.insert(META, Some(cleared));
+        }
+        Ok(())
     }
 
     fn configuration(&self) -> Result<Option<Value>, StateError> {
@@ -344,6 +427,10 @@ impl JobStore for PgJobStore {
     /// Every write is committed when it returns.
     fn flush(&self) -> Result<(), StateError> {
         Ok(())
+    }
+
+    fn hold_exclusively(&self, exclusive: bool) -> Result<(), StateError> {
+        self.set_exclusive(exclusive)
     }
 }
 

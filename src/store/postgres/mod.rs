@@ -2,6 +2,7 @@
 //! database (docs/deploy.md). The tables mirror the sled trees (`src/postgres/migrations`);
 //! the database, not a read before a write, enforces uniqueness and versions.
 
+mod records;
 mod resources;
 
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use super::{BackendError, DefinitionStore, StoreError, StoreResult};
 use crate::postgres::{DatabaseError, PgDatabase};
 
+pub use records::PgRecordLog;
 pub use resources::PgStore;
 
 /// Maps a driver error: connection trouble is `Unavailable` (503 with Retry-After), a
