@@ -130,7 +130,7 @@ impl Driver {
 
     /// Waits until the element's text contains `needle` (the page refreshes itself).
     async fn wait_text(&self, css: &str, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(45);
         loop {
             let text = self.text(css).await;
             if text.contains(needle) {

@@ -44,7 +44,8 @@ impl Graph<'_> {
     /// Polls the job until `done` holds.
     async fn wait(&self, done: impl Fn(&Value) -> bool) -> Value {
         let mut job = Value::Null;
-        for _ in 0..200 {
+        // Generous: on PostgreSQL every state write is a round trip, and CI shares two cores.
+        for _ in 0..1200 {
             job = self.get(&Graph::job("")).await;
             if done(&job) {
                 return job;

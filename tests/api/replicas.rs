@@ -200,9 +200,11 @@ async fn every_replicas_requests_are_in_one_bounded_recording() {
     for i in 0..150 {
         pick(&a, &b, i).get("/Users?count=1").await;
     }
-    let newest = pick(&a, &b, 149).post("/Users", user_body("newest@example.com")).await;
+    let newest = b.post("/Users", user_body("newest@example.com")).await;
     assert_eq!(newest.status, 201);
-    for replica in [&a, &b] {
+    // B first: a reader settles its own replica's recorder queue; once B has stored its
+    // requests, A reads them from the shared ring.
+    for replica in [&b, &a] {
         let all: serde_json::Value =
             replica.admin(reqwest::Method::GET, "/admin/requests", None).await.json().await.expect("JSON");
         let records = all["requests"].as_array().expect("requests");
@@ -215,6 +217,63 @@ async fn every_replicas_requests_are_in_one_bounded_recording() {
     let cleared: serde_json::Value =
         a.admin(reqwest::Method::GET, "/admin/requests?method=POST", None).await.json().await.expect("JSON");
     assert_eq!(cleared["requests"], json!([]), "cleared on B, gone on A");
+}
+
+#[actix_web::test]
+async fn four_replicas_starting_at_once_on_a_new_schema_migrate_it_once_and_all_serve() {
+    let Some(url) = database::required("replicas starting together") else { return };
+    let schema = database::schema_for(None);
+    // Four processes at the same moment: they race to create the schema and to migrate it.
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, schema) = (url.clone(), schema.clone());
+            std::thread::spawn(move || {
+                let args = [
+                    "--token",
+                    crate::helpers::TOKEN,
+                    "--in-memory",
+                    "--database-url",
+                    &url,
+                    "--database-schema",
+                    &schema,
+                ];
+                crate::helpers::serve_process(&args)
+            })
+        })
+        .collect();
+    let mut replicas: Vec<(std::process::Child, String)> = starts
+        .into_iter()
+        .map(|start| {
+            let (child, ready) = start.join().expect("a replica starts");
+            (child, ready["url"].as_str().expect("a URL").to_string())
+        })
+        .collect();
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{}/Users", replicas[0].1))
+        .bearer_auth(crate::helpers::TOKEN)
+        .header("content-type", "application/scim+json")
+        .body(user_body("together@example.com").to_string())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(created.status().as_u16(), 201);
+    for (_, base) in &replicas {
+        let listed: serde_json::Value = client
+            .get(format!("{base}/Users"))
+            .bearer_auth(crate::helpers::TOKEN)
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(listed["totalResults"], 1, "{base}: {listed}");
+    }
+    for (child, _) in &mut replicas {
+        child.kill().expect("stopped");
+        child.wait().expect("reaped");
+    }
 }
 
 /// A TCP forwarder to the database that the test can cut and restore, keeping its

@@ -57,7 +57,8 @@ impl HostedJob {
 /// Polls the job's status until `done` holds (the supervisor runs in the background).
 pub async fn wait_for(app: &TestApp, job: &str, done: impl Fn(&Value) -> bool) -> Value {
     let mut status = Value::Null;
-    for _ in 0..200 {
+    // Generous: on PostgreSQL every state write is a round trip, and CI shares two cores.
+    for _ in 0..1200 {
         status = admin(app, reqwest::Method::GET, &format!("/admin/jobs/{job}")).await.1;
         if done(&status) {
             return status;
