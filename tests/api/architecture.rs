@@ -93,6 +93,7 @@ fn only_the_postgres_module_and_the_storage_implementations_know_sqlx() {
         "store/postgres/resources.rs",
         "store/postgres/records.rs",
         "provision/state/postgres_store.rs",
+        "provision/state/postgres_pending.rs",
     ];
     let users: Vec<String> = rust_files(&src(""))
         .into_iter()

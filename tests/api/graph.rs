@@ -140,11 +140,19 @@ async fn a_hosted_job_is_configured_and_driven_through_the_graph_api() {
     assert_eq!(status, 400, "a schema that does not compile is refused: {body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("Nope"), "{body}");
 
-    // Start: the quarantine lifts and the cycle provisions with the new mapping.
+    // Start: the quarantine lifts and the cycle provisions with the new mapping. A cycle
+    // may already have run with the fixed secrets (a reconfiguration makes the next cycle
+    // due): wait for a successful execution after the start, not for any.
+    let before = graph.get(&Graph::job("")).await["status"]["lastSuccessfulExecution"].clone();
     let (status, _) = graph.post(&Graph::job("/start"), json!({})).await;
     assert_eq!(status, 204);
-    let job =
-        graph.wait(|j| j["status"]["code"] == "Active" && j["status"]["lastSuccessfulExecution"].is_object()).await;
+    let job = graph
+        .wait(|j| {
+            j["status"]["code"] == "Active"
+                && j["status"]["lastSuccessfulExecution"].is_object()
+                && j["status"]["lastSuccessfulExecution"] != before
+        })
+        .await;
     let counts = &job["status"]["synchronizedEntryCountByType"];
     assert_eq!(counts[0], json!({"key": "user to User", "value": 2}), "{job}");
     assert_eq!(job["synchronizationJobSettings"][0]["value"], "50", "the threshold from the secrets");

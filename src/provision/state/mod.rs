@@ -6,6 +6,7 @@
 //! ([`sled_store::SledJobStore`]) or, for replicas sharing a job, PostgreSQL
 //! ([`postgres_store::PgJobStore`]).
 
+mod postgres_pending;
 mod postgres_store;
 mod sled_store;
 

@@ -9,6 +9,7 @@ use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
 use time::OffsetDateTime;
 
+use super::postgres_pending::{self, Pending};
 use super::{decode, encode, Escrow, JobMeta, JobStore, Link, ObjectKind, StateError};
 use crate::postgres::{DatabaseError, PgDatabase};
 use crate::provision::log::LogEntry;
@@ -49,15 +50,51 @@ pub struct PgJobStore {
     database: Arc<PgDatabase>,
     job: String,
     mirror: Mutex<Option<Mirror>>,
+    /// The runner's batched writes (see `postgres_pending`), only while it mirrors.
+    pending: Mutex<Pending>,
 }
 
 impl PgJobStore {
     pub fn new(database: Arc<PgDatabase>, job: &str) -> PgJobStore {
-        PgJobStore { database, job: job.to_string(), mirror: Mutex::new(None) }
+        PgJobStore { database, job: job.to_string(), mirror: Mutex::new(None), pending: Mutex::default() }
     }
 
     fn mirror(&self) -> std::sync::MutexGuard<'_, Option<Mirror>> {
         self.mirror.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether writes other than links may be batched: only the runner's, which mirrors
+    /// the state (a standby's or a CLI's writes go straight to the database).
+    fn batching(&self) -> bool {
+        self.mirror().is_some()
+    }
+
+    /// Commits the batched writes; a batch that fails stays to be tried again.
+    fn flush_pending(&self) -> Result<(), StateError> {
+        let batch = self.pending().take();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let (pool, job, copy) = (self.database.pool(), self.job.clone(), batch.clone());
+        let outcome = match self.database.run(postgres_pending::commit(pool, job, copy)) {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => storage("committing batched job state")(e),
+            Err(e) => interrupted("committing batched job state")(e),
+        };
+        self.pending().restore(batch);
+        Err(outcome)
+    }
+
+    /// Commits the batch when it is due.
+    fn after_batched_write(&self) -> Result<(), StateError> {
+        if self.pending().is_due() {
+            self.flush_pending()?;
+        }
+        Ok(())
     }
 
     /// Reads the whole state into memory (this replica just became the runner) or drops
@@ -65,6 +102,12 @@ impl PgJobStore {
     fn set_exclusive(&self, exclusive: bool) -> Result<(), StateError> {
         if !exclusive {
             *self.mirror() = None;
+            // The lease is gone: another replica may be writing now, and this one's
+            // uncommitted writes are older than its. Dropped, as a crash would drop them.
+            let dropped = self.pending().take();
+            if !dropped.is_empty() {
+                tracing::warn!(job = %self.job, writes = dropped.len(), "lease lost: uncommitted job state dropped");
+            }
             return Ok(());
         }
         *self.mirror() = None;
@@ -168,6 +211,17 @@ impl PgJobStore {
             "INSERT INTO {table} (job, kind, source_id, {column}) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (job, kind, source_id) DO UPDATE SET {column} = EXCLUDED.{column}"
         );
+        if table != "job_links" && self.batching() {
+            if let Some(mirror) = self.mirror().as_mut() {
+                mirror
+                    .keyed
+                    .entry(table)
+                    .or_default()
+                    .insert((kind_code(kind).to_string(), id.to_string()), value.clone());
+            }
+            self.pending().put(table, kind_code(kind), id, Some(value));
+            return self.after_batched_write();
+        }
         let (id, kept) = (id.to_string(), value.clone());
         let key = (kind_code(kind).to_string(), id.clone());
         self.run("writing the job state", move |pool, job| {
@@ -182,6 +236,13 @@ impl PgJobStore {
     }
 
     fn remove_keyed(&self, table: &'static str, kind: ObjectKind, id: &str) -> Result<(), StateError> {
+        if table != "job_links" && self.batching() {
+            if let Some(rows) = self.mirror().as_mut().and_then(|m| m.keyed.get_mut(table)) {
+                rows.remove(&(kind_code(kind).to_string(), id.to_string()));
+            }
+            self.pending().put(table, kind_code(kind), id, None);
+            return self.after_batched_write();
+        }
         let (sql, id) =
             (format!("DELETE FROM {table} WHERE job = $1 AND kind = $2 AND source_id = $3"), id.to_string());
         let key = (kind_code(kind).to_string(), id.clone());
@@ -221,6 +282,7 @@ impl PgJobStore {
     }
 
     fn clear_table(&self, table: &'static str) -> Result<(), StateError> {
+        self.flush_pending()?;
         let sql = format!("DELETE FROM {table} WHERE job = $1");
         self.run("clearing the job state", move |pool, job| {
             Box::pin(async move { sqlx::query(&sql).bind(job).execute(&pool).await.map(|_| ()) })
@@ -340,6 +402,7 @@ impl JobStore for PgJobStore {
 
     /// Links, watermarks, escrows and the job record go in one transaction.
     fn clear_all(&self) -> Result<(), StateError> {
+        self.flush_pending()?;
         let meta = serde_json::to_string(&JobMeta::default()).map_err(encode("the job"))?;
         let cleared = meta.clone();
         self.run("clearing the job state", move |pool, job| {
@@ -384,6 +447,10 @@ impl JobStore for PgJobStore {
     fn append_log(&self, entry: &LogEntry) -> Result<(), StateError> {
         let text = serde_json::to_string(entry).map_err(encode("a log record"))?;
         let at = crate::clock::parse_rfc3339(&entry.activity_date_time).map(|t| t.unix_timestamp());
+        if self.batching() {
+            self.pending().log(at, text);
+            return self.after_batched_write();
+        }
         self.run("appending a log record", move |pool, job| {
             Box::pin(async move {
                 sqlx::query("INSERT INTO job_logs (job, seq, at, value) VALUES ($1, nextval('job_log_seq'), $2, $3)")
@@ -398,6 +465,7 @@ impl JobStore for PgJobStore {
     }
 
     fn logs(&self) -> Result<Vec<LogEntry>, StateError> {
+        self.flush_pending()?;
         let texts: Vec<String> = self.run("reading log records", move |pool, job| {
             Box::pin(async move {
                 sqlx::query_scalar("SELECT value FROM job_logs WHERE job = $1 ORDER BY seq")
@@ -411,6 +479,7 @@ impl JobStore for PgJobStore {
 
     /// A record whose time does not parse counts as young, as in sled.
     fn prune_logs(&self, now: OffsetDateTime, max_age: time::Duration) -> Result<usize, StateError> {
+        self.flush_pending()?;
         let cutoff = (now - max_age).unix_timestamp();
         let removed = self.run("dropping old log records", move |pool, job| {
             Box::pin(async move {
@@ -424,9 +493,9 @@ impl JobStore for PgJobStore {
         Ok(removed.rows_affected() as usize)
     }
 
-    /// Every write is committed when it returns.
+    /// Commits the runner's batched writes (every other write is committed when it returns).
     fn flush(&self) -> Result<(), StateError> {
-        Ok(())
+        self.flush_pending()
     }
 
     fn hold_exclusively(&self, exclusive: bool) -> Result<(), StateError> {
