@@ -123,7 +123,10 @@ impl Application {
 
     /// Like [`Application::build`], with the clock and id source given (tests fix them).
     pub fn build_with(settings: Settings, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> anyhow::Result<Self> {
-        let db = open_db(settings.data.as_deref())?;
+        // With PostgreSQL nothing lives in the data directory: replicas on one host (or one
+        // working directory) must not contend for its lock.
+        let local_data = if settings.database_url.is_some() { None } else { settings.data.as_deref() };
+        let db = open_db(local_data)?;
         let clock_for_jobs = Arc::clone(&clock);
         let resources = ResourceStorage::open(&settings, &db)?;
         let store = resources.open_tenant("default").context("cannot open the default tenant's storage")?;
@@ -188,7 +191,7 @@ impl Application {
             ),
             None => crate::recording::Recorder::new(settings.record_capacity),
         };
-        let job_root = settings.data.as_ref().map(|d| d.join("jobs"));
+        let job_root = local_data.map(|d| d.join("jobs"));
         let job_storage = match shared_database {
             Some(database) => JobStorage::Shared(database),
             None => JobStorage::Local(job_root.as_deref()),

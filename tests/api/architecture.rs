@@ -73,15 +73,20 @@ fn reqwest_clients_are_built_in_one_module() {
     assert_eq!(builders, ["client/transport.rs"]);
 }
 
+/// Source files (relative to `src/`) that mention `needle`, other than the `allowed` ones.
+fn mentions_outside(needle: &str, allowed: &[&str]) -> Vec<String> {
+    rust_files(&src(""))
+        .into_iter()
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains(needle))
+        .map(|f| f.strip_prefix(src("")).unwrap().display().to_string())
+        .filter(|f| !allowed.contains(&f.as_str()))
+        .collect()
+}
+
 #[test]
 fn only_the_storage_implementations_and_startup_know_sled() {
     let allowed = ["store/sled_store.rs", "store/mod.rs", "provision/state/sled_store.rs", "startup.rs"];
-    let users: Vec<String> = rust_files(&src(""))
-        .into_iter()
-        .filter(|f| std::fs::read_to_string(f).unwrap().contains("sled::"))
-        .map(|f| f.strip_prefix(src("")).unwrap().display().to_string())
-        .filter(|f| !allowed.contains(&f.as_str()))
-        .collect();
+    let users = mentions_outside("sled::", &allowed);
     assert!(users.is_empty(), "sled outside the storage implementations: {users:?}");
 }
 
@@ -95,11 +100,6 @@ fn only_the_postgres_module_and_the_storage_implementations_know_sqlx() {
         "provision/state/postgres_store.rs",
         "provision/state/postgres_pending.rs",
     ];
-    let users: Vec<String> = rust_files(&src(""))
-        .into_iter()
-        .filter(|f| std::fs::read_to_string(f).unwrap().contains("sqlx::"))
-        .map(|f| f.strip_prefix(src("")).unwrap().display().to_string())
-        .filter(|f| !allowed.contains(&f.as_str()))
-        .collect();
+    let users = mentions_outside("sqlx::", &allowed);
     assert!(users.is_empty(), "sqlx outside the PostgreSQL storage: {users:?}");
 }

@@ -223,15 +223,19 @@ async fn every_replicas_requests_are_in_one_bounded_recording() {
 async fn four_replicas_starting_at_once_on_a_new_schema_migrate_it_once_and_all_serve() {
     let Some(url) = database::required("replicas starting together") else { return };
     let schema = database::schema_for(None);
+    // One working directory for all: with PostgreSQL no replica opens (and locks) `--data`.
+    let work = tempfile::tempdir().expect("temp dir");
+    let data = work.path().join("data").display().to_string();
     // Four processes at the same moment: they race to create the schema and to migrate it.
     let starts: Vec<_> = (0..4)
         .map(|_| {
-            let (url, schema) = (url.clone(), schema.clone());
+            let (url, schema, data) = (url.clone(), schema.clone(), data.clone());
             std::thread::spawn(move || {
                 let args = [
                     "--token",
                     crate::helpers::TOKEN,
-                    "--in-memory",
+                    "--data",
+                    &data,
                     "--database-url",
                     &url,
                     "--database-schema",
