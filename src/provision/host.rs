@@ -298,6 +298,16 @@ impl JobHost {
     }
 }
 
+/// Returns when the lease is no longer held (checked every [`LEASE_POLL`]).
+async fn lease_lost(lease: &JobLease) {
+    loop {
+        tokio::time::sleep(LEASE_POLL).await;
+        if !matches!(lease.hold().await, Ok(true)) {
+            return;
+        }
+    }
+}
+
 impl Supervisor {
     /// Cycles until the host goes away: one at start, then on the interval or quarantine
     /// schedule, or when a command asks.
@@ -307,7 +317,20 @@ impl Supervisor {
             if !self.hold_lease(&name).await {
                 return;
             }
-            match self.engine.run_cycle(&NoProgress).await {
+            // With a lease, the cycle runs only as long as the lease is held: a runner whose
+            // lease connection died stops at once, since a standby may be starting.
+            let finished = match &self.lease {
+                Some(lease) => tokio::select! {
+                    outcome = self.engine.run_cycle(&NoProgress) => Some(outcome),
+                    _ = lease_lost(lease) => None,
+                },
+                None => Some(self.engine.run_cycle(&NoProgress).await),
+            };
+            let Some(outcome) = finished else {
+                self.stand_by(&name, "the job's lease was lost during a cycle; the cycle stopped here");
+                continue;
+            };
+            match outcome {
                 Ok(report) => {
                     self.observer.observe_cycle(&name, &report);
                     tracing::info!(job = %name, "{}", super::engine::summary(&report))

@@ -35,6 +35,16 @@ async fn replicas_with(url: &str, configure: impl Fn(&mut scimlab::config::Setti
     (a, b)
 }
 
+/// A `scimlab serve` child that is killed when the test ends, passed or not.
+struct Replica(std::process::Child);
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Alternates requests between the replicas: the i-th goes to A when i is even.
 fn pick<'a>(a: &'a TestApp, b: &'a TestApp, i: usize) -> &'a TestApp {
     if i.is_multiple_of(2) {
@@ -245,11 +255,11 @@ async fn four_replicas_starting_at_once_on_a_new_schema_migrate_it_once_and_all_
             })
         })
         .collect();
-    let mut replicas: Vec<(std::process::Child, String)> = starts
+    let replicas: Vec<(Replica, String)> = starts
         .into_iter()
         .map(|start| {
             let (child, ready) = start.join().expect("a replica starts");
-            (child, ready["url"].as_str().expect("a URL").to_string())
+            (Replica(child), ready["url"].as_str().expect("a URL").to_string())
         })
         .collect();
     let client = reqwest::Client::new();
@@ -273,10 +283,6 @@ async fn four_replicas_starting_at_once_on_a_new_schema_migrate_it_once_and_all_
             .await
             .expect("JSON");
         assert_eq!(listed["totalResults"], 1, "{base}: {listed}");
-    }
-    for (child, _) in &mut replicas {
-        child.kill().expect("stopped");
-        child.wait().expect("reaped");
     }
 }
 
@@ -404,7 +410,8 @@ async fn a_hosted_jobs_runner_killed_mid_cycle_is_replaced_by_the_standby_withou
         crate::helpers::serve_process(&args)
     };
     let client = reqwest::Client::new();
-    let (mut runner, ready) = replica(&job);
+    let (runner, ready) = replica(&job);
+    let mut runner = Replica(runner);
     let runner_admin = ready["admin"].as_str().expect("admin URL").to_string();
     let mut created = 0;
     for _ in 0..400 {
@@ -417,7 +424,8 @@ async fn a_hosted_jobs_runner_killed_mid_cycle_is_replaced_by_the_standby_withou
     assert!(created >= 30, "the runner provisions ({created} users so far)");
     assert_eq!(job_status(&client, &runner_admin, "demo").await["runsHere"], true);
 
-    let (mut standby, ready) = replica(&job);
+    let (standby, ready) = replica(&job);
+    let standby = Replica(standby);
     let standby_admin = ready["admin"].as_str().expect("admin URL").to_string();
     let status = job_status(&client, &standby_admin, "demo").await;
     assert_eq!(status["runsHere"], false, "one runner at a time: {status}");
@@ -430,8 +438,8 @@ async fn a_hosted_jobs_runner_killed_mid_cycle_is_replaced_by_the_standby_withou
         .expect("answers");
     assert_eq!(refused.status().as_u16(), 409, "commands go to the runner");
 
-    runner.kill().expect("SIGKILL");
-    runner.wait().expect("reaped");
+    runner.0.kill().expect("SIGKILL");
+    runner.0.wait().expect("reaped");
     let partial = target.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0);
     let expected = reference.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0);
     assert!(partial < expected, "killed mid-cycle: {partial} of {expected} users");
@@ -447,11 +455,102 @@ async fn a_hosted_jobs_runner_killed_mid_cycle_is_replaced_by_the_standby_withou
     }
     assert_eq!(status["runsHere"], true, "the standby took over: {status}");
     assert_eq!(status["initialCycleComplete"], true, "and finished the cycle: {status}");
-    standby.kill().expect("stopped");
-    standby.wait().expect("reaped");
+    drop(standby);
     assert_eq!(
         crate::cli::snapshot(&target).await,
         crate::cli::snapshot(&reference).await,
         "same users, attributes, managers and members: nothing twice, nothing lost"
     );
+}
+
+#[actix_web::test]
+async fn a_runner_whose_lease_is_taken_stops_its_cycle_at_once_and_resumes_without_duplicates() {
+    use sqlx::Connection;
+    let Some(url) = database::required("lease lost mid-cycle") else { return };
+    let work = tempfile::tempdir().expect("temp dir");
+    let reference = crate::helpers::spawn_app().await;
+    let job = crate::cli::demo_job(work.path(), &reference.url(""));
+    let state = work.path().join("reference-state");
+    let (job_arg, state_arg) = (job.to_str().expect("utf-8").to_string(), state.to_str().expect("utf-8").to_string());
+    let run = crate::cli::scimlab(&["provision", "run", "--job", &job_arg, "--state", &state_arg, "--quiet"]).await;
+    assert!(run.status.success(), "{}", crate::cli::stderr(&run));
+
+    // Creates slow enough that the cycle is still running when the lease goes.
+    let target = spawn_app_with(|s| {
+        s.faults = serde_json::from_value(json!({"rules": [{"method": "POST", "latencyMs": 150}]})).expect("a plan")
+    })
+    .await;
+    let job = crate::cli::demo_job(work.path(), &target.url(""));
+    let schema = database::schema_for(None);
+    let args = [
+        "--token",
+        crate::helpers::TOKEN,
+        "--admin-token",
+        crate::helpers::ADMIN_TOKEN,
+        "--in-memory",
+        "--database-url",
+        &url,
+        "--database-schema",
+        &schema,
+        "--job",
+        job.to_str().expect("utf-8"),
+    ];
+    let (runner, ready) = crate::helpers::serve_process(&args);
+    let runner = Replica(runner);
+    let admin = ready["admin"].as_str().expect("admin URL").to_string();
+    let client = reqwest::Client::new();
+    for _ in 0..400 {
+        if target.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0) >= 5 {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(job_status(&client, &admin, "demo").await["runsHere"], true);
+
+    // An operator's (or a network's) doing: the lease connection ends, and someone else
+    // takes the lease before the runner can.
+    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("a URL");
+    let mut other =
+        sqlx::PgConnection::connect_with(&options.options([("search_path", schema.as_str())])).await.expect("connects");
+    // The backend holding this schema's lease of the job (a bigint advisory lock is kept as
+    // its high and low halves).
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l, \
+         (SELECT hashtextextended(current_schema() || ' scimlab job demo', 0) AS k) key \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+         AND l.classid = ((key.k >> 32) & 4294967295)::oid AND l.objid = (key.k & 4294967295)::oid",
+    )
+    .fetch_all(&mut other)
+    .await
+    .expect("terminates");
+    assert_eq!(ended, [true], "the runner's lease connection, and only it");
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended(current_schema() || ' scimlab job demo', 0))")
+        .execute(&mut other)
+        .await
+        .expect("takes the lease");
+    let mut status = serde_json::Value::Null;
+    for _ in 0..200 {
+        status = job_status(&client, &admin, "demo").await;
+        if status["runsHere"] == false {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["runsHere"], false, "the runner stands by once its lease is gone: {status}");
+    let stopped_at = target.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0);
+    let expected = reference.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0);
+    assert!(stopped_at < expected, "the cycle stopped mid-way: {stopped_at} of {expected} users");
+
+    // The lease comes free again: the replica takes it back and finishes, nothing twice.
+    other.close().await.expect("closed");
+    for _ in 0..1200 {
+        status = job_status(&client, &admin, "demo").await;
+        if status["runsHere"] == true && status["initialCycleComplete"] == true {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["initialCycleComplete"], true, "{status}");
+    drop(runner);
+    assert_eq!(crate::cli::snapshot(&target).await, crate::cli::snapshot(&reference).await);
 }

@@ -504,7 +504,8 @@ impl JobStore for PgJobStore {
 }
 
 /// The right to run one job's cycles, held by one replica at a time: a session advisory
-/// lock on a connection of its own. PostgreSQL releases it when that connection ends — the
+/// lock on a connection of its own, keyed by schema and job name (advisory locks are
+/// database-wide; deployments in other schemas have their own). PostgreSQL releases it when that connection ends — the
 /// process was killed, the network dropped — so a standby replica takes the job over at
 /// its next attempt.
 pub struct JobLease {
@@ -523,7 +524,8 @@ impl JobLease {
     pub async fn hold(&self) -> Result<bool, DatabaseError> {
         let mut held = self.held.lock().await;
         let (database, job, current) = (Arc::clone(&self.database), self.job.clone(), held.take());
-        let options = database.connect_options();
+        // Named, so an operator can tell the lease connections in pg_stat_activity.
+        let options = database.connect_options().application_name(&format!("scimlab lease {}", self.job));
         let (connection, holding) = database
             .run_async(async move {
                 if let Some(mut connection) = current {
@@ -532,10 +534,12 @@ impl JobLease {
                     }
                 }
                 let mut connection = sqlx::ConnectOptions::connect(&options).await?;
-                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
-                    .bind(format!("scimlab job {job}"))
-                    .fetch_one(&mut connection)
-                    .await?;
+                let got: bool = sqlx::query_scalar(
+                    "SELECT pg_try_advisory_lock(hashtextextended(current_schema() || ' ' || $1, 0))",
+                )
+                .bind(format!("scimlab job {job}"))
+                .fetch_one(&mut connection)
+                .await?;
                 if got {
                     Ok((Some(connection), true))
                 } else {
