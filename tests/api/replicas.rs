@@ -365,35 +365,37 @@ async fn a_lost_database_is_a_503_with_retry_after_and_the_server_recovers() {
     assert_eq!(app.post("/Users", user_body("during-the-cut@example.com")).await.status, 201, "nothing half-written");
 }
 
-/// `GET /admin/jobs/{job}` of a replica started by `serve_process`.
-async fn job_status(client: &reqwest::Client, admin: &str, job: &str) -> serde_json::Value {
-    let res = client.get(format!("{admin}/jobs/{job}")).bearer_auth(crate::helpers::ADMIN_TOKEN).send().await;
-    match res {
-        Ok(res) => res.json().await.unwrap_or(serde_json::Value::Null),
-        Err(_) => serde_json::Value::Null,
-    }
+/// The demo job twice: run to the end by one engine into `reference`, and hosted by
+/// replicas on a fresh schema towards `target`, whose creates are slowed so a cycle is
+/// still running when the test interferes with it.
+struct JobLab {
+    url: String,
+    schema: String,
+    reference: TestApp,
+    target: TestApp,
+    job: std::path::PathBuf,
+    client: reqwest::Client,
+    _work: tempfile::TempDir,
 }
 
-#[actix_web::test]
-async fn a_hosted_jobs_runner_killed_mid_cycle_is_replaced_by_the_standby_without_duplicates() {
-    let Some(url) = database::required("hosted job takeover") else { return };
-    let work = tempfile::tempdir().expect("temp dir");
-    // The reference: the same job run to the end by one uninterrupted engine.
-    let reference = crate::helpers::spawn_app().await;
-    let job = crate::cli::demo_job(work.path(), &reference.url(""));
-    let state = work.path().join("reference-state");
-    let (job_arg, state_arg) = (job.to_str().expect("utf-8").to_string(), state.to_str().expect("utf-8").to_string());
-    let run = crate::cli::scimlab(&["provision", "run", "--job", &job_arg, "--state", &state_arg, "--quiet"]).await;
-    assert!(run.status.success(), "{}", crate::cli::stderr(&run));
+impl JobLab {
+    async fn new(url: &str, create_latency_ms: u64) -> JobLab {
+        let work = tempfile::tempdir().expect("temp dir");
+        let reference = crate::helpers::spawn_app().await;
+        let job = crate::cli::demo_job(work.path(), &reference.url(""));
+        let state = work.path().join("reference-state");
+        let (job, state) = (job.to_str().expect("utf-8").to_string(), state.to_str().expect("utf-8").to_string());
+        let run = crate::cli::scimlab(&["provision", "run", "--job", &job, "--state", &state, "--quiet"]).await;
+        assert!(run.status.success(), "{}", crate::cli::stderr(&run));
+        let plan = json!({"rules": [{"method": "POST", "latencyMs": create_latency_ms}]});
+        let target = spawn_app_with(|s| s.faults = serde_json::from_value(plan).expect("a plan")).await;
+        let job = crate::cli::demo_job(work.path(), &target.url(""));
+        let (url, schema, client) = (url.to_string(), database::schema_for(None), reqwest::Client::new());
+        JobLab { url, schema, reference, target, job, client, _work: work }
+    }
 
-    // Slow creates, so the runner is killed well inside its initial cycle.
-    let target = spawn_app_with(|s| {
-        s.faults = serde_json::from_value(json!({"rules": [{"method": "POST", "latencyMs": 40}]})).expect("a plan")
-    })
-    .await;
-    let job = crate::cli::demo_job(work.path(), &target.url(""));
-    let schema = database::schema_for(None);
-    let replica = |job: &std::path::Path| {
+    /// A `scimlab serve` process hosting the job; returns it and its admin URL.
+    fn replica(&self) -> (Replica, String) {
         let args = [
             "--token",
             crate::helpers::TOKEN,
@@ -401,36 +403,78 @@ async fn a_hosted_jobs_runner_killed_mid_cycle_is_replaced_by_the_standby_withou
             crate::helpers::ADMIN_TOKEN,
             "--in-memory",
             "--database-url",
-            &url,
+            &self.url,
             "--database-schema",
-            &schema,
+            &self.schema,
             "--job",
-            job.to_str().expect("utf-8"),
+            self.job.to_str().expect("utf-8"),
         ];
-        crate::helpers::serve_process(&args)
-    };
-    let client = reqwest::Client::new();
-    let (runner, ready) = replica(&job);
-    let mut runner = Replica(runner);
-    let runner_admin = ready["admin"].as_str().expect("admin URL").to_string();
-    let mut created = 0;
-    for _ in 0..400 {
-        created = target.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0);
-        if created >= 30 {
-            break;
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+        let (child, ready) = crate::helpers::serve_process(&args);
+        (Replica(child), ready["admin"].as_str().expect("admin URL").to_string())
     }
-    assert!(created >= 30, "the runner provisions ({created} users so far)");
-    assert_eq!(job_status(&client, &runner_admin, "demo").await["runsHere"], true);
 
-    let (standby, ready) = replica(&job);
-    let standby = Replica(standby);
-    let standby_admin = ready["admin"].as_str().expect("admin URL").to_string();
-    let status = job_status(&client, &standby_admin, "demo").await;
+    /// `GET /admin/jobs/demo` of a replica (null while it cannot answer).
+    async fn status(&self, admin: &str) -> serde_json::Value {
+        let res = self.client.get(format!("{admin}/jobs/demo")).bearer_auth(crate::helpers::ADMIN_TOKEN).send().await;
+        match res {
+            Ok(res) => res.json().await.unwrap_or(serde_json::Value::Null),
+            Err(_) => serde_json::Value::Null,
+        }
+    }
+
+    /// Polls a replica's job status until `done` holds (or a minute passes); returns the last.
+    async fn wait_status(&self, admin: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let mut status = serde_json::Value::Null;
+        for _ in 0..1200 {
+            status = self.status(admin).await;
+            if done(&status) {
+                break;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        status
+    }
+
+    async fn users(app: &TestApp) -> u64 {
+        app.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0)
+    }
+
+    /// Waits until the target holds at least `n` users (the runner is provisioning).
+    async fn wait_users(&self, n: u64) {
+        let mut created = 0;
+        for _ in 0..400 {
+            created = Self::users(&self.target).await;
+            if created >= n {
+                return;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the runner provisions ({created} users so far)");
+    }
+
+    async fn assert_target_matches_reference(&self) {
+        assert_eq!(
+            crate::cli::snapshot(&self.target).await,
+            crate::cli::snapshot(&self.reference).await,
+            "same users, attributes, managers and members: nothing twice, nothing lost"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_hosted_jobs_runner_killed_mid_cycle_is_replaced_by_the_standby_without_duplicates() {
+    let Some(url) = database::required("hosted job takeover") else { return };
+    let lab = JobLab::new(&url, 40).await;
+    let (mut runner, runner_admin) = lab.replica();
+    lab.wait_users(30).await;
+    assert_eq!(lab.status(&runner_admin).await["runsHere"], true);
+
+    let (_standby, standby_admin) = lab.replica();
+    let status = lab.status(&standby_admin).await;
     assert_eq!(status["runsHere"], false, "one runner at a time: {status}");
     assert!(status["users"].as_u64().unwrap_or(0) > 0, "the standby answers from the shared state: {status}");
-    let refused = client
+    let refused = lab
+        .client
         .post(format!("{standby_admin}/jobs/demo/pause"))
         .bearer_auth(crate::helpers::ADMIN_TOKEN)
         .send()
@@ -440,78 +484,31 @@ async fn a_hosted_jobs_runner_killed_mid_cycle_is_replaced_by_the_standby_withou
 
     runner.0.kill().expect("SIGKILL");
     runner.0.wait().expect("reaped");
-    let partial = target.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0);
-    let expected = reference.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0);
+    let (partial, expected) = (JobLab::users(&lab.target).await, JobLab::users(&lab.reference).await);
     assert!(partial < expected, "killed mid-cycle: {partial} of {expected} users");
 
     // The standby takes the lease (polled every second) and finishes the initial cycle.
-    let mut status = serde_json::Value::Null;
-    for _ in 0..1200 {
-        status = job_status(&client, &standby_admin, "demo").await;
-        if status["runsHere"] == true && status["initialCycleComplete"] == true {
-            break;
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let status = lab.wait_status(&standby_admin, |s| s["runsHere"] == true && s["initialCycleComplete"] == true).await;
     assert_eq!(status["runsHere"], true, "the standby took over: {status}");
     assert_eq!(status["initialCycleComplete"], true, "and finished the cycle: {status}");
-    drop(standby);
-    assert_eq!(
-        crate::cli::snapshot(&target).await,
-        crate::cli::snapshot(&reference).await,
-        "same users, attributes, managers and members: nothing twice, nothing lost"
-    );
+    lab.assert_target_matches_reference().await;
 }
 
 #[actix_web::test]
 async fn a_runner_whose_lease_is_taken_stops_its_cycle_at_once_and_resumes_without_duplicates() {
     use sqlx::Connection;
     let Some(url) = database::required("lease lost mid-cycle") else { return };
-    let work = tempfile::tempdir().expect("temp dir");
-    let reference = crate::helpers::spawn_app().await;
-    let job = crate::cli::demo_job(work.path(), &reference.url(""));
-    let state = work.path().join("reference-state");
-    let (job_arg, state_arg) = (job.to_str().expect("utf-8").to_string(), state.to_str().expect("utf-8").to_string());
-    let run = crate::cli::scimlab(&["provision", "run", "--job", &job_arg, "--state", &state_arg, "--quiet"]).await;
-    assert!(run.status.success(), "{}", crate::cli::stderr(&run));
-
-    // Creates slow enough that the cycle is still running when the lease goes.
-    let target = spawn_app_with(|s| {
-        s.faults = serde_json::from_value(json!({"rules": [{"method": "POST", "latencyMs": 150}]})).expect("a plan")
-    })
-    .await;
-    let job = crate::cli::demo_job(work.path(), &target.url(""));
-    let schema = database::schema_for(None);
-    let args = [
-        "--token",
-        crate::helpers::TOKEN,
-        "--admin-token",
-        crate::helpers::ADMIN_TOKEN,
-        "--in-memory",
-        "--database-url",
-        &url,
-        "--database-schema",
-        &schema,
-        "--job",
-        job.to_str().expect("utf-8"),
-    ];
-    let (runner, ready) = crate::helpers::serve_process(&args);
-    let runner = Replica(runner);
-    let admin = ready["admin"].as_str().expect("admin URL").to_string();
-    let client = reqwest::Client::new();
-    for _ in 0..400 {
-        if target.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0) >= 5 {
-            break;
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert_eq!(job_status(&client, &admin, "demo").await["runsHere"], true);
+    let lab = JobLab::new(&url, 150).await;
+    let (_runner, admin) = lab.replica();
+    lab.wait_users(5).await;
+    assert_eq!(lab.status(&admin).await["runsHere"], true);
 
     // An operator's (or a network's) doing: the lease connection ends, and someone else
     // takes the lease before the runner can.
     let options: sqlx::postgres::PgConnectOptions = url.parse().expect("a URL");
-    let mut other =
-        sqlx::PgConnection::connect_with(&options.options([("search_path", schema.as_str())])).await.expect("connects");
+    let mut other = sqlx::PgConnection::connect_with(&options.options([("search_path", lab.schema.as_str())]))
+        .await
+        .expect("connects");
     // The backend holding this schema's lease of the job (a bigint advisory lock is kept as
     // its high and low halves).
     let ended: Vec<bool> = sqlx::query_scalar(
@@ -528,29 +525,14 @@ async fn a_runner_whose_lease_is_taken_stops_its_cycle_at_once_and_resumes_witho
         .execute(&mut other)
         .await
         .expect("takes the lease");
-    let mut status = serde_json::Value::Null;
-    for _ in 0..200 {
-        status = job_status(&client, &admin, "demo").await;
-        if status["runsHere"] == false {
-            break;
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let status = lab.wait_status(&admin, |s| s["runsHere"] == false).await;
     assert_eq!(status["runsHere"], false, "the runner stands by once its lease is gone: {status}");
-    let stopped_at = target.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0);
-    let expected = reference.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap_or(0);
+    let (stopped_at, expected) = (JobLab::users(&lab.target).await, JobLab::users(&lab.reference).await);
     assert!(stopped_at < expected, "the cycle stopped mid-way: {stopped_at} of {expected} users");
 
     // The lease comes free again: the replica takes it back and finishes, nothing twice.
     other.close().await.expect("closed");
-    for _ in 0..1200 {
-        status = job_status(&client, &admin, "demo").await;
-        if status["runsHere"] == true && status["initialCycleComplete"] == true {
-            break;
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let status = lab.wait_status(&admin, |s| s["runsHere"] == true && s["initialCycleComplete"] == true).await;
     assert_eq!(status["initialCycleComplete"], true, "{status}");
-    drop(runner);
-    assert_eq!(crate::cli::snapshot(&target).await, crate::cli::snapshot(&reference).await);
+    lab.assert_target_matches_reference().await;
 }
