@@ -536,3 +536,33 @@ async fn a_runner_whose_lease_is_taken_stops_its_cycle_at_once_and_resumes_witho
     assert_eq!(status["initialCycleComplete"], true, "{status}");
     lab.assert_target_matches_reference().await;
 }
+
+#[actix_web::test]
+async fn bench_http_measures_on_postgresql_with_two_replicas_and_drops_its_schema() {
+    let Some(url) = database::required("bench http on PostgreSQL") else { return };
+    let out = crate::cli::scimlab(&[
+        "bench",
+        "http",
+        "--sizes",
+        "50",
+        "--requests",
+        "40",
+        "--concurrency",
+        "2",
+        "--database-url",
+        &url,
+    ])
+    .await;
+    assert!(out.status.success(), "{}", crate::cli::stderr(&out));
+    let table = crate::cli::stdout(&out);
+    for row in ["GET /Users/{id} |", "GET /Users/{id}, 2 replicas", "POST /Users, 2 replicas"] {
+        assert!(table.contains(row), "{row} missing:\n{table}");
+    }
+    let options: sqlx::postgres::PgConnectOptions = url.parse().expect("a URL");
+    let mut connection = sqlx::ConnectOptions::connect(&options).await.expect("connects");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'scimlab\\_bench\\_%'")
+        .fetch_one(&mut connection)
+        .await
+        .expect("counts");
+    assert_eq!(left, 0, "the bench's schema is dropped");
+}
