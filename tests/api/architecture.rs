@@ -97,6 +97,7 @@ fn only_the_postgres_module_and_the_storage_implementations_know_sqlx() {
         "store/postgres/mod.rs",
         "store/postgres/resources.rs",
         "store/postgres/records.rs",
+        "store/postgres/writes.rs",
         "provision/state/postgres_store.rs",
         "provision/state/postgres_pending.rs",
     ];

@@ -4,6 +4,7 @@
 
 mod records;
 mod resources;
+mod writes;
 
 use std::sync::Arc;
 
