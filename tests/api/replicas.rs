@@ -566,3 +566,56 @@ async fn bench_http_measures_on_postgresql_with_two_replicas_and_drops_its_schem
         .expect("counts");
     assert_eq!(left, 0, "the bench's schema is dropped");
 }
+
+#[actix_web::test]
+async fn database_settings_are_checked_before_anything_starts_and_name_the_fix() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let config = work.path().join("scimlab.toml");
+    std::fs::write(&config, "tokens = [\"t\"]\ndatabase_url = \"mysql://db/scim\"\n").expect("written");
+    let config_arg = config.to_str().expect("utf-8").to_string();
+    // DATABASE_URL (CI's PostgreSQL pass) would outrank the file's key: not inherited here.
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--config", &config_arg])
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("runs")
+    })
+    .await
+    .expect("joined");
+    assert_eq!(out.status.code(), Some(1), "the config file's database_url is read and refused");
+    let err = crate::cli::stderr(&out);
+    assert!(err.contains("--database-url") && err.contains("postgres://"), "{err}");
+
+    let out = crate::cli::scimlab(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--token",
+        "t",
+        "--database-url",
+        "postgres://127.0.0.1:1/none",
+        "--database-schema",
+        "Bad Name",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::cli::stderr(&out);
+    assert!(err.contains("--database-schema") && err.contains("lower-case"), "{err}");
+
+    // Nothing listens on port 1: the start is refused with the cause, not a panic.
+    let out = crate::cli::scimlab(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--token",
+        "t",
+        "--in-memory",
+        "--database-url",
+        "postgres://scimlab@127.0.0.1:1/none",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::cli::stderr(&out);
+    assert!(err.contains("cannot use the PostgreSQL database of --database-url"), "{err}");
+}
