@@ -79,22 +79,40 @@ impl Driver {
             .to_string()
     }
 
+    /// Clicks the element `css` names. The page redraws a table when its content changes, so
+    /// the element found may be replaced before the click lands; then it is found again, as a
+    /// user would aim again. Any other refusal fails the test.
     async fn click(&self, css: &str) {
-        let id = self.find(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({})).await;
+        for _ in 0..20 {
+            let id = self.find(css).await;
+            let res = self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({})).await;
+            match res["error"].as_str() {
+                None => return,
+                Some("stale element reference") => continue,
+                Some(_) => panic!("clicking {css} failed: {res}"),
+            }
+        }
+        panic!("{css} was redrawn before every one of 20 clicks");
     }
 
-    /// Accepts the confirmation dialog a click opened, returning its text.
-    async fn accept_confirmation(&self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
+    /// Clicks a button that asks for confirmation, accepts the dialog and returns its text.
+    /// A click that lands while the page redraws the table (a cycle ending changes the row's
+    /// layout) opens nothing, as it would for a user, who would click again; so does this, and
+    /// a button that never opens the dialog fails the test.
+    async fn click_and_confirm(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let text = self.call(reqwest::Method::GET, "/alert/text", Value::Null).await;
-            if let Some(text) = text.as_str() {
-                self.call(reqwest::Method::POST, "/alert/accept", json!({})).await;
-                return text.to_string();
+            self.click(css).await;
+            let asked = Instant::now();
+            while asked.elapsed() < Duration::from_secs(3) {
+                let text = self.call(reqwest::Method::GET, "/alert/text", Value::Null).await;
+                if let Some(text) = text.as_str() {
+                    self.call(reqwest::Method::POST, "/alert/accept", json!({})).await;
+                    return text.to_string();
+                }
+                actix_web::rt::time::sleep(Duration::from_millis(50)).await;
             }
-            assert!(Instant::now() < deadline, "no confirmation dialog opened: {text}");
-            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+            assert!(Instant::now() < deadline, "clicking {css} never opened a confirmation dialog");
         }
     }
 
@@ -273,11 +291,12 @@ async fn a_hosted_job_is_watched_and_driven_from_its_provisioning_page() {
     driver.screenshot("2-overview-and-mappings").await;
 
     // Provisioning Status off and on again, each confirmed.
-    driver.click("#jobs-table button[data-action=pause]").await;
-    assert!(driver.accept_confirmation().await.contains("Pause provisioning for blade"));
+    assert!(driver
+        .click_and_confirm("#jobs-table button[data-action=pause]")
+        .await
+        .contains("Pause provisioning for blade"));
     driver.wait_text("#blade-state", "Paused").await;
-    driver.click("#jobs-table button[data-action=resume]").await;
-    driver.accept_confirmation().await;
+    driver.click_and_confirm("#jobs-table button[data-action=resume]").await;
     driver.wait_text("#job-action-result", "Resume blade: done, now Active").await;
     driver.wait_text("#blade-state", "Active").await;
 
@@ -315,8 +334,10 @@ async fn a_hosted_job_is_watched_and_driven_from_its_provisioning_page() {
     driver.screenshot("4-provisioning-log-record").await;
 
     // Restart with cleared state: a new initial cycle, drawn as the job's first again.
-    driver.click("#jobs-table button[data-action='restart?clearState=true']").await;
-    assert!(driver.accept_confirmation().await.contains("Clear the current state of blade"));
+    assert!(driver
+        .click_and_confirm("#jobs-table button[data-action='restart?clearState=true']")
+        .await
+        .contains("Clear the current state of blade"));
     driver.wait_text("#job-action-result", "Restart (clear state) blade: done").await;
     let restarted = wait_for(host, "blade", |s| {
         s["lastCycle"]["cycleId"] != status["lastCycle"]["cycleId"] && s["lastCycle"]["initial"] == true
@@ -353,13 +374,12 @@ async fn removals_held_by_the_deletion_threshold_are_allowed_from_the_page() {
     fewer["users"].as_array_mut().unwrap().retain(|u| !matches!(u["givenName"].as_str(), Some("Alice" | "Dave")));
     std::fs::write(directory, fewer.to_string()).unwrap();
     host.admin(reqwest::Method::POST, "/admin/jobs/guarded/start", None).await;
-    wait_for(host, "guarded", |s| s["heldRemovals"].as_u64() >= Some(2)).await;
+    wait_for(host, "guarded", |s| s["heldRemovals"].as_u64() >= Some(2) && s["progress"].is_null()).await;
     assert_eq!(active().await, active_before, "nothing removed while held");
 
     let driver = lab.open_admin_page().await;
     driver.wait_text("#jobs-table", "Allow deletions (").await;
-    driver.click("#jobs-table button[data-action=allow-deletions]").await;
-    let question = driver.accept_confirmation().await;
+    let question = driver.click_and_confirm("#jobs-table button[data-action=allow-deletions]").await;
     assert!(question.contains("deletion threshold is holding for guarded"), "{question}");
     driver.wait_text("#job-action-result", "Allow deletions guarded: done").await;
     wait_for(host, "guarded", |s| s["heldRemovals"] == 0 && s["lastCycle"]["heldDeletions"] == 0).await;
