@@ -4,6 +4,7 @@
 pub mod hotpath;
 mod http;
 pub mod paging;
+mod provision;
 mod soak;
 mod target;
 
@@ -12,6 +13,7 @@ pub use http::{http_bench, http_table, HttpRow};
 
 use std::sync::Arc;
 
+pub use provision::{bench_directory, cycle_table, provision_bench, CycleRow, ProvisionReport, RawPostRow};
 pub use soak::{soak, soak_table, SoakReport};
 pub use target::{target_bench, target_table, TargetRow};
 
@@ -338,146 +340,6 @@ pub fn temp_service() -> anyhow::Result<Arc<ScimService>> {
         Arc::new(UuidIds),
         ServiceConfig { durable_writes: false, ..ServiceConfig::default() },
     )))
-}
-
-/// One row of the provisioning benchmark.
-pub struct CycleRow {
-    pub users: usize,
-    pub cycle: &'static str,
-    pub processed: usize,
-    pub writes: usize,
-    pub elapsed: Duration,
-    pub failed: usize,
-}
-
-impl CycleRow {
-    pub fn per_second(&self) -> f64 {
-        self.processed as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-}
-
-/// A generated source directory: `n` users (every tenth a manager of the next nine),
-/// 20 groups of up to 200 members each.
-pub fn bench_directory(n: usize) -> serde_json::Value {
-    let users: Vec<serde_json::Value> = (0..n)
-        .map(|i| {
-            let mut u = json!({
-                "objectId": format!("00000000-0000-4000-8000-{i:012}"),
-                "userPrincipalName": format!("user{i:07}@bench.example"),
-                "mailNickname": format!("user{i:07}"),
-                "displayName": format!("Bench User {i}"),
-                "givenName": format!("Given{i}"),
-                "surname": format!("Family{}", i % 997),
-                "mail": format!("user{i:07}@bench.example"),
-                "jobTitle": "Engineer",
-                "department": (["Engineering", "Sales", "Finance", "Legal"][i % 4]),
-                "employeeId": format!("E{i:07}"),
-                "accountEnabled": true
-            });
-            if i % 10 != 0 {
-                u["manager"] = json!(format!("00000000-0000-4000-8000-{:012}", i - i % 10));
-            }
-            u
-        })
-        .collect();
-    let groups: Vec<serde_json::Value> = (0..20)
-        .map(|g| {
-            let members: Vec<String> =
-                (g..n).step_by(20).take(200).map(|i| format!("00000000-0000-4000-8000-{i:012}")).collect();
-            json!({"objectId": format!("10000000-0000-4000-8000-{g:012}"), "displayName": format!("Bench Group {g}"), "members": members})
-        })
-        .collect();
-    json!({"users": users, "groups": groups})
-}
-
-/// `scimlab bench provision`: an initial cycle of `n` generated users into a local scimlab
-/// (durable writes on), then an incremental cycle with `changes` changed users.
-/// With `fault_rate` > 0, that share of SCIM requests is answered 503 (seeded), and the
-/// engine's retries and escrows absorb them.
-pub async fn provision_bench(
-    sizes: &[usize],
-    changes: usize,
-    concurrency: usize,
-    fault_rate: f64,
-) -> anyhow::Result<Vec<CycleRow>> {
-    use crate::provision::{Engine, Job, JobState, NoProgress};
-    let mut rows = Vec::new();
-    for &n in sizes {
-        let faults: crate::faults::FaultPlan = serde_json::from_value(if fault_rate > 0.0 {
-            json!({"seed": 1, "rules": [{"rate": fault_rate, "status": 503}]})
-        } else {
-            json!({})
-        })?;
-        faults.check().map_err(|e| anyhow::anyhow!("--fault-rate: {e}"))?;
-        let server = BenchServer::start_with_faults(faults).await?;
-        let work = tempfile::tempdir().context("temp dir")?;
-        let directory_path = work.path().join("directory.json");
-        let mut directory = bench_directory(n);
-        std::fs::write(&directory_path, directory.to_string())?;
-        let spec = serde_json::from_value(json!({
-            "name": "bench",
-            "target": {"url": server.base, "token": server.token},
-            "source": {"directory": directory_path},
-            "scope": "all",
-            "options": {"concurrency": concurrency, "deletionThreshold": 0, "retry": {"baseDelayMs": 20, "maxDelayMs": 500}}
-        }))?;
-        let job = Job::from_spec(spec, work.path().to_path_buf())?;
-        let state = JobState::open(&work.path().join("state"))?;
-        let mut engine = Engine::new(job, state, Arc::new(SystemClock), 1)?;
-        eprintln!("initial cycle of {n} users…");
-        let t0 = Instant::now();
-        let report = engine.run_cycle(&NoProgress).await?;
-        let writes = report.created + report.updated;
-        rows.push(CycleRow {
-            users: n,
-            cycle: "initial",
-            processed: report.processed,
-            writes,
-            elapsed: t0.elapsed(),
-            failed: report.failed,
-        });
-        engine.client().take_exchanges();
-
-        let users = directory["users"].as_array_mut().context("users")?;
-        for k in 0..changes.min(n) {
-            let i = (k * 7919) % n;
-            users[i]["jobTitle"] = json!(format!("Senior Engineer {k}"));
-        }
-        std::fs::write(&directory_path, directory.to_string())?;
-        eprintln!("incremental cycle with {changes} changes…");
-        let t0 = Instant::now();
-        let report = engine.run_cycle(&NoProgress).await?;
-        rows.push(CycleRow {
-            users: n,
-            cycle: "incremental",
-            processed: report.processed,
-            writes: report.created + report.updated,
-            elapsed: t0.elapsed(),
-            failed: report.failed,
-        });
-        engine.client().take_exchanges();
-        drop(engine);
-        server.stop().await;
-    }
-    Ok(rows)
-}
-
-pub fn cycle_table(rows: &[CycleRow]) -> String {
-    let mut out = String::from("| users | cycle | objects processed | writes | failed | seconds | objects/s |\n|---:|---|---:|---:|---:|---:|---:|\n");
-    for r in rows {
-        out += &format!(
-            "| {} | {} | {} | {} | {} | {:.2} | {:.0} |\n",
-            r.users,
-            r.cycle,
-            r.processed,
-            r.writes,
-            r.failed,
-            r.elapsed.as_secs_f64(),
-            r.per_second()
-        );
-    }
-    out += &format!("\npeak RSS of this process (server and engine together): {} MB\n", peak_rss_mb().unwrap_or(0));
-    out
 }
 
 /// Peak resident set size from /proc (Linux), in MB.

@@ -239,6 +239,20 @@ async fn bench_target_measures_start_seed_and_reset_against_its_baselines() {
 }
 
 #[actix_web::test]
+async fn bench_provision_compares_the_initial_cycle_with_the_servers_raw_post_rate() {
+    let out = scimlab(&["bench", "provision", "--sizes", "60", "--changes", "5", "--concurrency", "4"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = stdout(&out);
+    let initial = table.lines().find(|l| l.starts_with("| 60 | initial | 80 |")).unwrap_or_else(|| panic!("{table}"));
+    assert!(initial.trim_end().ends_with("% |"), "the initial cycle as a share of the raw rate: {initial}");
+    assert!(table.contains("| 60 | incremental | 5 | 5 | 0 |"), "{table}");
+    for connections in [1, 4, 32] {
+        let row = format!("| 60 | {connections} | 60 | 0 |");
+        assert!(table.lines().any(|l| l.starts_with(&row)), "no raw POST row '{row}':\n{table}");
+    }
+}
+
+#[actix_web::test]
 async fn a_ready_file_from_an_earlier_run_never_announces_a_server_that_failed_to_start() {
     let work = tempfile::tempdir().unwrap();
     let ready = work.path().join("ready.json");

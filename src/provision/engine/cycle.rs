@@ -129,7 +129,7 @@ impl Engine {
                 let span = tracing::debug_span!("object", kind = "User", id = %object_id(w.object));
                 async move {
                     let mut run = self.run();
-                    let outcome = run.process_user(w.object, &w.scope, hold_deletions).await;
+                    let outcome = self.settled(run.process_user(w.object, &w.scope, hold_deletions).await).await;
                     (w, run, outcome)
                 }
                 .instrument(span)
@@ -168,7 +168,7 @@ impl Engine {
                 let span = tracing::debug_span!("object", kind = ?kind, id = %id, deleted = true);
                 async move {
                     let mut run = self.run();
-                    let outcome = run.process_deleted(kind, &id, hold).await;
+                    let outcome = self.settled(run.process_deleted(kind, &id, hold).await).await;
                     (id, run, outcome)
                 }
                 .instrument(span)
@@ -199,7 +199,7 @@ impl Engine {
         let mut managers = stream::iter(reference_users.iter().filter_map(|id| dir.user(id)))
             .map(|user| async move {
                 let mut run = self.run();
-                let outcome = run.link_manager(dir, user, assigned).await;
+                let outcome = self.settled(run.link_manager(dir, user, assigned).await).await;
                 (user, run, outcome)
             })
             .buffer_unordered(self.concurrency());
@@ -232,7 +232,7 @@ impl Engine {
                 async move {
                     let mut run = self.run();
                     let outcome = if w.changed {
-                        Some(run.process_group(w.object, &w.scope, hold_deletions).await?)
+                        Some(self.settled(run.process_group(w.object, &w.scope, hold_deletions).await).await?)
                     } else {
                         None
                     };
@@ -265,7 +265,7 @@ impl Engine {
         let mut memberships = stream::iter(work.iter().filter(|w| w.scope.in_scope()))
             .map(|w| async move {
                 let mut run = self.run();
-                let outcome = run.sync_members(dir, w.object).await;
+                let outcome = self.settled(run.sync_members(dir, w.object).await).await;
                 (w, run, outcome)
             })
             .buffer_unordered(self.concurrency());
@@ -276,6 +276,14 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// An object's result once the links it wrote are on disk (see [`crate::provision::state::JobStore::settle`]):
+    /// inside the object's own future, so the objects in flight share one flush.
+    async fn settled<T>(&self, result: Result<T, EngineError>) -> Result<T, EngineError> {
+        let value = result?;
+        self.state.settle().await?;
+        Ok(value)
     }
 
     fn concurrency(&self) -> usize {

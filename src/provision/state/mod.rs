@@ -15,6 +15,7 @@ pub use postgres_store::{JobLease, PgJobStore};
 use std::path::Path;
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -183,9 +184,17 @@ pub trait JobStore: Send + Sync {
     fn meta(&self) -> Result<JobMeta, StateError>;
     fn write_meta(&self, meta: &JobMeta) -> Result<(), StateError>;
     fn link(&self, kind: ObjectKind, source_id: &str) -> Result<Option<Link>, StateError>;
-    /// Stores a link durably: a create is remembered before anything else happens.
+    /// Stores a link, in order with every other write; it is durable once [`Self::settle`]
+    /// returns (or at the next flush).
     fn set_link(&self, source_id: &str, link: &Link) -> Result<(), StateError>;
     fn remove_link(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError>;
+    /// Waits until every link written so far is on disk. The engine settles each object
+    /// before it counts, watermarks or logs it, so a create is remembered before anything
+    /// else happens; concurrent objects share the disk flush (group commit). Stores that
+    /// commit each link as it is written keep this default.
+    fn settle(&self) -> BoxFuture<'_, Result<(), StateError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
     /// All links of a kind: (source id, link).
     fn links(&self, kind: ObjectKind) -> Result<Vec<(String, Link)>, StateError>;
     fn count_links(&self, kind: ObjectKind) -> Result<usize, StateError>;
