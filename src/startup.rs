@@ -49,6 +49,7 @@ pub struct Application {
     service: Arc<ScimService>,
     jobs: Arc<JobHost>,
     supervisors: Vec<Supervisor>,
+    tenants: Arc<Tenants>,
 }
 
 /// sled's page cache (its default is 1 GiB); hot indexes fit well within this.
@@ -77,6 +78,38 @@ enum ResourceStorage {
 
 /// Connections per replica; PostgreSQL's default `max_connections` (100) fits several.
 const POSTGRES_POOL_SIZE: u32 = 16;
+
+/// Stops the server on SIGTERM (gracefully) and on SIGINT/SIGQUIT (at once; storage is
+/// still flushed). The handlers are in place when this returns, before the ready line is
+/// printed: actix-web's own are installed later, so a SIGTERM sent right after the ready
+/// line killed the process without a flush.
+#[cfg(unix)]
+fn stop_on_signals(handle: actix_web::dev::ServerHandle) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut quit = signal(SignalKind::quit()).context("cannot handle SIGQUIT")?;
+    actix_web::rt::spawn(async move {
+        let graceful = tokio::select! {
+            _ = term.recv() => true,
+            _ = int.recv() => false,
+            _ = quit.recv() => false,
+        };
+        tracing::info!(graceful, "stop signal received");
+        handle.stop(graceful).await;
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn stop_on_signals(handle: actix_web::dev::ServerHandle) -> anyhow::Result<()> {
+    actix_web::rt::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            handle.stop(false).await;
+        }
+    });
+    Ok(())
+}
 
 impl ResourceStorage {
     fn open(settings: &Settings, db: &sled::Db) -> anyhow::Result<ResourceStorage> {
@@ -216,7 +249,7 @@ impl Application {
             jobs: Arc::clone(&jobs),
             recorder: Arc::new(recorder),
             metrics,
-            tenants,
+            tenants: Arc::clone(&tenants),
             clock: Arc::clone(&clock_for_jobs),
         });
         let listener =
@@ -238,7 +271,8 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new().app_data(state.clone()).wrap_fn(http::request_logger).configure(http::configure)
         })
-        .shutdown_timeout(10);
+        .shutdown_timeout(10)
+        .disable_signals();
         if let Some(workers) = settings.workers {
             server = server.workers(workers.max(1));
         }
@@ -247,7 +281,8 @@ impl Application {
             None => (server.listen(listener)?, "http"),
         };
         let server = server.run();
-        Ok(Application { host, port, scheme, server, db, service, jobs, supervisors })
+        stop_on_signals(server.handle())?;
+        Ok(Application { host, port, scheme, server, db, service, jobs, supervisors, tenants })
     }
 
     pub fn port(&self) -> u16 {
@@ -281,6 +316,11 @@ impl Application {
         self.jobs.shutdown();
         for task in tasks {
             task.abort();
+        }
+        for tenant in self.tenants.all() {
+            if let Err(e) = tenant.service.store().close() {
+                tracing::warn!(tenant = %tenant.name, error = %e, "closing the tenant's storage failed");
+            }
         }
         self.db.flush_async().await.context("flushing storage on shutdown")?;
         tracing::info!("stopped; storage flushed");

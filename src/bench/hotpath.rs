@@ -12,9 +12,9 @@ use anyhow::Context;
 use super::{bench_user, drive, load_client, Stats};
 
 /// A child process serving HTTP until dropped.
-struct Served {
-    url: String,
-    child: Child,
+pub(super) struct Served {
+    pub url: String,
+    pub child: Child,
 }
 
 impl Drop for Served {
@@ -26,9 +26,13 @@ impl Drop for Served {
 
 /// Starts `exe args…` and reads the URL from the first stdout line (a JSON ready line with
 /// `url`); stderr (the request log) is drained by a thread, as a terminal or a log shipper would.
-fn spawn(exe: &std::path::Path, args: &[&str]) -> anyhow::Result<Served> {
+pub(super) fn spawn(exe: &std::path::Path, args: &[&str]) -> anyhow::Result<Served> {
+    // These benches measure the embedded store: a DATABASE_URL in the caller's environment
+    // would silently move the servers to PostgreSQL.
     let mut child = Command::new(exe)
         .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("SCIMLAB_DATABASE_SCHEMA")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -3,6 +3,7 @@
 
 pub mod hotpath;
 mod http;
+pub mod large;
 pub mod paging;
 mod provision;
 mod soak;
@@ -313,7 +314,7 @@ pub fn filter_table(rows: &[FilterRow]) -> String {
 }
 
 /// A markdown table of request statistics: one row per (user count, label).
-fn stats_table<'a>(label: &str, rows: impl Iterator<Item = (usize, &'a str, &'a Stats)>) -> String {
+pub(super) fn stats_table<'a>(label: &str, rows: impl Iterator<Item = (usize, &'a str, &'a Stats)>) -> String {
     let mut out = format!(
         "| users | {label} | requests | errors | req/s | p50 ms | p99 ms |\n|---:|---|---:|---:|---:|---:|---:|\n"
     );

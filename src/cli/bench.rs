@@ -84,6 +84,24 @@ pub enum BenchKind {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
+    /// A `scimlab serve` process over a data directory holding many users: restart time and
+    /// memory against an empty directory, then reads by id, userName eq, cursor and deep
+    /// startIndex pages.
+    Large {
+        /// Users in the data directory.
+        #[arg(long, default_value_t = 1_000_000)]
+        users: usize,
+        /// Requests per indexed read (page reads get a tenth of it).
+        #[arg(long, default_value_t = 4000)]
+        requests: usize,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Keep the filled data directory here (filled only when it does not exist), so a
+        /// second run measures the same data without filling it again.
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+    },
     /// The plain actix-web server `bench hotpath` measures against (prints a ready line).
     #[command(hide = true)]
     BaselineServer,
@@ -115,6 +133,9 @@ pub async fn run(which: BenchKind) -> anyhow::Result<Exit> {
         BenchKind::Target { users, rounds } => {
             crate::bench::target_table(&crate::bench::target_bench(users, rounds).await?)
         }
+        BenchKind::Large { users, requests, concurrency, data } => crate::bench::large::large_table(
+            &crate::bench::large::large_bench(users, requests, concurrency, data.as_deref()).await?,
+        ),
         BenchKind::Hotpath { users, requests, concurrency } => crate::bench::hotpath::hotpath_table(
             &crate::bench::hotpath::hotpath_bench(users, requests, concurrency).await?,
         ),

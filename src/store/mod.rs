@@ -236,6 +236,11 @@ pub trait Store: Send + Sync {
     fn changes_since(&self, seq: u64, limit: usize) -> StoreResult<Vec<Change>>;
     /// Makes every acknowledged write durable.
     fn flush(&self) -> StoreResult<()>;
+    /// The server has stopped serving: a store may save what its next open would otherwise
+    /// have to recompute. A write after it must undo that.
+    fn close(&self) -> StoreResult<()> {
+        Ok(())
+    }
     /// Removes every resource, index entry and membership (a test target's reset).
     fn clear(&self) -> StoreResult<()>;
     /// Whether a read is answered from this process's memory or disk (sled), so a request

@@ -172,3 +172,69 @@ async fn every_acknowledged_create_survives_a_sigkill() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[actix_web::test]
+async fn totals_stay_right_across_clean_stops_and_crashes() {
+    // A clean stop saves the resource counts for a fast start; the start that uses them must
+    // withdraw them, or a crash after more writes would bring the old counts back.
+    let data = tempfile::tempdir().unwrap();
+    let start = || async {
+        let data = data.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let (child, ready) = crate::helpers::serve_process(&["--token", TOKEN, "--data", data.to_str().unwrap()]);
+            (child, ready["url"].as_str().unwrap().to_string())
+        })
+        .await
+        .unwrap()
+    };
+    let stop = |mut server: std::process::Child, signal: &'static str| async move {
+        tokio::task::spawn_blocking(move || {
+            let sent = std::process::Command::new("kill").args([signal, &server.id().to_string()]).status().unwrap();
+            assert!(sent.success(), "kill {signal}");
+            server.wait().unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    let client = reqwest::Client::new();
+    let create = |base: String, name: String| {
+        let client = client.clone();
+        async move {
+            let res = client.post(format!("{base}/Users")).bearer_auth(TOKEN).json(&user_body(&name)).send().await;
+            let res = res.unwrap();
+            assert_eq!(res.status().as_u16(), 201, "{name}");
+            id_of(&res.json::<Value>().await.unwrap())
+        }
+    };
+    let total = |base: String, kind: &'static str| {
+        let client = client.clone();
+        async move {
+            let res = client.get(format!("{base}/{kind}?count=0")).bearer_auth(TOKEN).send().await.unwrap();
+            let body: Value = res.json().await.unwrap();
+            body["totalResults"].as_u64().unwrap()
+        }
+    };
+
+    let (server, base) = start().await;
+    for i in 0..3 {
+        create(base.clone(), format!("first-{i}@restart.example")).await;
+    }
+    assert_eq!(stop(server, "-TERM").await.code(), Some(0), "a clean stop");
+
+    let (server, base) = start().await;
+    assert_eq!(total(base.clone(), "Users").await, 3, "the saved counts");
+    let extra = create(base.clone(), "second-0@restart.example".into()).await;
+    create(base.clone(), "second-1@restart.example".into()).await;
+    stop(server, "-KILL").await;
+
+    let (server, base) = start().await;
+    assert_eq!(total(base.clone(), "Users").await, 5, "after a crash the keys are counted, not old counts used");
+    let res = client.delete(format!("{base}/Users/{extra}")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 204);
+    assert_eq!(stop(server, "-TERM").await.code(), Some(0));
+
+    let (server, base) = start().await;
+    assert_eq!(total(base.clone(), "Users").await, 4, "a delete before a clean stop");
+    assert_eq!(total(base.clone(), "Groups").await, 0);
+    stop(server, "-KILL").await;
+}

@@ -42,6 +42,26 @@ async fn serve_announces_readiness_on_stdout_and_in_a_ready_file() {
 }
 
 #[actix_web::test]
+async fn sigterm_right_after_the_ready_line_stops_the_server_cleanly() {
+    // A harness that starts scimlab, runs one quick test and stops it sends SIGTERM moments
+    // after the ready line; the server must already be handling it (stop, flush, exit 0).
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data").to_str().unwrap().to_string();
+    for round in 0..3 {
+        let data = data.clone();
+        let status = tokio::task::spawn_blocking(move || {
+            let (mut child, _) = serve(&["--data", &data]);
+            let sent = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+            assert!(sent.success(), "kill -TERM: {sent}");
+            child.wait().unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(status.code(), Some(0), "round {round}: a clean exit, not death by the signal: {status}");
+    }
+}
+
+#[actix_web::test]
 async fn seeds_in_every_format_keep_their_ids_and_seeding_twice_changes_nothing() {
     let work = tempfile::tempdir().unwrap();
     let list = write(
@@ -249,6 +269,28 @@ async fn bench_provision_compares_the_initial_cycle_with_the_servers_raw_post_ra
     for connections in [1, 4, 32] {
         let row = format!("| 60 | {connections} | 60 | 0 |");
         assert!(table.lines().any(|l| l.starts_with(&row)), "no raw POST row '{row}':\n{table}");
+    }
+}
+
+#[actix_web::test]
+async fn bench_large_measures_a_restart_and_reads_over_a_kept_data_directory() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("large").to_str().unwrap().to_string();
+    let args = ["bench", "large", "--users", "300", "--requests", "200", "--concurrency", "2", "--data", &data];
+    for run in ["fills", "reuses"] {
+        let out = scimlab(&args).await;
+        assert_eq!(out.status.code(), Some(0), "{run}: {}", stderr(&out));
+        let table = stdout(&out);
+        for row in [
+            "| serve, 300 users on disk: start to ready line (restart) |",
+            "| serve, 300 users on disk: RSS when ready |",
+            "| 300 | GET /Users/{id} | 200 | 0 |",
+            "| 300 | GET /Users?filter=userName eq | 200 | 0 |",
+            "| 300 | GET /Users?startIndex&count=100, spread over the set | 20 | 0 |",
+        ] {
+            assert!(table.lines().any(|l| l.starts_with(row)), "{run}: no row '{row}':\n{table}");
+        }
+        assert_eq!(stderr(&out).contains("filling a data directory"), run == "fills", "{run}");
     }
 }
 
