@@ -170,19 +170,22 @@ impl Directory {
 fn load_json(path: &Path) -> Result<Directory, DirectoryError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| DirectoryError::Read { path: path.display().to_string(), source })?;
-    let value: Value = serde_json::from_str(&text)
+    let mut value: Value = serde_json::from_str(&text)
         .map_err(|e| DirectoryError::Invalid { path: path.display().to_string(), message: e.to_string() })?;
-    let list = |key: &str| -> Result<Vec<Map<String, Value>>, DirectoryError> {
-        match value.get(key) {
+    // The parsed objects are moved out, not copied: at 100k users a copy was half of an
+    // incremental cycle's time.
+    let mut list = |key: &str| -> Result<Vec<Map<String, Value>>, DirectoryError> {
+        match value.get_mut(key).map(Value::take) {
             None => Ok(Vec::new()),
             Some(Value::Array(items)) => items
-                .iter()
+                .into_iter()
                 .enumerate()
-                .map(|(i, item)| {
-                    item.as_object().cloned().ok_or_else(|| DirectoryError::Invalid {
+                .map(|(i, item)| match item {
+                    Value::Object(object) => Ok(object),
+                    _ => Err(DirectoryError::Invalid {
                         path: path.display().to_string(),
                         message: format!("{key}[{i}] must be an object"),
-                    })
+                    }),
                 })
                 .collect(),
             Some(_) => Err(DirectoryError::Invalid {
