@@ -14,7 +14,7 @@ pub use http::{http_bench, http_table, HttpRow};
 
 use std::sync::Arc;
 
-pub use provision::{bench_directory, cycle_table, provision_bench, CycleRow, ProvisionReport, RawPostRow};
+pub use provision::{cycle_table, provision_bench, write_bench_directory, CycleRow, ProvisionReport, RawPostRow};
 pub use soak::{soak, soak_table, SoakReport};
 pub use target::{target_bench, target_table, TargetRow};
 

@@ -51,38 +51,62 @@ fn raw_post_connections(engine: usize) -> Vec<usize> {
     levels
 }
 
-/// A generated source directory: `n` users (every tenth a manager of the next nine),
-/// 20 groups of up to 200 members each.
-pub fn bench_directory(n: usize) -> serde_json::Value {
-    let users: Vec<serde_json::Value> = (0..n)
-        .map(|i| {
-            let mut u = json!({
-                "objectId": format!("00000000-0000-4000-8000-{i:012}"),
-                "userPrincipalName": format!("user{i:07}@bench.example"),
-                "mailNickname": format!("user{i:07}"),
-                "displayName": format!("Bench User {i}"),
-                "givenName": format!("Given{i}"),
-                "surname": format!("Family{}", i % 997),
-                "mail": format!("user{i:07}@bench.example"),
-                "jobTitle": "Engineer",
-                "department": (["Engineering", "Sales", "Finance", "Legal"][i % 4]),
-                "employeeId": format!("E{i:07}"),
-                "accountEnabled": true
-            });
-            if i % 10 != 0 {
-                u["manager"] = json!(format!("00000000-0000-4000-8000-{:012}", i - i % 10));
-            }
-            u
-        })
-        .collect();
-    let groups: Vec<serde_json::Value> = (0..20)
-        .map(|g| {
-            let members: Vec<String> =
-                (g..n).step_by(20).take(200).map(|i| format!("00000000-0000-4000-8000-{i:012}")).collect();
-            json!({"objectId": format!("10000000-0000-4000-8000-{g:012}"), "displayName": format!("Bench Group {g}"), "members": members})
-        })
-        .collect();
-    json!({"users": users, "groups": groups})
+/// The i-th generated user (every tenth a manager of the next nine); a changed one has a
+/// new job title.
+fn bench_source_user(i: usize, changed: Option<usize>) -> serde_json::Value {
+    let mut u = json!({
+        "objectId": format!("00000000-0000-4000-8000-{i:012}"),
+        "userPrincipalName": format!("user{i:07}@bench.example"),
+        "mailNickname": format!("user{i:07}"),
+        "displayName": format!("Bench User {i}"),
+        "givenName": format!("Given{i}"),
+        "surname": format!("Family{}", i % 997),
+        "mail": format!("user{i:07}@bench.example"),
+        "jobTitle": "Engineer",
+        "department": (["Engineering", "Sales", "Finance", "Legal"][i % 4]),
+        "employeeId": format!("E{i:07}"),
+        "accountEnabled": true
+    });
+    if !i.is_multiple_of(10) {
+        u["manager"] = json!(format!("00000000-0000-4000-8000-{:012}", i - i % 10));
+    }
+    if let Some(k) = changed {
+        u["jobTitle"] = json!(format!("Senior Engineer {k}"));
+    }
+    u
+}
+
+/// Writes a generated source directory of `n` users and 20 groups of up to 200 members to
+/// `path`, one object at a time: the bench holds no copy of it, so the peak it reports is
+/// the engine's and the server's. `changed` maps user indexes to their change number.
+pub fn write_bench_directory(
+    path: &std::path::Path,
+    n: usize,
+    changed: &std::collections::HashMap<usize, usize>,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    out.write_all(b"{\"users\":[")?;
+    for i in 0..n {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut out, &bench_source_user(i, changed.get(&i).copied()))?;
+    }
+    out.write_all(b"],\"groups\":[")?;
+    for g in 0..20 {
+        if g > 0 {
+            out.write_all(b",")?;
+        }
+        let members: Vec<String> =
+            (g..n).step_by(20).take(200).map(|i| format!("00000000-0000-4000-8000-{i:012}")).collect();
+        let group = json!({"objectId": format!("10000000-0000-4000-8000-{g:012}"), "displayName": format!("Bench Group {g}"), "members": members});
+        serde_json::to_writer(&mut out, &group)?;
+    }
+    out.write_all(b"]}")?;
+    out.flush()?;
+    Ok(())
 }
 
 /// An initial cycle of `n` generated users into a local scimlab (durable writes on), then
@@ -108,8 +132,7 @@ pub async fn provision_bench(
         let server = BenchServer::start_with_faults(faults).await?;
         let work = tempfile::tempdir().context("temp dir")?;
         let directory_path = work.path().join("directory.json");
-        let mut directory = bench_directory(n);
-        std::fs::write(&directory_path, directory.to_string())?;
+        write_bench_directory(&directory_path, n, &Default::default())?;
         let spec = serde_json::from_value(json!({
             "name": "bench",
             "target": {"url": server.base, "token": server.token},
@@ -133,12 +156,8 @@ pub async fn provision_bench(
         });
         engine.client().take_exchanges();
 
-        let users = directory["users"].as_array_mut().context("users")?;
-        for k in 0..changes.min(n) {
-            let i = (k * 7919) % n;
-            users[i]["jobTitle"] = json!(format!("Senior Engineer {k}"));
-        }
-        std::fs::write(&directory_path, directory.to_string())?;
+        let changed = (0..changes.min(n)).map(|k| ((k * 7919) % n, k)).collect();
+        write_bench_directory(&directory_path, n, &changed)?;
         eprintln!("incremental cycle with {changes} changes…");
         let t0 = Instant::now();
         let cycle = engine.run_cycle(&NoProgress).await?;
