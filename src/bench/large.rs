@@ -186,27 +186,16 @@ pub fn large_table(r: &LargeReport) -> String {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let mut out =
         String::from("| measured | value | baseline (empty data directory) | ratio |\n|---|---:|---:|---:|\n");
-    out += &format!(
-        "| serve, {} users on disk: start to ready line (restart) | {:.1} ms | {:.1} ms | {:.2} |\n",
-        r.users,
-        ms(r.start_full),
-        ms(r.start_empty),
-        ms(r.start_full) / ms(r.start_empty).max(1e-9)
-    );
-    out += &format!(
-        "| serve, {} users on disk: RSS when ready | {} MB | {} MB | {:.2} |\n",
-        r.users,
-        r.rss_full_mb,
-        r.rss_empty_mb,
-        r.rss_full_mb as f64 / (r.rss_empty_mb.max(1)) as f64
-    );
-    out += &format!(
-        "| serve, {} users on disk: peak RSS after the reads below | {} MB | {} MB | {:.2} |\n",
-        r.users,
-        r.peak_full_mb,
-        r.rss_empty_mb,
-        r.peak_full_mb as f64 / (r.rss_empty_mb.max(1)) as f64
-    );
+    let mut row = |what: &str, value: f64, baseline: f64, unit: &str| {
+        out += &format!(
+            "| serve, {} users on disk: {what} | {value:.1} {unit} | {baseline:.1} {unit} | {:.2} |\n",
+            r.users,
+            value / baseline.max(1e-9)
+        );
+    };
+    row("start to ready line (restart)", ms(r.start_full), ms(r.start_empty), "ms");
+    row("RSS when ready", r.rss_full_mb as f64, r.rss_empty_mb as f64, "MB");
+    row("peak RSS after the reads below", r.peak_full_mb as f64, r.rss_empty_mb as f64, "MB");
     out += &format!("\nfilled in {:.1} s (not a measured row)\n\n", r.fill.as_secs_f64());
     out += &super::stats_table("read", r.reads.iter().map(|(name, s)| (r.users, *name, s)));
     out

@@ -120,7 +120,7 @@ pub async fn provision_bench(
     concurrency: usize,
     fault_rate: f64,
 ) -> anyhow::Result<ProvisionReport> {
-    use crate::provision::{Engine, Job, JobState, NoProgress};
+    use crate::provision::{Engine, Job, JobState};
     let mut report = ProvisionReport { cycles: Vec::new(), raw_posts: Vec::new(), concurrency };
     for &n in sizes {
         let faults: crate::faults::FaultPlan = serde_json::from_value(if fault_rate > 0.0 {
@@ -144,31 +144,13 @@ pub async fn provision_bench(
         let state = JobState::open(&work.path().join("state"))?;
         let mut engine = Engine::new(job, state, Arc::new(SystemClock), 1)?;
         eprintln!("initial cycle of {n} users…");
-        let t0 = Instant::now();
-        let cycle = engine.run_cycle(&NoProgress).await?;
-        report.cycles.push(CycleRow {
-            users: n,
-            cycle: "initial",
-            processed: cycle.processed,
-            writes: cycle.created + cycle.updated,
-            elapsed: t0.elapsed(),
-            failed: cycle.failed,
-        });
+        report.cycles.push(timed_cycle(&mut engine, n, "initial").await?);
         engine.client().take_exchanges();
 
         let changed = (0..changes.min(n)).map(|k| ((k * 7919) % n, k)).collect();
         write_bench_directory(&directory_path, n, &changed)?;
         eprintln!("incremental cycle with {changes} changes…");
-        let t0 = Instant::now();
-        let cycle = engine.run_cycle(&NoProgress).await?;
-        report.cycles.push(CycleRow {
-            users: n,
-            cycle: "incremental",
-            processed: cycle.processed,
-            writes: cycle.created + cycle.updated,
-            elapsed: t0.elapsed(),
-            failed: cycle.failed,
-        });
+        report.cycles.push(timed_cycle(&mut engine, n, "incremental").await?);
         drop(engine);
 
         if fault_rate == 0.0 {
@@ -188,6 +170,24 @@ pub async fn provision_bench(
         server.stop().await;
     }
     Ok(report)
+}
+
+/// Runs one cycle and times it.
+async fn timed_cycle(
+    engine: &mut crate::provision::Engine,
+    users: usize,
+    cycle: &'static str,
+) -> anyhow::Result<CycleRow> {
+    let started = Instant::now();
+    let report = engine.run_cycle(&crate::provision::NoProgress).await?;
+    Ok(CycleRow {
+        users,
+        cycle,
+        processed: report.processed,
+        writes: report.created + report.updated,
+        elapsed: started.elapsed(),
+        failed: report.failed,
+    })
 }
 
 /// The cycles, each initial one as a share of the raw `POST /Users` rate at the engine's

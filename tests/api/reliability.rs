@@ -97,19 +97,22 @@ async fn oversized_and_deeply_nested_input_is_refused_cleanly() {
     assert_eq!(app.get("/ServiceProviderConfig").await.status, 200, "the server is still up");
 }
 
+/// `scimlab serve` over the data directory `data` on port 0: the child and its SCIM base URL
+/// (from its ready line).
+async fn serve_on(data: &std::path::Path) -> (std::process::Child, String) {
+    let data = data.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let (child, ready) = crate::helpers::serve_process(&["--token", TOKEN, "--data", data.to_str().unwrap()]);
+        (child, ready["url"].as_str().unwrap().to_string())
+    })
+    .await
+    .unwrap()
+}
+
 #[actix_web::test]
 async fn every_acknowledged_create_survives_a_sigkill() {
     let data = tempfile::tempdir().unwrap();
-    // Started on port 0; the server says where it listens in its ready line.
-    let start = || async {
-        let data = data.path().to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            let (child, ready) = crate::helpers::serve_process(&["--token", TOKEN, "--data", data.to_str().unwrap()]);
-            (child, ready["url"].as_str().unwrap().to_string())
-        })
-        .await
-        .unwrap()
-    };
+    let start = || serve_on(data.path());
     let client = reqwest::Client::new();
 
     let (mut server, base) = start().await;
@@ -178,15 +181,7 @@ async fn totals_stay_right_across_clean_stops_and_crashes() {
     // A clean stop saves the resource counts for a fast start; the start that uses them must
     // withdraw them, or a crash after more writes would bring the old counts back.
     let data = tempfile::tempdir().unwrap();
-    let start = || async {
-        let data = data.path().to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            let (child, ready) = crate::helpers::serve_process(&["--token", TOKEN, "--data", data.to_str().unwrap()]);
-            (child, ready["url"].as_str().unwrap().to_string())
-        })
-        .await
-        .unwrap()
-    };
+    let start = || serve_on(data.path());
     let stop = |mut server: std::process::Child, signal: &'static str| async move {
         tokio::task::spawn_blocking(move || {
             let sent = std::process::Command::new("kill").args([signal, &server.id().to_string()]).status().unwrap();
