@@ -5,8 +5,9 @@
 //! ```
 //! use scimlab::testing::TestServer;
 //!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! actix_web::rt::System::new().block_on(async {
-//!     let server = TestServer::builder().token("t0ken").start().await.unwrap();
+//!     let server = TestServer::builder().token("t0ken").start().await?;
 //!     // Point the code under test at `server.base_url()` with `server.token()`; here a
 //!     // plain request stands in for it.
 //!     let created = reqwest::Client::new()
@@ -15,13 +16,14 @@
 //!         .header("content-type", "application/scim+json")
 //!         .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com"}"#)
 //!         .send()
-//!         .await
-//!         .unwrap();
+//!         .await?;
 //!     assert_eq!(created.status().as_u16(), 201);
-//!     let seen = server.admin().requests("method=POST&path=/Users").await.unwrap();
+//!     let seen = server.admin().requests("method=POST&path=/Users").await?;
 //!     assert_eq!(seen.len(), 1);
-//!     server.admin().reset().await.unwrap();
-//! });
+//!     server.admin().reset().await?;
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })
+//! # }
 //! ```
 
 use std::path::PathBuf;

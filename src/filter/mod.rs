@@ -4,11 +4,14 @@
 //! ```
 //! use scimlab::filter::{parse_filter, FilterLimits, ValidateOptions};
 //! use scimlab::scim::ResourceType;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let users = ResourceType::user();
-//! let f = parse_filter(r#"emails[type eq "work"].value ew "@example.com""#, FilterLimits::default()).unwrap();
-//! let f = f.validate(&users, ValidateOptions::default()).unwrap();
+//! let f = parse_filter(r#"emails[type eq "work"].value ew "@example.com""#, FilterLimits::default())?;
+//! let f = f.validate(&users, ValidateOptions::default())?;
 //! let doc = serde_json::json!({"emails": [{"type": "work", "value": "Ann@Example.com"}]});
 //! assert!(f.matches(&doc));
+//! # Ok(())
+//! # }
 //! ```
 
 pub mod ast;

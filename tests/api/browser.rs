@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, user_body, GROUP_URN, TOKEN};
+use crate::helpers::{poll, spawn_app_with, user_body, GROUP_URN, TOKEN};
 use crate::provisioning::hosted::{wait_for, HostedJob};
 
 use crate::helpers::ADMIN_TOKEN as ADMIN;
@@ -32,12 +32,8 @@ impl Driver {
             .expect("chromedriver starts");
         let http = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if http.get(format!("{base}/status")).send().await.is_ok() {
-                break;
-            }
-            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-        }
+        // Ready once it answers; the session request below says what went wrong if not.
+        let _ = poll(Duration::from_secs(5), || http.get(format!("{base}/status")).send()).await;
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
             "binary": CHROMIUM,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,800"]
@@ -103,14 +99,14 @@ impl Driver {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             self.click(css).await;
-            let asked = Instant::now();
-            while asked.elapsed() < Duration::from_secs(3) {
+            let dialog = poll(Duration::from_secs(3), || async {
                 let text = self.call(reqwest::Method::GET, "/alert/text", Value::Null).await;
-                if let Some(text) = text.as_str() {
-                    self.call(reqwest::Method::POST, "/alert/accept", json!({})).await;
-                    return text.to_string();
-                }
-                actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+                text.as_str().map(str::to_string).ok_or(())
+            })
+            .await;
+            if let Ok(text) = dialog {
+                self.call(reqwest::Method::POST, "/alert/accept", json!({})).await;
+                return text;
             }
             assert!(Instant::now() < deadline, "clicking {css} never opened a confirmation dialog");
         }
@@ -148,15 +144,16 @@ impl Driver {
 
     /// Waits until the element's text contains `needle` (the page refreshes itself).
     async fn wait_text(&self, css: &str, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(45);
-        loop {
+        let shown = poll(Duration::from_secs(45), || async {
             let text = self.text(css).await;
             if text.contains(needle) {
-                return text;
+                Ok(text)
+            } else {
+                Err(text)
             }
-            assert!(Instant::now() < deadline, "{css} never showed {needle:?}; it shows:\n{text}");
-            actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-        }
+        })
+        .await;
+        shown.unwrap_or_else(|text| panic!("{css} never showed {needle:?}; it shows:\n{text}"))
     }
 }
 
@@ -344,11 +341,16 @@ async fn a_hosted_job_is_watched_and_driven_from_its_provisioning_page() {
     })
     .await;
     let new_cycle = restarted["lastCycle"]["cycleId"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !driver.attribute("#cycle-chart", "data-key").await.contains(&new_cycle) {
-        assert!(Instant::now() < deadline, "the chart never drew the restarted cycle {new_cycle}");
-        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-    }
+    let drawn = poll(Duration::from_secs(15), || async {
+        let key = driver.attribute("#cycle-chart", "data-key").await;
+        if key.contains(&new_cycle) {
+            Ok(())
+        } else {
+            Err(key)
+        }
+    })
+    .await;
+    assert!(drawn.is_ok(), "the chart never drew the restarted cycle {new_cycle}");
     driver.screenshot("5-restarted").await;
     let errors = driver.console_errors().await;
     assert!(errors.is_empty(), "the page logged errors: {errors:?}");

@@ -162,13 +162,19 @@ async fn an_engine_killed_mid_cycle_resumes_to_the_same_target_state() {
         .spawn()
         .unwrap();
     // Kill once a good part of the users exist (at ~100 creates/s this is well mid-cycle).
-    for _ in 0..400 {
-        let created = target.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap();
-        if created >= 30 || child.try_wait().unwrap().is_some() {
-            break;
+    let _ = crate::helpers::poll(std::time::Duration::from_secs(10), || {
+        let stopped = child.try_wait().unwrap().is_some();
+        let target = &target;
+        async move {
+            let created = target.list("/Users", &[("count", "0")]).await.body["totalResults"].as_u64().unwrap();
+            if created >= 30 || stopped {
+                Ok(())
+            } else {
+                Err(created)
+            }
         }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    })
+    .await;
     assert!(child.try_wait().unwrap().is_none(), "the run must still be going when it is killed");
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();

@@ -43,16 +43,17 @@ impl Graph<'_> {
     }
     /// Polls the job until `done` holds.
     async fn wait(&self, done: impl Fn(&Value) -> bool) -> Value {
-        let mut job = Value::Null;
         // Generous: on PostgreSQL every state write is a round trip, and CI shares two cores.
-        for _ in 0..1200 {
-            job = self.get(&Graph::job("")).await;
+        let reached = crate::helpers::poll(std::time::Duration::from_secs(60), || async {
+            let job = self.get(&Graph::job("")).await;
             if done(&job) {
-                return job;
+                Ok(job)
+            } else {
+                Err(job)
             }
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("the job never got there: {job}");
+        })
+        .await;
+        reached.unwrap_or_else(|job| panic!("the job never got there: {job}"))
     }
 }
 

@@ -90,17 +90,17 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     // sled releases a data directory's file lock from a background thread shortly after
     // its last handle drops, so a restart on the same directory may find it still held:
     // try again until the lock is free (a condition, not a guess at a duration).
-    let mut attempts = 0;
-    let app = loop {
-        match Application::build_with(settings.clone(), Arc::new(SystemClock), Arc::new(UuidIds)) {
-            Ok(app) => break app,
-            Err(e) if attempts < 400 && format!("{e:#}").contains("lock") => {
-                attempts += 1;
-                actix_web::rt::time::sleep(std::time::Duration::from_millis(5)).await;
+    let built = poll(std::time::Duration::from_secs(2), || {
+        let built = Application::build_with(settings.clone(), Arc::new(SystemClock), Arc::new(UuidIds));
+        async move {
+            match built {
+                Err(e) if !format!("{e:#}").contains("lock") => panic!("app does not build: {e:#}"),
+                other => other,
             }
-            Err(e) => panic!("app does not build: {e:#}"),
         }
-    };
+    })
+    .await;
+    let app = built.unwrap_or_else(|e| panic!("app does not build: {e:#}"));
     let address = format!("{}://127.0.0.1:{}", app.scheme(), app.port());
     let handle = app.handle();
     let task = std::sync::Mutex::new(Some(actix_web::rt::spawn(app.run_until_stopped())));
@@ -293,4 +293,25 @@ pub fn serve_process(args: &[&str]) -> (std::process::Child, Value) {
     let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
     assert_eq!(ready["event"], "ready", "{line}");
     (child, ready)
+}
+
+/// How long a poll waits between two looks.
+const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Looks with `probe` until it answers `Ok` or `timeout` has passed, and returns its last
+/// answer (the `Err` says what was seen instead). The one place tests wait for something
+/// another task or process does: each look is a condition, the pause between looks only
+/// spares the machine, nothing is ordered by it.
+pub async fn poll<T, E, Fut>(timeout: std::time::Duration, mut probe: impl FnMut() -> Fut) -> Result<T, E>
+where
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let answer = probe().await;
+        if answer.is_ok() || std::time::Instant::now() >= deadline {
+            return answer;
+        }
+        actix_web::rt::time::sleep(POLL_INTERVAL).await;
+    }
 }

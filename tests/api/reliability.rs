@@ -118,9 +118,12 @@ async fn every_acknowledged_create_survives_a_sigkill() {
     let (mut server, base) = start().await;
     // Writers create users until the server dies under them; keep every 201.
     let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::new()));
+    // The writer that records the 150th acknowledgement says so; the kill waits for that.
+    let enough = std::sync::Arc::new(tokio::sync::Notify::new());
     let writers: Vec<_> = (0..8)
         .map(|w| {
-            let (client, base, acknowledged) = (client.clone(), base.clone(), acknowledged.clone());
+            let (client, base, acknowledged, enough) =
+                (client.clone(), base.clone(), acknowledged.clone(), enough.clone());
             actix_web::rt::spawn(async move {
                 for i in 0.. {
                     let name = format!("w{w}-{i}@crash.example");
@@ -129,7 +132,11 @@ async fn every_acknowledged_create_survives_a_sigkill() {
                     match sent {
                         Ok(res) if res.status().as_u16() == 201 => {
                             let body: Value = res.json().await.unwrap_or(Value::Null);
-                            acknowledged.lock().unwrap().insert(name, body);
+                            let mut acknowledged = acknowledged.lock().unwrap();
+                            acknowledged.insert(name, body);
+                            if acknowledged.len() == 150 {
+                                enough.notify_one();
+                            }
                         }
                         Ok(_) => {}
                         Err(_) => return,
@@ -138,12 +145,8 @@ async fn every_acknowledged_create_survives_a_sigkill() {
             })
         })
         .collect();
-    for _ in 0..400 {
-        if acknowledged.lock().unwrap().len() >= 150 {
-            break;
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    // A bound, not an ordering: the assertion below says if the writers fell short.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(4), enough.notified()).await;
     server.kill().unwrap(); // SIGKILL, mid-load
     server.wait().unwrap();
     for w in writers {

@@ -424,15 +424,16 @@ impl JobLab {
 
     /// Polls a replica's job status until `done` holds (or a minute passes); returns the last.
     async fn wait_status(&self, admin: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        let mut status = serde_json::Value::Null;
-        for _ in 0..1200 {
-            status = self.status(admin).await;
+        let reached = crate::helpers::poll(std::time::Duration::from_secs(60), || async {
+            let status = self.status(admin).await;
             if done(&status) {
-                break;
+                Ok(status)
+            } else {
+                Err(status)
             }
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        status
+        })
+        .await;
+        reached.unwrap_or_else(|last| last)
     }
 
     async fn users(app: &TestApp) -> u64 {
@@ -441,15 +442,18 @@ impl JobLab {
 
     /// Waits until the target holds at least `n` users (the runner is provisioning).
     async fn wait_users(&self, n: u64) {
-        let mut created = 0;
-        for _ in 0..400 {
-            created = Self::users(&self.target).await;
+        let reached = crate::helpers::poll(std::time::Duration::from_secs(10), || async {
+            let created = Self::users(&self.target).await;
             if created >= n {
-                return;
+                Ok(())
+            } else {
+                Err(created)
             }
-            actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+        })
+        .await;
+        if let Err(created) = reached {
+            panic!("the runner provisions ({created} users so far)");
         }
-        panic!("the runner provisions ({created} users so far)");
     }
 
     async fn assert_target_matches_reference(&self) {
@@ -587,35 +591,20 @@ async fn database_settings_are_checked_before_anything_starts_and_name_the_fix()
     let err = crate::cli::stderr(&out);
     assert!(err.contains("--database-url") && err.contains("postgres://"), "{err}");
 
-    let out = crate::cli::scimlab(&[
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--token",
-        "t",
-        "--database-url",
-        "postgres://127.0.0.1:1/none",
-        "--database-schema",
-        "Bad Name",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1));
-    let err = crate::cli::stderr(&out);
+    let err = refused_serve(&["--database-url", "postgres://127.0.0.1:1/none", "--database-schema", "Bad Name"]).await;
     assert!(err.contains("--database-schema") && err.contains("lower-case"), "{err}");
 
     // Nothing listens on port 1: the start is refused with the cause, not a panic.
-    let out = crate::cli::scimlab(&[
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--token",
-        "t",
-        "--in-memory",
-        "--database-url",
-        "postgres://scimlab@127.0.0.1:1/none",
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(1));
-    let err = crate::cli::stderr(&out);
+    let err = refused_serve(&["--in-memory", "--database-url", "postgres://scimlab@127.0.0.1:1/none"]).await;
     assert!(err.contains("cannot use the PostgreSQL database of --database-url"), "{err}");
+}
+
+/// `scimlab serve` on port 0 with a token and `args`, which must refuse to start (exit 1);
+/// returns what it said on stderr.
+async fn refused_serve(args: &[&str]) -> String {
+    let mut all = vec!["serve", "--addr", "127.0.0.1:0", "--token", "t"];
+    all.extend_from_slice(args);
+    let out = crate::cli::scimlab(&all).await;
+    assert_eq!(out.status.code(), Some(1), "{args:?} must refuse the start");
+    crate::cli::stderr(&out)
 }

@@ -56,16 +56,18 @@ impl HostedJob {
 
 /// Polls the job's status until `done` holds (the supervisor runs in the background).
 pub async fn wait_for(app: &TestApp, job: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let mut status = Value::Null;
     // Generous: on PostgreSQL every state write is a round trip, and CI shares two cores.
-    for _ in 0..1200 {
-        status = admin(app, reqwest::Method::GET, &format!("/admin/jobs/{job}")).await.1;
+    let path = format!("/admin/jobs/{job}");
+    let reached = crate::helpers::poll(Duration::from_secs(60), || async {
+        let status = admin(app, reqwest::Method::GET, &path).await.1;
         if done(&status) {
-            return status;
+            Ok(status)
+        } else {
+            Err(status)
         }
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job {job} never reached the expected state; its status: {status}");
+    })
+    .await;
+    reached.unwrap_or_else(|status| panic!("job {job} never reached the expected state; its status: {status}"))
 }
 
 #[actix_web::test]

@@ -338,6 +338,8 @@ impl CountingTarget {
                 async move {
                     let current = now.fetch_add(1, Ordering::SeqCst) + 1;
                     max.fetch_max(current, Ordering::SeqCst);
+                    // A slow target (40 ms a request), so requests overlap and the
+                    // engine's concurrency is observable.
                     actix_web::rt::time::sleep(Duration::from_millis(40)).await;
                     now.fetch_sub(1, Ordering::SeqCst);
                     if req.method() == actix_web::http::Method::POST {
@@ -648,15 +650,11 @@ async fn status_shows_the_running_cycles_progress_and_statistics_to_date() {
     let control = engine.control();
     let job = engine.job().clone();
     let cycle = actix_web::rt::spawn(async move { engine.run_cycle(&NoProgress).await.map(|_| ()) });
-    let mut seen = None;
-    for _ in 0..400 {
-        if let Some(p) = control.status(&job).unwrap().progress {
-            seen = Some(p);
-            break;
-        }
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let seen = crate::helpers::poll(Duration::from_secs(10), || {
+        let progress = control.status(&job).unwrap().progress;
+        async move { progress.ok_or(()) }
+    })
+    .await;
     let running = seen.expect("progress is visible while the cycle runs");
     assert!(running.total >= 3 && running.percent <= 100, "{running:?}");
     cycle.await.unwrap().unwrap();
