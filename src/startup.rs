@@ -79,38 +79,6 @@ enum ResourceStorage {
 /// Connections per replica; PostgreSQL's default `max_connections` (100) fits several.
 const POSTGRES_POOL_SIZE: u32 = 16;
 
-/// Stops the server on SIGTERM (gracefully) and on SIGINT/SIGQUIT (at once; storage is
-/// still flushed). The handlers are in place when this returns, before the ready line is
-/// printed: actix-web's own are installed later, so a SIGTERM sent right after the ready
-/// line killed the process without a flush.
-#[cfg(unix)]
-fn stop_on_signals(handle: actix_web::dev::ServerHandle) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let mut quit = signal(SignalKind::quit()).context("cannot handle SIGQUIT")?;
-    actix_web::rt::spawn(async move {
-        let graceful = tokio::select! {
-            _ = term.recv() => true,
-            _ = int.recv() => false,
-            _ = quit.recv() => false,
-        };
-        tracing::info!(graceful, "stop signal received");
-        handle.stop(graceful).await;
-    });
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn stop_on_signals(handle: actix_web::dev::ServerHandle) -> anyhow::Result<()> {
-    actix_web::rt::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            handle.stop(false).await;
-        }
-    });
-    Ok(())
-}
-
 impl ResourceStorage {
     fn open(settings: &Settings, db: &sled::Db) -> anyhow::Result<ResourceStorage> {
         use secrecy::ExposeSecret;
@@ -272,6 +240,8 @@ impl Application {
             App::new().app_data(state.clone()).wrap_fn(http::request_logger).configure(http::configure)
         })
         .shutdown_timeout(10)
+        // Signals are the process's business (`serve` handles them), not the library's: an
+        // in-process server (TestServer, the benches) leaves Ctrl-C to its host.
         .disable_signals();
         if let Some(workers) = settings.workers {
             server = server.workers(workers.max(1));
@@ -281,7 +251,6 @@ impl Application {
             None => (server.listen(listener)?, "http"),
         };
         let server = server.run();
-        stop_on_signals(server.handle())?;
         Ok(Application { host, port, scheme, server, db, service, jobs, supervisors, tenants })
     }
 

@@ -21,6 +21,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
     }
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings.clone())?;
+        stop_on_signals(app.handle())?;
         tracing::info!(url = %app.base_url(), profile = %settings.profile, "scimlab serving SCIM");
         // One machine-readable line once the listener is bound, so a harness can start the
         // server on port 0 and learn its address without polling.
@@ -66,4 +67,36 @@ pub fn token(args: &TokenArgs) -> anyhow::Result<Exit> {
     claims.sub = Some(args.sub.clone());
     emit_line(&mint_token(&args.secret, &claims)?)?;
     Ok(Exit::Clean)
+}
+
+/// Stops the server on SIGTERM (gracefully) and on SIGINT/SIGQUIT (at once; storage is
+/// still flushed). The handlers are in place when this returns, before the ready line is
+/// printed: actix-web's own were installed only once the server ran, so a SIGTERM sent right
+/// after the ready line killed the process without a flush.
+#[cfg(unix)]
+fn stop_on_signals(handle: actix_web::dev::ServerHandle) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut quit = signal(SignalKind::quit()).context("cannot handle SIGQUIT")?;
+    actix_web::rt::spawn(async move {
+        let graceful = tokio::select! {
+            _ = term.recv() => true,
+            _ = int.recv() => false,
+            _ = quit.recv() => false,
+        };
+        tracing::info!(graceful, "stop signal received");
+        handle.stop(graceful).await;
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn stop_on_signals(handle: actix_web::dev::ServerHandle) -> anyhow::Result<()> {
+    actix_web::rt::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            handle.stop(false).await;
+        }
+    });
+    Ok(())
 }
