@@ -183,40 +183,29 @@ fn scim_scope(
                 .route(web::get().to(discovery::service_provider_config))
                 .default_service(not_allowed()),
         )
+        // Static prefixes: a request elsewhere is turned away by a string comparison, before
+        // the `{id}` pattern's regular expression runs.
         .service(
-            web::resource("/ResourceTypes")
-                .route(web::get().to(discovery::resource_types))
-                .default_service(not_allowed()),
+            web::scope("/ResourceTypes")
+                .service(
+                    web::resource("").route(web::get().to(discovery::resource_types)).default_service(not_allowed()),
+                )
+                .service(
+                    web::resource("/{id}")
+                        .route(web::get().to(discovery::resource_type))
+                        .default_service(not_allowed()),
+                ),
         )
         .service(
-            web::resource("/ResourceTypes/{id}")
-                .route(web::get().to(discovery::resource_type))
-                .default_service(not_allowed()),
+            web::scope("/Schemas")
+                .service(web::resource("").route(web::get().to(discovery::schemas)).default_service(not_allowed()))
+                .service(web::resource("/{id}").route(web::get().to(discovery::schema)).default_service(not_allowed())),
         )
-        .service(web::resource("/Schemas").route(web::get().to(discovery::schemas)).default_service(not_allowed()))
-        .service(web::resource("/Schemas/{id}").route(web::get().to(discovery::schema)).default_service(not_allowed()))
         .service(web::resource("/.search").route(web::post().to(resources::search_root)).default_service(not_allowed()))
         .service(web::resource("/Bulk").route(web::post().to(resources::bulk)).default_service(not_allowed()))
         .service(web::resource("/Me").to(not_implemented))
-        .service(
-            web::resource("/{endpoint}")
-                .route(web::get().to(resources::list))
-                .route(web::post().to(resources::create))
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/{endpoint}/.search")
-                .route(web::post().to(resources::search))
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/{endpoint}/{id}")
-                .route(web::get().to(resources::get))
-                .route(web::put().to(resources::replace))
-                .route(web::patch().to(resources::patch))
-                .route(web::delete().to(resources::delete))
-                .default_service(not_allowed()),
-        )
+        // `/{endpoint}`, `/{endpoint}/.search`, `/{endpoint}/{id}`, and whatever else is under the root.
+        .default_service(web::to(resources::dispatch))
 }
 
 /// The SCIM route pattern a path was served by, as the metrics label it (ids never become
@@ -304,7 +293,7 @@ where
     }
 }
 
-async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError(ScimError::not_found(format!(
         "no such endpoint: {} {} (the SCIM API is under {SCIM_ROOT})",
         req.method(),
@@ -312,7 +301,7 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     ))))
 }
 
-async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError(ScimError::method_not_allowed(format!("{} is not supported on {}", req.method(), req.path()))))
 }
 

@@ -4,10 +4,10 @@
 //! without end. Readers settle the queue first, so they see every request answered before
 //! they asked.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::batching::{BatchWorker, WhenFull};
 
 use super::{recorded_request_body, recorded_response_body, summarize_unauthenticated, RequestRecord, RingStore};
 
@@ -35,73 +35,46 @@ impl Capture {
     }
 }
 
-/// Counts of captures queued and stored, with a signal when the stored count moves.
-#[derive(Default)]
-struct Progress {
-    stored: Mutex<u64>,
-    moved: Condvar,
-}
+/// How long the writer lets captures gather after a batch: under load it wakes about this
+/// often instead of once per request (see [`crate::batching`]).
+const GATHER: Duration = Duration::from_millis(2);
 
 pub(crate) struct Queue {
-    sender: SyncSender<Capture>,
-    queued: AtomicU64,
-    dropped: AtomicU64,
-    progress: Arc<Progress>,
+    writer: Option<BatchWorker<Capture>>,
 }
 
 impl Queue {
     /// Starts the writer thread; it ends when the queue is dropped.
     pub(crate) fn start(store: Arc<RingStore>) -> Queue {
-        let (sender, receiver) = sync_channel::<Capture>(QUEUE_DEPTH);
-        let progress = Arc::new(Progress::default());
-        let writer_progress = Arc::clone(&progress);
-        let spawned = std::thread::Builder::new().name("scimlab-recorder".into()).spawn(move || {
-            while let Ok(captured) = receiver.recv() {
-                store.record(captured.into_record());
-                let mut stored = writer_progress.stored.lock().unwrap_or_else(|p| p.into_inner());
-                *stored += 1;
-                writer_progress.moved.notify_all();
-            }
-        });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start the request recorder's writer; requests are not recorded");
-        }
-        Queue { sender, queued: AtomicU64::new(0), dropped: AtomicU64::new(0), progress }
+        let writer =
+            BatchWorker::start("scimlab-recorder", QUEUE_DEPTH, WhenFull::Drop, GATHER, move |batch: Vec<Capture>| {
+                for captured in batch {
+                    store.record(captured.into_record());
+                }
+            });
+        let writer = writer
+            .map_err(|e| tracing::error!(error = %e, "cannot start the request recorder's writer; requests are not recorded"))
+            .ok();
+        Queue { writer }
     }
 
     pub(crate) fn submit(&self, captured: Capture) {
-        // Counted before it is sent, so a reader settling meanwhile waits for it.
-        self.queued.fetch_add(1, Ordering::SeqCst);
-        match self.sender.try_send(captured) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.queued.fetch_sub(1, Ordering::SeqCst);
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(writer) = &self.writer {
+            writer.push(captured);
         }
     }
 
     pub(crate) fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.writer.as_ref().map_or(0, BatchWorker::dropped)
     }
 
     /// Waits (briefly: the writer stores a record in microseconds) until what was queued
     /// before this call is stored.
     pub(crate) fn settle(&self) {
-        let target = self.queued.load(Ordering::SeqCst);
-        let mut stored = self.progress.stored.lock().unwrap_or_else(|p| p.into_inner());
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while *stored < target {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                tracing::warn!(
-                    queued = target,
-                    stored = *stored,
-                    "the request recorder is behind; answering with what it has"
-                );
-                return;
+        if let Some(writer) = &self.writer {
+            if !writer.settle(Duration::from_secs(2)) {
+                tracing::warn!("the request recorder is behind; answering with what it has");
             }
-            stored = self.progress.moved.wait_timeout(stored, left).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
 }

@@ -77,6 +77,28 @@ async fn unknown_endpoints_are_scim_404s() {
 }
 
 #[actix_web::test]
+async fn resource_paths_decode_their_segments_and_answer_by_shape() {
+    let app = spawn_app().await;
+    let created = app.post("/Users", user_body("routes@example.com")).await;
+    let id = created.body["id"].as_str().unwrap().to_string();
+    // Endpoint names match whatever their case; an id's segment is percent-decoded.
+    assert_eq!(app.get(&format!("/users/{id}")).await.status, 200);
+    let encoded: String = id.bytes().map(|b| format!("%{b:02X}")).collect();
+    let res = app.get(&format!("/Users/{encoded}")).await;
+    assert_eq!((res.status, res.body["id"].as_str()), (200, Some(id.as_str())));
+    // `.search` takes POST only; other shapes are not endpoints at all.
+    app.get("/Users/.search").await.assert_error(405, None);
+    app.delete("/Users/.search").await.assert_error(405, None);
+    for path in ["/Users/", &format!("/Users/{id}/extra"), "//Users", "/Users//x"] {
+        app.get(path).await.assert_error(404, None);
+    }
+    // The method is refused before the token is asked for; a GET without one gets 401.
+    let anonymous = |method: reqwest::Method, path: &str| app.client.request(method, app.url(path)).send();
+    assert_eq!(anonymous(reqwest::Method::PUT, "/Users").await.unwrap().status(), 405);
+    assert_eq!(anonymous(reqwest::Method::GET, &format!("/Users/{id}")).await.unwrap().status(), 401);
+}
+
+#[actix_web::test]
 async fn service_provider_config_holds_only_registered_attributes_for_strict_clients() {
     let app = spawn_app().await;
     let res = app.get("/ServiceProviderConfig").await;
