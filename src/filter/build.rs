@@ -23,6 +23,15 @@ impl Default for FilterLimits {
 
 pub fn parse_filter(text: &str, limits: FilterLimits) -> Result<Filter, FilterError> {
     check_length(text, limits)?;
+    match super::simple::simple_comparison(text) {
+        Some(filter) => Ok(filter),
+        None => parse_with_grammar(text, limits),
+    }
+}
+
+/// [`parse_filter`] without its shortcut for a single string comparison.
+pub(super) fn parse_with_grammar(text: &str, limits: FilterLimits) -> Result<Filter, FilterError> {
+    check_length(text, limits)?;
     check_bracket_depth(text, limits)?;
     let mut pairs = ScimFilterParser::parse(Rule::filter_root, text).map_err(syntax_error)?;
     let root = pairs.next().ok_or_else(empty_error)?;

@@ -19,6 +19,7 @@ mod build;
 pub mod error;
 pub mod eval;
 mod grammar;
+mod simple;
 pub mod validate;
 
 pub use ast::{AttrPath, CompareOp, Filter, PatchPath};

@@ -379,3 +379,61 @@ fn case_insensitive_filter_values_are_lower_cased_once_at_validation() {
     let doc = json!({"displayName": "L'École du Nord", "externalId": "ABC"});
     assert!(v.matches(&doc));
 }
+
+#[test]
+fn the_single_comparison_shortcut_reads_exactly_what_the_grammar_reads() {
+    let paths = [
+        "userName",
+        "name.familyName",
+        "emails.value",
+        "x-y_1",
+        "not",
+        "and",
+        "1abc",
+        "a.b.c",
+        "urn:x:User:userName",
+        "$ref",
+        "a..b",
+        "",
+    ];
+    let ops = ["eq", "EQ", "Sw", "co", "ew", "ne", "gt", "le", "pr", "eqx", "in"];
+    let values = [
+        r#""bjensen""#,
+        r#""""#,
+        r#""a b""#,
+        r#""O'Malley""#,
+        r#""a\"b""#,
+        r#""a\\b""#,
+        "\"tab\there\"",
+        r#""é ü""#,
+        r#""x" and title pr"#,
+        r#""a" "b""#,
+        r#""unterminated"#,
+        "42",
+        "true",
+        "null",
+        r#"" spaced ""#,
+    ];
+    let gaps = [" ", "  ", "\t", ""];
+    let mut shortcut_hits = 0;
+    for path in paths {
+        for op in ops {
+            for value in values {
+                for gap in gaps {
+                    for edge in ["", " ", "\t "] {
+                        let text = format!("{edge}{path}{gap}{op}{gap}{value}{edge}");
+                        let grammar = build::parse_with_grammar(&text, FilterLimits::default());
+                        if let Some(shortcut) = simple::simple_comparison(&text) {
+                            shortcut_hits += 1;
+                            assert_eq!(Ok(shortcut), grammar, "{text:?}");
+                        }
+                        assert_eq!(parse(&text), grammar, "{text:?}");
+                    }
+                }
+            }
+        }
+    }
+    // The shortcut must actually carry the common forms, or this test proves nothing.
+    assert!(simple::simple_comparison(r#"userName eq "bjensen@example.com""#).is_some());
+    assert!(shortcut_hits > 1000, "only {shortcut_hits} filters took the shortcut");
+}

@@ -176,14 +176,14 @@ impl ScimService {
         };
         let record = self.store.write(request).map_err(|e| store_error(e, kind, &id))?;
         self.flush()?;
-        self.outcome(rt, &record, &projection, opts, quirks)
+        self.outcome(rt, record, &projection, opts, quirks)
     }
 
     pub fn get(&self, kind: ResourceKind, id: &str, opts: &ReadOptions) -> Result<Outcome, ScimError> {
         let rt = self.resource_type(kind);
         let projection = Projection::parse(rt, &opts.attributes, &opts.excluded)?;
         let record = self.load(kind, id)?;
-        self.outcome(rt, &record, &projection, opts, Quirks::new(self.config.profile))
+        self.outcome(rt, record, &projection, opts, Quirks::new(self.config.profile))
     }
 
     /// The current version of a resource, for conditional GETs.
@@ -240,7 +240,7 @@ impl ScimService {
             match self.store.write(request) {
                 Ok(record) => {
                     self.flush()?;
-                    return self.outcome(rt, &record, &projection, opts, quirks);
+                    return self.outcome(rt, record, &projection, opts, quirks);
                 }
                 Err(StoreError::VersionMismatch { .. }) if if_match.is_none() => continue,
                 Err(e) => return Err(store_error(e, kind, id)),
@@ -280,7 +280,7 @@ impl ScimService {
             let members = self.effective_member_changes(id, member_patch)?;
             if doc == current.doc && members.is_empty() {
                 // Nothing changes: answer with the resource as it is, version untouched.
-                return self.outcome(rt, &current, &projection, opts, quirks);
+                return self.outcome(rt, current, &projection, opts, quirks);
             }
             check_document(kind, &doc)?;
             let (index, unique) = index_keys(kind, &doc);
@@ -298,7 +298,7 @@ impl ScimService {
             match self.store.write(request) {
                 Ok(record) => {
                     self.flush()?;
-                    return self.outcome(rt, &record, &projection, opts, quirks);
+                    return self.outcome(rt, record, &projection, opts, quirks);
                 }
                 Err(StoreError::VersionMismatch { .. }) if if_match.is_none() => continue,
                 Err(e) => return Err(store_error(e, kind, id)),
@@ -390,26 +390,30 @@ impl ScimService {
     fn outcome(
         &self,
         rt: &ResourceType,
-        record: &StoredResource,
+        record: StoredResource,
         projection: &Projection,
         opts: &ReadOptions,
         quirks: Quirks,
     ) -> Result<Outcome, ScimError> {
         let location = location(&opts.base, record.kind, &record.id);
+        let version = record.version;
         let resource = self.render(rt, record, projection, &opts.base)?;
-        Ok(Outcome { resource, version: record.version, location, quirks: quirks.into_fired() })
+        Ok(Outcome { resource, version, location, quirks: quirks.into_fired() })
     }
 
     /// The wire form of a stored resource under a projection.
     fn render(
         &self,
         rt: &ResourceType,
-        record: &StoredResource,
+        record: StoredResource,
         projection: &Projection,
         base: &str,
     ) -> Result<Value, ScimError> {
         let mut full = Map::new();
-        let doc = record.doc.as_object().cloned().unwrap_or_default();
+        let doc = match record.doc {
+            Value::Object(doc) => doc,
+            _ => Map::new(),
+        };
         let mut schemas = vec![Value::String(rt.core.id.clone())];
         for ext in &rt.extensions {
             if doc.contains_key(&ext.schema.id) {

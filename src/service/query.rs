@@ -184,7 +184,7 @@ impl ScimService {
                     })
                     .map_err(|e| store_error(e, kind, ""))?;
             }
-            let rendered = self.render_page(&page, &[kind], &projections, opts)?;
+            let rendered = self.render_page(page, &[kind], &projections, opts)?;
             return Ok((list_response(total, start_index, rendered), quirks.into_fired()));
         }
 
@@ -209,7 +209,7 @@ impl ScimService {
             return Ok((body, quirks.into_fired()));
         }
         let page: Vec<StoredResource> = matches.into_iter().skip(start_index - 1).take(count).collect();
-        let rendered = self.render_page(&page, kinds, &projections, opts)?;
+        let rendered = self.render_page(page, kinds, &projections, opts)?;
         Ok((list_response(total, start_index, rendered), quirks.into_fired()))
     }
 
@@ -231,7 +231,7 @@ impl ScimService {
             (true, Some(last)) => Some(Cursor { after: Some(position(last)) }.encode(kinds, query.filter.as_deref())),
             _ => None,
         };
-        let rendered = self.render_page(&page, kinds, projections, opts)?;
+        let rendered = self.render_page(page, kinds, projections, opts)?;
         let mut body = list_response(total, 1, rendered);
         if let Some(obj) = body.as_object_mut() {
             obj.remove("startIndex");
@@ -309,12 +309,12 @@ impl ScimService {
 
     fn render_page(
         &self,
-        page: &[StoredResource],
+        page: Vec<StoredResource>,
         kinds: &[ResourceKind],
         projections: &[Projection],
         opts: &ReadOptions,
     ) -> Result<Vec<Value>, ScimError> {
-        page.iter()
+        page.into_iter()
             .map(|record| {
                 let position = kinds.iter().position(|k| *k == record.kind).unwrap_or(0);
                 self.render(self.resource_type(record.kind), record, &projections[position], &opts.base)
