@@ -71,6 +71,9 @@ pub enum BenchKind {
         /// Requests in flight.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+        /// Times every server is measured, in turn; the table shows each round's ratio and the median.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// A 100-user page at the front, middle and back of a large user set, and a cursor page.
     Paging {
@@ -136,8 +139,8 @@ pub async fn run(which: BenchKind) -> anyhow::Result<Exit> {
         BenchKind::Large { users, requests, concurrency, data } => crate::bench::large::large_table(
             &crate::bench::large::large_bench(users, requests, concurrency, data.as_deref()).await?,
         ),
-        BenchKind::Hotpath { users, requests, concurrency } => crate::bench::hotpath::hotpath_table(
-            &crate::bench::hotpath::hotpath_bench(users, requests, concurrency).await?,
+        BenchKind::Hotpath { users, requests, concurrency, rounds } => crate::bench::hotpath::hotpath_table(
+            &crate::bench::hotpath::hotpath_bench(users, requests, concurrency, rounds).await?,
         ),
         BenchKind::Paging { users, requests, concurrency } => {
             crate::bench::paging::paging_table(&crate::bench::paging::paging_bench(users, requests, concurrency).await?)

@@ -273,6 +273,25 @@ async fn bench_provision_compares_the_initial_cycle_with_the_servers_raw_post_ra
 }
 
 #[actix_web::test]
+async fn bench_hotpath_measures_each_server_against_the_baseline_of_its_own_round() {
+    let args = ["bench", "hotpath", "--users", "20", "--requests", "100", "--concurrency", "2", "--rounds", "2"];
+    let out = scimlab(&args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = stdout(&out);
+    for row in [
+        "| baseline (plain actix-web) | GET /baseline | 100 | 0 |",
+        "| scimlab serve, defaults | GET /Users/{id} | 100 | 0 |",
+        "| scimlab serve, defaults | GET /Users?filter=userName eq | 100 | 0 |",
+        "| scimlab serve --record-capacity 0 | GET /Users/{id} | 100 | 0 |",
+    ] {
+        let line = table.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("no row '{row}':\n{table}"));
+        // Two rounds, two ratios, each against its own round's baseline.
+        assert_eq!(line.matches(" % / ").count(), 1, "{line}");
+    }
+    assert!(table.contains("| 100 % / 100 % | 100 % |"), "the baseline against itself: {table}");
+}
+
+#[actix_web::test]
 async fn bench_large_measures_a_restart_and_reads_over_a_kept_data_directory() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("large").to_str().unwrap().to_string();
