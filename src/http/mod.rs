@@ -99,21 +99,21 @@ where
     S: Service<actix_web::dev::ServiceRequest, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
     B: actix_web::body::MessageBody + 'static,
 {
-    use crate::recording::{redact_header, redact_query};
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let recorder = state.as_ref().map(|s| Arc::clone(&s.recorder)).filter(|r| r.enabled());
     let clock = state.as_ref().map(|s| Arc::clone(&s.clock));
     let metrics = state.map(|s| Arc::clone(&s.metrics));
     let started = Instant::now();
     let method = req.method().to_string();
-    // Only a recording server pays for copying the request's head.
+    // Only a recording server pays for copying the request's head; the recorder's thread
+    // redacts it.
     let captured = recorder.as_ref().zip(clock).map(|(_, clock)| {
-        let headers: Vec<(String, String)> = req
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), redact_header(k.as_str(), v.to_str().unwrap_or("[binary]"))))
-            .collect();
-        (crate::clock::rfc3339(clock.now()), req.path().to_string(), redact_query(req.query_string()), headers)
+        (
+            crate::clock::rfc3339(clock.now()),
+            req.path().to_string(),
+            req.query_string().to_string(),
+            header_pairs(req.headers()),
+        )
     });
     let fut = srv.call(req);
     async move {
@@ -144,11 +144,7 @@ where
                 request_headers,
                 request_body: None,
                 status: head.status().as_u16(),
-                response_headers: head
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), redact_header(k.as_str(), v.to_str().unwrap_or("[binary]"))))
-                    .collect(),
+                response_headers: header_pairs(head.headers()),
                 response_body: None,
                 latency_ms: started.elapsed().as_secs_f64() * 1000.0,
                 quirks: header(QUIRKS_HEADER).map(|q| q.split(", ").map(str::to_string).collect()).unwrap_or_default(),
@@ -160,6 +156,11 @@ where
         let response = head.set_body(actix_web::body::BoxBody::new(bytes));
         Ok(actix_web::dev::ServiceResponse::new(http_req, response))
     }
+}
+
+/// Headers as text pairs, for the recorder (which redacts them on its own thread).
+fn header_pairs(headers: &actix_web::http::header::HeaderMap) -> Vec<(String, String)> {
+    headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("[binary]").to_owned())).collect()
 }
 
 /// The SCIM API under `root` (the default tenant's and the per-tenant mount).

@@ -9,13 +9,17 @@ use std::time::Duration;
 
 use crate::batching::{BatchWorker, WhenFull};
 
-use super::{recorded_request_body, recorded_response_body, summarize_unauthenticated, RequestRecord, RingStore};
+use super::{
+    recorded_request_body, recorded_response_body, redact_header, redact_query, summarize_unauthenticated,
+    RequestRecord, RingStore,
+};
 
 /// Captures waiting for the writer, at most.
 const QUEUE_DEPTH: usize = 4096;
 
-/// One exchange as the request path saw it: the record with its head filled in (headers
-/// and query already redacted) and its bodies still raw; the writer parses and redacts them.
+/// One exchange as the request path saw it: the record with its head copied as it came
+/// (headers and query not yet redacted) and its bodies still raw. The writer redacts and
+/// parses them before the record is stored, so nothing unredacted is stored or served.
 pub struct Capture {
     pub record: RequestRecord,
     pub request_body: Option<bytes::Bytes>,
@@ -25,6 +29,10 @@ pub struct Capture {
 impl Capture {
     fn into_record(self) -> RequestRecord {
         let mut record = self.record;
+        for (name, value) in record.request_headers.iter_mut().chain(record.response_headers.iter_mut()) {
+            *value = redact_header(name, value);
+        }
+        record.query = redact_query(&record.query);
         record.request_body = self.request_body.as_deref().and_then(recorded_request_body);
         record.response_body = recorded_response_body(&self.response_body);
         if record.status == 401 {

@@ -431,8 +431,10 @@ pub fn recorded_response_body(bytes: &[u8]) -> Option<Box<RawValue>> {
         let head = String::from_utf8_lossy(&bytes[..MAX_RECORDED_BODY]);
         return serde_json::value::to_raw_value(&json!({"truncated": true, "bytes": bytes.len(), "head": head})).ok();
     }
-    let text = String::from_utf8_lossy(bytes).into_owned();
-    RawValue::from_string(text.clone()).or_else(|_| serde_json::value::to_raw_value(&Value::String(text))).ok()
+    // Not JSON (rare): the text again, as a JSON string.
+    RawValue::from_string(String::from_utf8_lossy(bytes).into_owned())
+        .or_else(|_| serde_json::value::to_raw_value(&Value::String(String::from_utf8_lossy(bytes).into_owned())))
+        .ok()
 }
 
 /// Redacts never-returned attributes: as keys at any depth (resources, path-less PATCH
