@@ -327,7 +327,11 @@ pub(crate) fn quirks_header(quirks: &[Leniency]) -> Option<HeaderValue> {
 }
 
 /// A single-resource response: body, `ETag`, and `Location` where the RFC asks for it.
-pub(crate) fn resource_response(status: StatusCode, outcome: &Outcome, with_location: bool) -> HttpResponse {
+pub(crate) fn resource_response<R: std::fmt::Display>(
+    status: StatusCode,
+    outcome: &Outcome<R>,
+    with_location: bool,
+) -> HttpResponse {
     let mut builder = HttpResponse::build(status);
     builder.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE)));
     if let Ok(etag) = HeaderValue::from_str(&outcome.etag()) {

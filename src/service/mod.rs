@@ -7,6 +7,7 @@ pub mod patch;
 pub mod profile;
 mod query;
 pub mod render;
+mod render_text;
 pub mod seed;
 
 use std::sync::Arc;
@@ -60,15 +61,16 @@ pub struct ReadOptions {
 
 /// A resource as returned to a client, with what the response headers need.
 #[derive(Debug, Clone)]
-pub struct Outcome {
-    pub resource: Value,
+pub struct Outcome<R = Value> {
+    /// The rendered resource: a JSON tree, or its text.
+    pub resource: R,
     pub version: u64,
     pub location: String,
     /// Leniencies the request needed (empty under strict or for RFC-clean requests).
     pub quirks: Vec<Leniency>,
 }
 
-impl Outcome {
+impl<R> Outcome<R> {
     /// Weak entity tag (RFC 7644 §3.14).
     pub fn etag(&self) -> String {
         etag(self.version)
@@ -179,11 +181,22 @@ impl ScimService {
         self.outcome(rt, record, &projection, opts, quirks)
     }
 
-    pub fn get(&self, kind: ResourceKind, id: &str, opts: &ReadOptions) -> Result<Outcome, ScimError> {
+    /// One resource, rendered to JSON text.
+    pub fn get(&self, kind: ResourceKind, id: &str, opts: &ReadOptions) -> Result<Outcome<String>, ScimError> {
         let rt = self.resource_type(kind);
         let projection = Projection::parse(rt, &opts.attributes, &opts.excluded)?;
+        let quirks = Quirks::new(self.config.profile);
+        if projection.is_default() {
+            let stored = self.store.get_text(kind, id).map_err(|e| store_error(e, kind, id))?;
+            let stored = stored.ok_or_else(|| not_found(kind, id))?;
+            if let Some(text) = self.render_text(rt, &stored, &projection, &opts.base)? {
+                let location = location(&opts.base, kind, &stored.id);
+                return Ok(Outcome { resource: text, version: stored.version, location, quirks: quirks.into_fired() });
+            }
+        }
         let record = self.load(kind, id)?;
-        self.outcome(rt, record, &projection, opts, Quirks::new(self.config.profile))
+        let Outcome { resource, version, location, quirks } = self.outcome(rt, record, &projection, opts, quirks)?;
+        Ok(Outcome { resource: resource.to_string(), version, location, quirks })
     }
 
     /// The current version of a resource, for conditional GETs.
@@ -316,10 +329,7 @@ impl ScimService {
     }
 
     fn load(&self, kind: ResourceKind, id: &str) -> Result<StoredResource, ScimError> {
-        self.store
-            .get(kind, id)
-            .map_err(|e| store_error(e, kind, id))?
-            .ok_or_else(|| ScimError::not_found(format!("{kind} \"{id}\" not found")))
+        self.store.get(kind, id).map_err(|e| store_error(e, kind, id))?.ok_or_else(|| not_found(kind, id))
     }
 
     /// Drops no-op member changes (removing a non-member, re-adding a member) so that an
@@ -444,16 +454,8 @@ impl ScimService {
             _ => {}
         }
         full.extend(extensions);
-        full.insert(
-            "meta".into(),
-            serde_json::json!({
-                "resourceType": record.kind.name(),
-                "created": record.created,
-                "lastModified": record.modified,
-                "location": location(base, record.kind, &record.id),
-                "version": etag(record.version),
-            }),
-        );
+        let meta = meta(record.kind, &record.id, record.version, &record.created, &record.modified, base);
+        full.insert("meta".into(), meta);
         Ok(Value::Object(projection.apply(rt, full)))
     }
 
@@ -497,8 +499,23 @@ impl ScimService {
     }
 }
 
+/// A resource's `meta` (RFC 7643 §3.1), as both renderers write it.
+fn meta(kind: ResourceKind, id: &str, version: u64, created: &str, modified: &str, base: &str) -> Value {
+    serde_json::json!({
+        "resourceType": kind.name(),
+        "created": created,
+        "lastModified": modified,
+        "location": location(base, kind, id),
+        "version": etag(version),
+    })
+}
+
 pub fn location(base: &str, kind: ResourceKind, id: &str) -> String {
     format!("{base}/{}/{id}", kind.endpoint())
+}
+
+fn not_found(kind: ResourceKind, id: &str) -> ScimError {
+    ScimError::not_found(format!("{kind} \"{id}\" not found"))
 }
 
 fn contention(kind: ResourceKind, id: &str) -> ScimError {

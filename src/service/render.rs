@@ -37,6 +37,17 @@ impl Projection {
         Ok(Projection { include, exclude })
     }
 
+    /// No `attributes` and no `excludedAttributes`: what a plain GET asks for.
+    pub fn is_default(&self) -> bool {
+        self.include.is_none() && self.exclude.is_empty()
+    }
+
+    /// Whether the default projection returns an attribute (RFC 7643 §2.2: not `never`,
+    /// and `request` only when asked for).
+    pub fn keeps_by_default(def: &AttributeDef) -> bool {
+        !matches!(def.returned, Returned::Never | Returned::Request)
+    }
+
     /// Whether a top-level core attribute is wanted (used to skip computing `members`).
     pub fn wants(&self, rt: &ResourceType, name: &str) -> bool {
         let Some(def) = rt.top_level(name) else { return false };

@@ -45,6 +45,18 @@ pub struct StoredResource {
     pub unique: Vec<IndexKey>,
 }
 
+/// A stored resource whose document is still JSON text, for reads that only render it: it
+/// skips building a tree of the whole document (and decoding its index keys).
+#[derive(Debug, Clone)]
+pub struct StoredText {
+    pub kind: ResourceKind,
+    pub id: String,
+    pub version: u64,
+    pub created: String,
+    pub modified: String,
+    pub doc: Box<serde_json::value::RawValue>,
+}
+
 /// What the write expects to find, for create-only and compare-and-swap updates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -181,6 +193,14 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 pub trait Store: Send + Sync {
     fn get(&self, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredResource>>;
+    /// [`Store::get`] with the document left as JSON text. The default decodes the whole
+    /// record and encodes the document again; a store that keeps JSON text can do better.
+    fn get_text(&self, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredText>> {
+        let Some(record) = self.get(kind, id)? else { return Ok(None) };
+        let doc = serde_json::value::to_raw_value(&record.doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let StoredResource { kind, id, version, created, modified, .. } = record;
+        Ok(Some(StoredText { kind, id, version, created, modified, doc }))
+    }
     /// The resources of these ids that exist, in the order given (one round trip per batch
     /// for a networked store).
     fn get_many(&self, kind: ResourceKind, ids: &[String]) -> StoreResult<Vec<StoredResource>> {

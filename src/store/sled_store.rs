@@ -16,7 +16,9 @@ use serde_json::Value;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Transactional, Tree};
 
-use super::{Change, Expect, IndexKey, Lookup, Store, StoreError, StoreResult, StoredResource, WriteRequest};
+use super::{
+    Change, Expect, IndexKey, Lookup, Store, StoreError, StoreResult, StoredResource, StoredText, WriteRequest,
+};
 use crate::scim::ResourceKind;
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -140,6 +142,10 @@ impl super::DefinitionStore for SledDefinitions {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> StoreResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode_borrowed<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> StoreResult<T> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -308,6 +314,24 @@ impl Store for SledStore {
             Some(bytes) => decode(&bytes).map(Some),
             None => Ok(None),
         }
+    }
+
+    fn get_text(&self, kind: ResourceKind, id: &str) -> StoreResult<Option<StoredText>> {
+        /// The fields a render needs, the document borrowed from the stored bytes.
+        #[derive(serde::Deserialize)]
+        struct Borrowed<'a> {
+            kind: ResourceKind,
+            id: String,
+            version: u64,
+            created: String,
+            modified: String,
+            #[serde(borrow)]
+            doc: &'a serde_json::value::RawValue,
+        }
+        let Some(bytes) = self.resources.get(resource_key(kind, id)).map_err(backend)? else { return Ok(None) };
+        let record: Borrowed<'_> = decode_borrowed(&bytes)?;
+        let Borrowed { kind, id, version, created, modified, doc } = record;
+        Ok(Some(StoredText { kind, id, version, created, modified, doc: doc.to_owned() }))
     }
 
     fn write(&self, req: WriteRequest) -> StoreResult<StoredResource> {

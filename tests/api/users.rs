@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 
@@ -537,4 +537,62 @@ async fn deep_start_index_pages_match_the_id_order_and_follow_deletes() {
     let after: Vec<String> = ids.iter().filter(|id| **id != ids[3]).cloned().collect();
     assert_eq!(page_at(&app, 1025).await, after[1024..1034]);
     assert!(page_at(&app, 1200).await.is_empty(), "past the end");
+}
+
+/// GET by id renders stored JSON text directly; a filtered list renders through a JSON tree.
+/// Both must send the same bytes for every shape of resource.
+#[actix_web::test]
+async fn get_by_id_sends_the_same_bytes_as_the_resource_in_a_list() {
+    let app = spawn_app().await;
+    let full = json!({
+        "schemas": [USER_URN, ENTERPRISE_URN],
+        "userName": "Bytes@Example.com",
+        "externalId": "ext-1",
+        "name": {"givenName": "Zoë", "familyName": "O\"Quote\\Back", "formatted": "Zoë \u{1F600}"},
+        "displayName": "Line\nBreak\ttab",
+        "emails": [{"value": "bytes@example.com", "type": "work", "primary": true}],
+        "phoneNumbers": [{"value": "+1 555 0100", "type": "mobile"}],
+        "active": true,
+        "password": "Secret-123!",
+        ENTERPRISE_URN: {"employeeNumber": "701", "costCenter": "4130", "manager": {"value": "m-1"}}
+    });
+    let user = app.post("/Users", full).await.body["id"].as_str().unwrap().to_string();
+    let plain = app.post("/Users", user_body("plain@example.com")).await.body["id"].as_str().unwrap().to_string();
+    let group = app
+        .post("/Groups", json!({"schemas": [GROUP_URN], "displayName": "Bytes", "members": [{"value": user}]}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let empty = app.post("/Groups", json!({"schemas": [GROUP_URN], "displayName": "Empty"})).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (endpoint, id) in [("Users", &user), ("Users", &plain), ("Groups", &group), ("Groups", &empty)] {
+        let text = |path: String| {
+            let request = app.client.get(app.url(&path)).bearer_auth(TOKEN);
+            async move { request.send().await.unwrap().text().await.unwrap() }
+        };
+        let by_id = text(format!("/{endpoint}/{id}")).await;
+        let listed: Value =
+            serde_json::from_str(&text(format!("/{endpoint}?filter=id%20eq%20%22{id}%22")).await).unwrap();
+        let in_list = serde_json::to_string(&listed["Resources"][0]).unwrap();
+        assert_eq!(by_id, in_list, "{endpoint}/{id}");
+    }
+    // The plain user is in no group: no `groups`; the member is in one; no password anywhere.
+    let member: Value = serde_json::from_str(
+        &app.client
+            .get(app.url(&format!("/Users/{user}")))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(member["groups"][0]["value"], group.as_str());
+    assert!(member.get("password").is_none() && member[ENTERPRISE_URN]["employeeNumber"] == "701");
 }

@@ -1,0 +1,129 @@
+//! Rendering a stored resource straight to JSON text, for the default projection (no
+//! `attributes` or `excludedAttributes`): the common GET by id. Decoding the document into
+//! a tree, rendering the tree and serializing it was a fifth of a GET (docs/perf.md,
+//! round 2). Here the document's top level is split into raw values, which are copied
+//! as they are stored.
+//!
+//! The output is byte for byte what the tree renderer ([`ScimService::render`]) produces.
+//! A document whose keys the tree renderer would merge with computed ones
+//! (`schemas`, `id`, `meta`, `members`, `groups`) goes to the tree renderer instead.
+
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::render::Projection;
+use super::{meta, ScimService};
+use crate::scim::{ResourceKind, ResourceType, ScimError};
+use crate::store::StoredText;
+
+/// An object's members in order, values left as JSON text.
+struct RawMembers<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawMembers<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Members<'a> {
+            type Value = RawMembers<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((key, value)) = map.next_entry::<String, &'de RawValue>()? {
+                    members.push((key, value));
+                }
+                Ok(RawMembers(members))
+            }
+        }
+        deserializer.deserialize_map(Members(std::marker::PhantomData))
+    }
+}
+
+/// Keys the tree renderer computes; a document that holds one of them is rendered as a tree.
+const COMPUTED: [&str; 5] = ["schemas", "id", "meta", "members", "groups"];
+
+/// Appends `,"key":value` (or without the comma first).
+fn member(out: &mut String, key: &str, value: &str) {
+    if !out.ends_with('{') {
+        out.push(',');
+    }
+    out.push_str(&Value::String(key.to_string()).to_string());
+    out.push(':');
+    out.push_str(value);
+}
+
+impl ScimService {
+    /// The wire form of `stored` as JSON text under the default projection; None when only
+    /// the tree renderer can render it (another projection, or a document holding a
+    /// computed key).
+    pub(super) fn render_text(
+        &self,
+        rt: &ResourceType,
+        stored: &StoredText,
+        projection: &Projection,
+        base: &str,
+    ) -> Result<Option<String>, ScimError> {
+        if !projection.is_default() {
+            return Ok(None);
+        }
+        let Ok(RawMembers(doc)) = serde_json::from_str::<RawMembers<'_>>(stored.doc.get()) else { return Ok(None) };
+        if doc.iter().any(|(key, _)| COMPUTED.contains(&key.as_str())) {
+            return Ok(None);
+        }
+        let keeps = |name: &str| rt.top_level(name).is_some_and(Projection::keeps_by_default);
+        let mut out = String::with_capacity(stored.doc.get().len() + 256);
+        out.push('{');
+        let mut schemas = vec![Value::String(rt.core.id.clone())];
+        for ext in &rt.extensions {
+            if doc.iter().any(|(key, _)| *key == ext.schema.id) {
+                schemas.push(Value::String(ext.schema.id.clone()));
+            }
+        }
+        member(&mut out, "schemas", &Value::Array(schemas).to_string());
+        if keeps("id") {
+            member(&mut out, "id", &Value::String(stored.id.clone()).to_string());
+        }
+        for (key, value) in doc.iter().filter(|(key, _)| rt.extension(key).is_none()) {
+            if keeps(key) {
+                member(&mut out, key, value.get());
+            }
+        }
+        match stored.kind {
+            ResourceKind::Group if keeps("members") => {
+                let members = self.members_with_refs(&stored.id, base)?;
+                member(&mut out, "members", &Value::Array(members).to_string());
+            }
+            ResourceKind::User if keeps("groups") => {
+                let groups = self.groups_of(&stored.id, base)?;
+                if !groups.is_empty() {
+                    member(&mut out, "groups", &Value::Array(groups).to_string());
+                }
+            }
+            _ => {}
+        }
+        for (key, value) in &doc {
+            let Some(schema) = rt.extension(key) else { continue };
+            // Not an object: the tree renderer drops it too.
+            let Ok(RawMembers(attributes)) = serde_json::from_str::<RawMembers<'_>>(value.get()) else { continue };
+            let mut kept = String::from("{");
+            for (name, attribute) in &attributes {
+                if schema.attribute(name).is_some_and(Projection::keeps_by_default) {
+                    member(&mut kept, name, attribute.get());
+                }
+            }
+            if kept.len() > 1 {
+                kept.push('}');
+                member(&mut out, key, &kept);
+            }
+        }
+        if keeps("meta") {
+            let meta = meta(stored.kind, &stored.id, stored.version, &stored.created, &stored.modified, base);
+            member(&mut out, "meta", &meta.to_string());
+        }
+        out.push('}');
+        Ok(Some(out))
+    }
+}
