@@ -340,7 +340,7 @@ impl ScimService {
         };
         let relations = needs_relations(kind, &filter.expr);
         let mut error = None;
-        let mut check = |record: StoredResource, out: &mut Vec<StoredResource>| {
+        let mut check = |mut record: StoredResource, out: &mut Vec<StoredResource>| {
             let matched = if relations {
                 match self.with_relations(&record) {
                     Ok(doc) => filter.matches(&doc),
@@ -350,7 +350,7 @@ impl ScimService {
                     }
                 }
             } else {
-                filter.matches(&with_id(&record))
+                matches_with_id(filter, &mut record)
             };
             if matched {
                 out.push(record);
@@ -499,6 +499,24 @@ fn sort_key(target: &Target, doc: &Value) -> Option<Value> {
     }
 }
 
+/// [`ValidFilter::matches`] on the document with `id` and `meta`, added in place and taken
+/// away again: a copy of every candidate cost more than checking it.
+fn matches_with_id(filter: &ValidFilter, record: &mut StoredResource) -> bool {
+    let meta = json!({"resourceType": record.kind.name(), "created": record.created, "lastModified": record.modified});
+    let Some(doc) = record.doc.as_object_mut().filter(|d| !d.contains_key("id") && !d.contains_key("meta")) else {
+        return filter.matches(&with_id(record));
+    };
+    // Appended last, so removing them (last first) leaves the document's order as it was.
+    doc.insert("id".into(), Value::String(record.id.clone()));
+    doc.insert("meta".into(), meta);
+    let matched = filter.matches(&record.doc);
+    if let Some(doc) = record.doc.as_object_mut() {
+        doc.remove("meta");
+        doc.remove("id");
+    }
+    matched
+}
+
 fn with_id(record: &StoredResource) -> Value {
     let mut doc = record.doc.clone();
     if let Some(obj) = doc.as_object_mut() {
@@ -556,13 +574,14 @@ impl Cursor {
 }
 
 fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [urn::LIST_RESPONSE],
-        "totalResults": total,
-        "itemsPerPage": resources.len(),
-        "startIndex": start_index,
-        "Resources": resources,
-    })
+    // Built by hand: `json!` would copy every rendered resource into the envelope.
+    let mut body = serde_json::Map::new();
+    body.insert("schemas".into(), json!([urn::LIST_RESPONSE]));
+    body.insert("totalResults".into(), total.into());
+    body.insert("itemsPerPage".into(), resources.len().into());
+    body.insert("startIndex".into(), start_index.into());
+    body.insert("Resources".into(), Value::Array(resources));
+    Value::Object(body)
 }
 
 pub(crate) fn filter_error(e: FilterError) -> ScimError {
