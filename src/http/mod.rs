@@ -31,7 +31,6 @@ use actix_web::dev::Service;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use serde_json::Value;
 
 use crate::scim::discovery::Capabilities;
 use crate::scim::{ScimError, MEDIA_TYPE};
@@ -312,7 +311,7 @@ async fn not_implemented(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 }
 
 /// A SCIM JSON response with the right media type.
-pub(crate) fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
+pub(crate) fn scim_json(status: StatusCode, body: &impl std::fmt::Display) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE)))
         .body(body.to_string())

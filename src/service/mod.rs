@@ -3,7 +3,9 @@
 
 mod bulk;
 pub mod input;
+mod list_text;
 pub mod patch;
+mod plan;
 pub mod profile;
 mod query;
 pub mod render;
@@ -20,7 +22,7 @@ use crate::scim::{ResourceKind, ResourceType, ScimError};
 use crate::store::{Expect, IndexKey, MemberChanges, Store, StoreError, StoredResource, WriteRequest};
 use patch::{MemberPatch, Patcher};
 use profile::{Leniency, Profile, Quirks};
-pub use query::{split_list, ListQuery};
+pub use query::{split_list, ListBody, ListQuery};
 use render::Projection;
 
 /// Longest normalized value kept in an index key; longer values are truncated, and every
@@ -410,104 +412,6 @@ impl ScimService {
         let resource = self.render(rt, record, projection, &opts.base)?;
         Ok(Outcome { resource, version, location, quirks: quirks.into_fired() })
     }
-
-    /// The wire form of a stored resource under a projection.
-    fn render(
-        &self,
-        rt: &ResourceType,
-        record: StoredResource,
-        projection: &Projection,
-        base: &str,
-    ) -> Result<Value, ScimError> {
-        let mut full = Map::new();
-        let doc = match record.doc {
-            Value::Object(doc) => doc,
-            _ => Map::new(),
-        };
-        let mut schemas = vec![Value::String(rt.core.id.clone())];
-        for ext in &rt.extensions {
-            if doc.contains_key(&ext.schema.id) {
-                schemas.push(Value::String(ext.schema.id.clone()));
-            }
-        }
-        full.insert("schemas".into(), Value::Array(schemas));
-        full.insert("id".into(), Value::String(record.id.clone()));
-        let mut extensions = Vec::new();
-        for (k, v) in doc {
-            if rt.extension(&k).is_some() {
-                extensions.push((k, v));
-            } else {
-                full.insert(k, v);
-            }
-        }
-        match record.kind {
-            ResourceKind::Group if projection.wants(rt, "members") => {
-                let members = self.members_with_refs(&record.id, base)?;
-                full.insert("members".into(), Value::Array(members));
-            }
-            ResourceKind::User if projection.wants(rt, "groups") => {
-                let groups = self.groups_of(&record.id, base)?;
-                if !groups.is_empty() {
-                    full.insert("groups".into(), Value::Array(groups));
-                }
-            }
-            _ => {}
-        }
-        full.extend(extensions);
-        let meta = meta(record.kind, &record.id, record.version, &record.created, &record.modified, base);
-        full.insert("meta".into(), meta);
-        Ok(Value::Object(projection.apply(rt, full)))
-    }
-
-    fn members_with_refs(&self, group_id: &str, base: &str) -> Result<Vec<Value>, ScimError> {
-        let mut members = self.store.members(group_id).map_err(|e| store_error(e, ResourceKind::Group, group_id))?;
-        for m in &mut members {
-            let kind =
-                m.get("type").and_then(Value::as_str).and_then(ResourceKind::from_name).unwrap_or(ResourceKind::User);
-            if let (Some(id), Some(obj)) =
-                (m.get("value").and_then(Value::as_str).map(str::to_string), m.as_object_mut())
-            {
-                obj.insert("$ref".into(), Value::String(location(base, kind, &id)));
-            }
-        }
-        Ok(members)
-    }
-
-    /// `User.groups`: direct memberships from the reverse index (RFC 7643 §4.1.2).
-    fn groups_of(&self, member_id: &str, base: &str) -> Result<Vec<Value>, ScimError> {
-        let ids = self
-            .store
-            .lookup(ResourceKind::Group, &crate::store::Lookup::GroupsWithMember(member_id.to_string()))
-            .map_err(|e| store_error(e, ResourceKind::Group, member_id))?;
-        let mut out = Vec::with_capacity(ids.len());
-        for gid in ids {
-            let Some(group) =
-                self.store.get(ResourceKind::Group, &gid).map_err(|e| store_error(e, ResourceKind::Group, &gid))?
-            else {
-                continue;
-            };
-            let mut entry = Map::new();
-            entry.insert("value".into(), Value::String(gid.clone()));
-            entry.insert("$ref".into(), Value::String(location(base, ResourceKind::Group, &gid)));
-            if let Some(name) = group.doc.get("displayName") {
-                entry.insert("display".into(), name.clone());
-            }
-            entry.insert("type".into(), Value::String("direct".into()));
-            out.push(Value::Object(entry));
-        }
-        Ok(out)
-    }
-}
-
-/// A resource's `meta` (RFC 7643 §3.1), as both renderers write it.
-fn meta(kind: ResourceKind, id: &str, version: u64, created: &str, modified: &str, base: &str) -> Value {
-    serde_json::json!({
-        "resourceType": kind.name(),
-        "created": created,
-        "lastModified": modified,
-        "location": location(base, kind, id),
-        "version": etag(version),
-    })
 }
 
 pub fn location(base: &str, kind: ResourceKind, id: &str) -> String {

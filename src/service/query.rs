@@ -7,12 +7,13 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
+use super::plan::{needs_relations, plan, required_text, Access};
 use super::render::Projection;
-use super::{index_value, store_error, ReadOptions, ScimService};
+use super::{store_error, ReadOptions, ScimService};
 use crate::filter::eval::{sort_cmp, values};
-use crate::filter::{parse_filter, CompareOp, Expr, Filter, FilterError, Target, ValidFilter, ValidateOptions};
+use crate::filter::{parse_filter, Filter, FilterError, Target, ValidFilter, ValidateOptions};
 use crate::scim::{urn, ResourceKind, ScimError};
-use crate::store::{IndexKey, Lookup, StoredResource};
+use crate::store::{Lookup, StoredResource};
 
 use super::profile::{Leniency, Quirks};
 use crate::scim::ScimType;
@@ -21,6 +22,32 @@ use crate::scim::ScimType;
 pub struct PreparedList {
     filter: Result<Option<Filter>, ScimError>,
     pub cheap: bool,
+}
+
+/// A ListResponse: a JSON tree, or text written without one ([`ScimService::list_text`]).
+#[derive(Debug)]
+pub enum ListBody {
+    Tree(Value),
+    Text(String),
+}
+
+impl ListBody {
+    pub fn into_value(self) -> Result<Value, ScimError> {
+        match self {
+            ListBody::Tree(value) => Ok(value),
+            ListBody::Text(text) => serde_json::from_str(&text)
+                .map_err(|e| ScimError::internal(format!("a rendered list is not JSON: {e}"))),
+        }
+    }
+}
+
+impl std::fmt::Display for ListBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListBody::Tree(value) => value.fmt(f),
+            ListBody::Text(text) => f.write_str(text),
+        }
+    }
 }
 
 /// Query parameters of a list or search request.
@@ -93,13 +120,6 @@ pub fn split_list(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
-/// How a filter will be answered.
-#[derive(Debug, Clone, PartialEq)]
-enum Access {
-    Id(String),
-    Index(Lookup),
-}
-
 impl ScimService {
     /// Lists resources of the given kinds (one kind for `/Users`, both for root `/.search`).
     pub fn list(
@@ -108,7 +128,8 @@ impl ScimService {
         query: &ListQuery,
         opts: &ReadOptions,
     ) -> Result<(Value, Vec<Leniency>), ScimError> {
-        self.list_prepared(kinds, query, self.prepare_list(kinds, query), opts)
+        let (body, quirks) = self.list_prepared(kinds, query, self.prepare_list(kinds, query), opts)?;
+        Ok((body.into_value()?, quirks))
     }
 
     /// Lists with the filter already parsed by [`ScimService::prepare_list`] (a parse error
@@ -119,7 +140,7 @@ impl ScimService {
         query: &ListQuery,
         prepared: PreparedList,
         opts: &ReadOptions,
-    ) -> Result<(Value, Vec<Leniency>), ScimError> {
+    ) -> Result<(ListBody, Vec<Leniency>), ScimError> {
         let mut quirks = Quirks::new(self.config.profile);
         let start_index = query.start_index.unwrap_or(1).max(1) as usize;
         let count =
@@ -168,7 +189,7 @@ impl ScimService {
                 })
                 .map_err(|e| store_error(e, *kind, ""))?;
             let body = self.cursor_page(page, more, total, kinds, query, &projections, opts)?;
-            return Ok((body, quirks.into_fired()));
+            return Ok((ListBody::Tree(body), quirks.into_fired()));
         }
 
         // Unfiltered, unsorted, one kind: count and skip without decoding every record.
@@ -185,10 +206,18 @@ impl ScimService {
                     .map_err(|e| store_error(e, kind, ""))?;
             }
             let rendered = self.render_page(page, &[kind], &projections, opts)?;
-            return Ok((list_response(total, start_index, rendered), quirks.into_fired()));
+            return Ok((ListBody::Tree(list_response(total, start_index, rendered)), quirks.into_fired()));
         }
 
         let valid_filters = self.validate_filters(parsed.as_ref(), kinds, &mut quirks)?;
+        // One kind, an index-answered filter, the default projection: answered as text.
+        if let ([kind], [Some(valid)], None, None) = (kinds, valid_filters.as_slice(), &query.sort_by, &cursor) {
+            if projections.iter().all(Projection::is_default) {
+                if let Some(text) = self.list_text(*kind, valid, start_index, count, &opts.base)? {
+                    return Ok((ListBody::Text(text), quirks.into_fired()));
+                }
+            }
+        }
         let mut matches: Vec<StoredResource> = Vec::new();
         for (kind, valid) in kinds.iter().zip(&valid_filters) {
             self.collect_matches(*kind, valid.as_ref(), &mut matches)?;
@@ -206,11 +235,11 @@ impl ScimService {
             let page: Vec<StoredResource> = rest.by_ref().take(count).collect();
             let more = rest.next().is_some();
             let body = self.cursor_page(page, more, total, kinds, query, &projections, opts)?;
-            return Ok((body, quirks.into_fired()));
+            return Ok((ListBody::Tree(body), quirks.into_fired()));
         }
         let page: Vec<StoredResource> = matches.into_iter().skip(start_index - 1).take(count).collect();
         let rendered = self.render_page(page, kinds, &projections, opts)?;
-        Ok((list_response(total, start_index, rendered), quirks.into_fired()))
+        Ok((ListBody::Tree(list_response(total, start_index, rendered)), quirks.into_fired()))
     }
 
     /// A cursor page's ListResponse: no startIndex, and `nextCursor` after the page's last
@@ -358,18 +387,7 @@ impl ScimService {
         };
         match plan(kind, &filter.expr) {
             Some(accesses) => {
-                let mut ids = BTreeSet::new();
-                for access in accesses {
-                    match access {
-                        Access::Id(id) => {
-                            ids.insert(id);
-                        }
-                        Access::Index(lookup) => {
-                            ids.extend(self.store.lookup(kind, &lookup).map_err(|e| store_error(e, kind, ""))?)
-                        }
-                    }
-                }
-                let ids: Vec<String> = ids.into_iter().collect();
+                let ids = self.candidate_ids(kind, accesses)?;
                 for record in self.store.get_many(kind, &ids).map_err(|e| store_error(e, kind, ""))? {
                     check(record, out);
                 }
@@ -400,6 +418,22 @@ impl ScimService {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// The ids the index accesses name, once each, in id order.
+    pub(super) fn candidate_ids(&self, kind: ResourceKind, accesses: Vec<Access>) -> Result<Vec<String>, ScimError> {
+        let mut ids = BTreeSet::new();
+        for access in accesses {
+            match access {
+                Access::Id(id) => {
+                    ids.insert(id);
+                }
+                Access::Index(lookup) => {
+                    ids.extend(self.store.lookup(kind, &lookup).map_err(|e| store_error(e, kind, ""))?)
+                }
+            }
+        }
+        Ok(ids.into_iter().collect())
     }
 
     /// The document with `id`, `meta` and computed `members`/`groups`, for filters on them.
@@ -573,145 +607,24 @@ impl Cursor {
     }
 }
 
+/// A ListResponse (RFC 7644 §3.4.2). Built by hand: `json!` would copy every rendered
+/// resource into the envelope.
 fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
-    // Built by hand: `json!` would copy every rendered resource into the envelope.
-    let mut body = serde_json::Map::new();
-    body.insert("schemas".into(), json!([urn::LIST_RESPONSE]));
-    body.insert("totalResults".into(), total.into());
-    body.insert("itemsPerPage".into(), resources.len().into());
-    body.insert("startIndex".into(), start_index.into());
+    let mut body = list_envelope(total, start_index, resources.len());
     body.insert("Resources".into(), Value::Array(resources));
     Value::Object(body)
 }
 
+/// A ListResponse's members before `Resources`, which comes last.
+pub(super) fn list_envelope(total: usize, start_index: usize, items_per_page: usize) -> serde_json::Map<String, Value> {
+    let mut body = serde_json::Map::new();
+    body.insert("schemas".into(), json!([urn::LIST_RESPONSE]));
+    body.insert("totalResults".into(), total.into());
+    body.insert("itemsPerPage".into(), items_per_page.into());
+    body.insert("startIndex".into(), start_index.into());
+    body
+}
+
 pub(crate) fn filter_error(e: FilterError) -> ScimError {
     ScimError::invalid_filter(e.to_string())
-}
-
-fn needs_relations(kind: ResourceKind, expr: &Expr) -> bool {
-    let relation = match kind {
-        ResourceKind::Group => "members",
-        ResourceKind::User => "groups",
-    };
-    match expr {
-        Expr::Compare { target, .. } | Expr::Present(target) | Expr::Any { target, .. } => {
-            !target.relative && target.extension.is_none() && target.attr == relation
-        }
-        Expr::And(l, r) | Expr::Or(l, r) => needs_relations(kind, l) || needs_relations(kind, r),
-        Expr::Not(inner) => needs_relations(kind, inner),
-    }
-}
-
-/// The indexed attribute a target addresses, with its case rule.
-fn indexed(kind: ResourceKind, target: &Target) -> Option<(&'static str, bool)> {
-    if target.extension.is_some() || target.relative {
-        return None;
-    }
-    match (kind, target.attr.as_str(), target.sub.as_deref()) {
-        (_, "externalId", None) => Some(("externalId", true)),
-        (ResourceKind::User, "userName", None) => Some(("userName", false)),
-        (ResourceKind::User, "emails", Some("value")) => Some(("emails.value", false)),
-        (ResourceKind::Group, "displayName", None) => Some(("displayName", false)),
-        _ => None,
-    }
-}
-
-/// Index accesses whose union is a superset of the filter's matches, or `None` for a scan.
-/// Lower-cased text a resource's JSON must contain (ASCII-case-insensitively) to match:
-/// the string literals of `eq`, `co`, `sw` and `ew` on string attributes that every match
-/// needs (both sides of an `and`, inside a value path); none under `or` or `not`. Only
-/// printable ASCII without quotes or backslashes, which JSON stores as written. Not for
-/// filters on relations (group members, a user's groups), which live outside the document.
-fn required_text(expr: &Expr) -> Vec<String> {
-    match expr {
-        Expr::Compare {
-            target,
-            op: CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew,
-            value: Value::String(s),
-        } if target.kind == crate::scim::schema::AttrType::String
-                // meta is rendered, not stored.
-                && target.attr != "meta"
-                && !s.is_empty()
-                && s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') =>
-        {
-            vec![s.to_ascii_lowercase()]
-        }
-        Expr::And(left, right) => {
-            let mut all = required_text(left);
-            all.extend(required_text(right));
-            all
-        }
-        Expr::Any { inner, .. } => required_text(inner),
-        _ => Vec::new(),
-    }
-}
-
-fn plan(kind: ResourceKind, expr: &Expr) -> Option<Vec<Access>> {
-    match expr {
-        Expr::Compare { target, op, value: Value::String(v) } => plan_compare(kind, target, *op, v),
-        Expr::Any { target, inner } => {
-            let member_kind = |t: &Target| Target {
-                relative: false,
-                sub: Some(t.attr.clone()),
-                attr: target.attr.clone(),
-                ..t.clone()
-            };
-            plan_element(inner).and_then(|(t, op, v)| plan_compare(kind, &member_kind(t), op, v))
-        }
-        Expr::And(l, r) => match (plan(kind, l), plan(kind, r)) {
-            (Some(a), Some(b)) => Some(if rank(&b) < rank(&a) { b } else { a }),
-            (a, b) => a.or(b),
-        },
-        Expr::Or(l, r) => {
-            let mut a = plan(kind, l)?;
-            a.extend(plan(kind, r)?);
-            Some(a)
-        }
-        _ => None,
-    }
-}
-
-fn plan_compare(kind: ResourceKind, target: &Target, op: CompareOp, value: &str) -> Option<Vec<Access>> {
-    if target.extension.is_none() && !target.relative {
-        if target.attr == "id" && op == CompareOp::Eq {
-            return Some(vec![Access::Id(value.to_string())]);
-        }
-        if kind == ResourceKind::Group
-            && target.attr == "members"
-            && target.sub.as_deref() == Some("value")
-            && op == CompareOp::Eq
-        {
-            return Some(vec![Access::Index(Lookup::GroupsWithMember(value.to_string()))]);
-        }
-    }
-    let (attr, case_exact) = indexed(kind, target)?;
-    let key = IndexKey::new(attr, index_value(value, case_exact));
-    match op {
-        CompareOp::Eq => Some(vec![Access::Index(Lookup::Eq(key))]),
-        CompareOp::Sw => Some(vec![Access::Index(Lookup::Prefix(key))]),
-        _ => None,
-    }
-}
-
-/// Inside `attr[...]`: an `eq`/`sw` on a string sub-attribute, possibly in an `and` chain.
-fn plan_element(inner: &Expr) -> Option<(&Target, CompareOp, &str)> {
-    match inner {
-        Expr::Compare { target, op: op @ (CompareOp::Eq | CompareOp::Sw), value: Value::String(v) } => {
-            Some((target, *op, v.as_str()))
-        }
-        Expr::And(l, r) => plan_element(l).or_else(|| plan_element(r)),
-        _ => None,
-    }
-}
-
-/// Lower is more selective: direct ids, then equality, then prefix scans.
-fn rank(accesses: &[Access]) -> usize {
-    accesses
-        .iter()
-        .map(|a| match a {
-            Access::Id(_) => 1,
-            Access::Index(Lookup::Eq(_)) | Access::Index(Lookup::GroupsWithMember(_)) => 2,
-            Access::Index(Lookup::Prefix(_)) => 4,
-        })
-        .sum()
 }

@@ -4,9 +4,12 @@
 
 use serde_json::{Map, Value};
 
+use super::{etag, location, store_error, ScimService};
 use crate::filter::{parse_patch_path, FilterLimits};
 use crate::scim::schema::{AttributeDef, Returned};
+use crate::scim::ResourceKind;
 use crate::scim::{ResourceType, ScimError};
+use crate::store::StoredResource;
 
 /// One `attributes`/`excludedAttributes` entry, resolved to schema spelling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,5 +182,105 @@ fn selector(rt: &ResourceType, text: &str, param: &str) -> Result<Selector, Scim
         extension: resolved.extension.map(str::to_string),
         attr: Some(resolved.attr.name.clone()),
         sub: resolved.sub.map(|s| s.name.clone()),
+    })
+}
+
+impl ScimService {
+    /// The wire form of a stored resource under a projection.
+    pub(super) fn render(
+        &self,
+        rt: &ResourceType,
+        record: StoredResource,
+        projection: &Projection,
+        base: &str,
+    ) -> Result<Value, ScimError> {
+        let mut full = Map::new();
+        let doc = match record.doc {
+            Value::Object(doc) => doc,
+            _ => Map::new(),
+        };
+        let mut schemas = vec![Value::String(rt.core.id.clone())];
+        for ext in &rt.extensions {
+            if doc.contains_key(&ext.schema.id) {
+                schemas.push(Value::String(ext.schema.id.clone()));
+            }
+        }
+        full.insert("schemas".into(), Value::Array(schemas));
+        full.insert("id".into(), Value::String(record.id.clone()));
+        let mut extensions = Vec::new();
+        for (k, v) in doc {
+            if rt.extension(&k).is_some() {
+                extensions.push((k, v));
+            } else {
+                full.insert(k, v);
+            }
+        }
+        match record.kind {
+            ResourceKind::Group if projection.wants(rt, "members") => {
+                let members = self.members_with_refs(&record.id, base)?;
+                full.insert("members".into(), Value::Array(members));
+            }
+            ResourceKind::User if projection.wants(rt, "groups") => {
+                let groups = self.groups_of(&record.id, base)?;
+                if !groups.is_empty() {
+                    full.insert("groups".into(), Value::Array(groups));
+                }
+            }
+            _ => {}
+        }
+        full.extend(extensions);
+        let meta = meta(record.kind, &record.id, record.version, &record.created, &record.modified, base);
+        full.insert("meta".into(), meta);
+        Ok(Value::Object(projection.apply(rt, full)))
+    }
+
+    pub(super) fn members_with_refs(&self, group_id: &str, base: &str) -> Result<Vec<Value>, ScimError> {
+        let mut members = self.store.members(group_id).map_err(|e| store_error(e, ResourceKind::Group, group_id))?;
+        for m in &mut members {
+            let kind =
+                m.get("type").and_then(Value::as_str).and_then(ResourceKind::from_name).unwrap_or(ResourceKind::User);
+            if let (Some(id), Some(obj)) =
+                (m.get("value").and_then(Value::as_str).map(str::to_string), m.as_object_mut())
+            {
+                obj.insert("$ref".into(), Value::String(location(base, kind, &id)));
+            }
+        }
+        Ok(members)
+    }
+
+    /// `User.groups`: direct memberships from the reverse index (RFC 7643 §4.1.2).
+    pub(super) fn groups_of(&self, member_id: &str, base: &str) -> Result<Vec<Value>, ScimError> {
+        let ids = self
+            .store
+            .lookup(ResourceKind::Group, &crate::store::Lookup::GroupsWithMember(member_id.to_string()))
+            .map_err(|e| store_error(e, ResourceKind::Group, member_id))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for gid in ids {
+            let Some(group) =
+                self.store.get(ResourceKind::Group, &gid).map_err(|e| store_error(e, ResourceKind::Group, &gid))?
+            else {
+                continue;
+            };
+            let mut entry = Map::new();
+            entry.insert("value".into(), Value::String(gid.clone()));
+            entry.insert("$ref".into(), Value::String(location(base, ResourceKind::Group, &gid)));
+            if let Some(name) = group.doc.get("displayName") {
+                entry.insert("display".into(), name.clone());
+            }
+            entry.insert("type".into(), Value::String("direct".into()));
+            out.push(Value::Object(entry));
+        }
+        Ok(out)
+    }
+}
+
+/// A resource's `meta` (RFC 7643 §3.1), as both renderers write it.
+pub(super) fn meta(kind: ResourceKind, id: &str, version: u64, created: &str, modified: &str, base: &str) -> Value {
+    serde_json::json!({
+        "resourceType": kind.name(),
+        "created": created,
+        "lastModified": modified,
+        "location": location(base, kind, id),
+        "version": etag(version),
     })
 }

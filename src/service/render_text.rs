@@ -14,13 +14,13 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::render::Projection;
-use super::{meta, ScimService};
+use super::render::{meta, Projection};
+use super::ScimService;
 use crate::scim::{ResourceKind, ResourceType, ScimError};
 use crate::store::StoredText;
 
 /// An object's members in order, values left as JSON text.
-struct RawMembers<'a>(Vec<(String, &'a RawValue)>);
+pub(super) struct RawMembers<'a>(pub(super) Vec<(String, &'a RawValue)>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for RawMembers<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -1,0 +1,82 @@
+//! A ListResponse written as text, for the list Entra and Okta send most: one resource type,
+//! a filter answered from an index (`userName eq "…"`), the default projection. Each
+//! candidate is read as JSON text ([`crate::store::Store::get_text`]), checked on only the
+//! attributes the filter reads, and rendered with [`ScimService::render_text`]. The bytes
+//! are those of the tree path (`query::list_response` over `render`); a test holds them equal.
+
+use serde_json::{Map, Value};
+
+use super::plan::{needs_relations, plan, read_attributes};
+use super::query::list_envelope;
+use super::render::Projection;
+use super::render_text::RawMembers;
+use super::{store_error, ScimService};
+use crate::filter::ValidFilter;
+use crate::scim::{ResourceKind, ScimError};
+use crate::store::StoredText;
+
+impl ScimService {
+    /// The page as ListResponse text; None when the filter is not answered from an index
+    /// or reads relations, or a candidate can only be rendered as a tree.
+    pub(super) fn list_text(
+        &self,
+        kind: ResourceKind,
+        filter: &ValidFilter,
+        start_index: usize,
+        count: usize,
+        base: &str,
+    ) -> Result<Option<String>, ScimError> {
+        if needs_relations(kind, &filter.expr) {
+            return Ok(None);
+        }
+        let Some(accesses) = plan(kind, &filter.expr) else { return Ok(None) };
+        let read = read_attributes(&filter.expr);
+        let mut matches = Vec::new();
+        for id in self.candidate_ids(kind, accesses)? {
+            let Some(stored) = self.store.get_text(kind, &id).map_err(|e| store_error(e, kind, &id))? else {
+                continue;
+            };
+            let Some(checked) = checked_document(&stored, &read) else { return Ok(None) };
+            if filter.matches(&checked) {
+                matches.push(stored);
+            }
+        }
+        let total = matches.len();
+        let rt = self.resource_type(kind);
+        let projection = Projection::default();
+        let mut resources = Vec::new();
+        for stored in matches.iter().skip(start_index - 1).take(count) {
+            let Some(text) = self.render_text(rt, stored, &projection, base)? else { return Ok(None) };
+            resources.push(text);
+        }
+        // The envelope as the tree path writes it, then `Resources`, its last member, as text.
+        let mut text = Value::Object(list_envelope(total, start_index, resources.len())).to_string();
+        text.pop();
+        text.push_str(",\"Resources\":[");
+        text.push_str(&resources.join(","));
+        text.push_str("]}");
+        Ok(Some(text))
+    }
+}
+
+/// The part of a document a filter reads, with `id` and `meta` as the tree path adds them:
+/// the attributes it names (matched as the evaluator matches them, ignoring case).
+fn checked_document(stored: &StoredText, read: &[(Option<&str>, &str)]) -> Option<Value> {
+    let RawMembers(members) = serde_json::from_str::<RawMembers<'_>>(stored.doc.get()).ok()?;
+    let mut doc = Map::new();
+    for (key, value) in members {
+        let wanted = read.iter().any(|(extension, attr)| match extension {
+            Some(urn) => key.eq_ignore_ascii_case(urn),
+            None => key.eq_ignore_ascii_case(attr),
+        });
+        if wanted && key != "id" && key != "meta" {
+            doc.insert(key, serde_json::from_str(value.get()).ok()?);
+        }
+    }
+    doc.insert("id".into(), Value::String(stored.id.clone()));
+    doc.insert(
+        "meta".into(),
+        serde_json::json!({"resourceType": stored.kind.name(), "created": stored.created, "lastModified": stored.modified}),
+    );
+    Some(Value::Object(doc))
+}
