@@ -281,10 +281,21 @@ where
         let status = res.status().as_u16();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let (method, path) = (res.request().method(), res.request().path());
-        if status >= 500 {
-            tracing::error!(%method, path, status, latency_ms, request_id, "request failed");
-        } else {
-            tracing::info!(%method, path, status, latency_ms, request_id, "request");
+        let line = crate::telemetry::RequestLine {
+            method: method.as_str(),
+            path,
+            status,
+            latency_ms,
+            request_id: &request_id,
+        };
+        // The same line through tracing where the fast writer does not run (a colour terminal,
+        // tests, an embedding host): crate::telemetry holds the two formats equal.
+        if !crate::telemetry::write_request_line(&line) {
+            if status >= 500 {
+                tracing::error!(%method, path, status, latency_ms, request_id, "request failed");
+            } else {
+                tracing::info!(%method, path, status, latency_ms, request_id, "request");
+            }
         }
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), v);

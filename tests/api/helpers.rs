@@ -278,16 +278,24 @@ pub fn id_of(resource: &Value) -> String {
 /// `scimlab serve --addr 127.0.0.1:0 ARGS` as a child process (blocking); returns it and its
 /// ready line, which says where it listens.
 pub fn serve_process(args: &[&str]) -> (std::process::Child, Value) {
+    serve_process_with(args, |_| {})
+}
+
+/// [`serve_process`] with the command adjusted first (environment, a piped stderr).
+pub fn serve_process_with(
+    args: &[&str],
+    adjust: impl FnOnce(&mut std::process::Command),
+) -> (std::process::Child, Value) {
     use std::io::BufRead;
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"));
     crate::database::isolate(&mut command, &args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
-    let mut child = command
+    command
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(args)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("scimlab starts");
+        .stderr(std::process::Stdio::null());
+    adjust(&mut command);
+    let mut child = command.spawn().expect("scimlab starts");
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line).expect("a ready line");
     let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));

@@ -62,6 +62,52 @@ async fn sigterm_right_after_the_ready_line_stops_the_server_cleanly() {
 }
 
 #[actix_web::test]
+async fn each_served_request_is_logged_once_in_the_chosen_format_and_flushed_at_stop() {
+    for (format, rust_log) in [("pretty", "info"), ("json", "info"), ("json", "warn")] {
+        let (child, ready) = tokio::task::spawn_blocking(move || {
+            crate::helpers::serve_process_with(&["--in-memory", "--token", TOKEN, "--log-format", format], |c| {
+                c.env("RUST_LOG", rust_log).stderr(std::process::Stdio::piped());
+            })
+        })
+        .await
+        .unwrap();
+        let url = ready["url"].as_str().unwrap().to_string();
+        let client = reqwest::Client::new();
+        let res = client.get(format!("{url}/Users/nobody")).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 404);
+        let output = tokio::task::spawn_blocking(move || {
+            let sent = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+            assert!(sent.success(), "kill -TERM: {sent}");
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{format}: {}", String::from_utf8_lossy(&output.stderr));
+        let log = String::from_utf8(output.stderr).unwrap();
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains("/scim/v2/Users/nobody")).collect();
+        match (format, rust_log) {
+            (_, "warn") => assert!(lines.is_empty(), "INFO lines under RUST_LOG=warn:\n{log}"),
+            ("pretty", _) => {
+                assert_eq!(lines.len(), 1, "{log}");
+                assert!(lines[0]
+                    .contains(r#" INFO request method=GET path="/scim/v2/Users/nobody" status=404 latency_ms="#));
+                assert!(lines[0].contains(" request_id=\""), "{}", lines[0]);
+            }
+            _ => {
+                assert_eq!(lines.len(), 1, "{log}");
+                let event: Value = serde_json::from_str(lines[0]).unwrap();
+                assert_eq!(
+                    (&event["level"], &event["message"], &event["status"], &event["target"]),
+                    (&json!("INFO"), &json!("request"), &json!(404), &json!("scimlab::http")),
+                    "{event}"
+                );
+                assert!(event["latency_ms"].is_f64() && event["request_id"].is_string(), "{event}");
+            }
+        }
+    }
+}
+
+#[actix_web::test]
 async fn seeds_in_every_format_keep_their_ids_and_seeding_twice_changes_nothing() {
     let work = tempfile::tempdir().unwrap();
     let list = write(
