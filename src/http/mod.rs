@@ -103,7 +103,8 @@ where
     let clock = state.as_ref().map(|s| Arc::clone(&s.clock));
     let metrics = state.map(|s| Arc::clone(&s.metrics));
     let started = Instant::now();
-    let method = req.method().to_string();
+    // A standard method clones without allocating.
+    let method = req.method().clone();
     // Only a recording server pays for copying the request's head; the recorder's thread
     // redacts it.
     let captured = recorder.as_ref().zip(clock).map(|(_, clock)| {
@@ -119,7 +120,7 @@ where
         let res = fut.await?;
         if let Some(metrics) = &metrics {
             let route = route_label(res.request().path());
-            metrics.observe_request(&method, route, res.status().as_u16(), started.elapsed().as_secs_f64());
+            metrics.observe_request(method.as_str(), route, res.status().as_u16(), started.elapsed().as_secs_f64());
         }
         let (Some(recorder), Some((at, path, query, request_headers))) = (recorder, captured) else {
             return Ok(res.map_into_boxed_body());
@@ -137,7 +138,7 @@ where
                 seq: 0,
                 at,
                 tenant: crate::tenants::tenant_of_path(&path).unwrap_or(crate::tenants::DEFAULT_TENANT).to_string(),
-                method,
+                method: method.to_string(),
                 path,
                 query,
                 request_headers,

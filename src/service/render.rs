@@ -274,8 +274,8 @@ impl ScimService {
     }
 }
 
-/// A resource's `meta` (RFC 7643 §3.1), as both renderers write it.
-pub(super) fn meta(kind: ResourceKind, id: &str, version: u64, created: &str, modified: &str, base: &str) -> Value {
+/// A resource's `meta` (RFC 7643 §3.1). `render_text` writes the same members, in this order.
+fn meta(kind: ResourceKind, id: &str, version: u64, created: &str, modified: &str, base: &str) -> Value {
     serde_json::json!({
         "resourceType": kind.name(),
         "created": created,

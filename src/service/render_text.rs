@@ -14,8 +14,8 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::render::{meta, Projection};
-use super::ScimService;
+use super::render::Projection;
+use super::{etag, location, ScimService};
 use crate::scim::{ResourceKind, ResourceType, ScimError};
 use crate::store::StoredText;
 
@@ -50,9 +50,27 @@ fn member(out: &mut String, key: &str, value: &str) {
     if !out.ends_with('{') {
         out.push(',');
     }
-    out.push_str(&Value::String(key.to_string()).to_string());
+    push_json_string(out, key);
     out.push(':');
     out.push_str(value);
+}
+
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    push_json_string(&mut out, text);
+    out
+}
+
+/// Appends `text` as a JSON string, as serde_json writes it.
+fn push_json_string(out: &mut String, text: &str) {
+    // Attribute names and ids need no escapes: copied as they are.
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f) {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        out.push_str(&Value::String(text.to_string()).to_string());
+    }
 }
 
 impl ScimService {
@@ -84,7 +102,7 @@ impl ScimService {
         }
         member(&mut out, "schemas", &Value::Array(schemas).to_string());
         if keeps("id") {
-            member(&mut out, "id", &Value::String(stored.id.clone()).to_string());
+            member(&mut out, "id", &json_string(&stored.id));
         }
         for (key, value) in doc.iter().filter(|(key, _)| rt.extension(key).is_none()) {
             if keeps(key) {
@@ -120,8 +138,15 @@ impl ScimService {
             }
         }
         if keeps("meta") {
-            let meta = meta(stored.kind, &stored.id, stored.version, &stored.created, &stored.modified, base);
-            member(&mut out, "meta", &meta.to_string());
+            // `render::meta`'s members in its order, written as text.
+            let mut meta = String::from("{");
+            member(&mut meta, "resourceType", &json_string(stored.kind.name()));
+            member(&mut meta, "created", &json_string(&stored.created));
+            member(&mut meta, "lastModified", &json_string(&stored.modified));
+            member(&mut meta, "location", &json_string(&location(base, stored.kind, &stored.id)));
+            member(&mut meta, "version", &json_string(&etag(stored.version)));
+            meta.push('}');
+            member(&mut out, "meta", &meta);
         }
         out.push('}');
         Ok(Some(out))
