@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::plan::{needs_relations, plan, read_attributes};
-use super::query::list_envelope;
+use super::query::{filter_meta, list_envelope};
 use super::render::Projection;
 use super::render_text::RawMembers;
 use super::{store_error, ScimService};
@@ -74,9 +74,6 @@ fn checked_document(stored: &StoredText, read: &[(Option<&str>, &str)]) -> Optio
         }
     }
     doc.insert("id".into(), Value::String(stored.id.clone()));
-    doc.insert(
-        "meta".into(),
-        serde_json::json!({"resourceType": stored.kind.name(), "created": stored.created, "lastModified": stored.modified}),
-    );
+    doc.insert("meta".into(), filter_meta(stored.kind, &stored.created, &stored.modified));
     Some(Value::Object(doc))
 }

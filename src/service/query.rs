@@ -533,10 +533,15 @@ fn sort_key(target: &Target, doc: &Value) -> Option<Value> {
     }
 }
 
+/// The `meta` a filter sees (`meta.created`, `meta.lastModified`, `meta.resourceType`).
+pub(super) fn filter_meta(kind: ResourceKind, created: &str, modified: &str) -> Value {
+    json!({"resourceType": kind.name(), "created": created, "lastModified": modified})
+}
+
 /// [`ValidFilter::matches`] on the document with `id` and `meta`, added in place and taken
 /// away again: a copy of every candidate cost more than checking it.
 fn matches_with_id(filter: &ValidFilter, record: &mut StoredResource) -> bool {
-    let meta = json!({"resourceType": record.kind.name(), "created": record.created, "lastModified": record.modified});
+    let meta = filter_meta(record.kind, &record.created, &record.modified);
     let Some(doc) = record.doc.as_object_mut().filter(|d| !d.contains_key("id") && !d.contains_key("meta")) else {
         return filter.matches(&with_id(record));
     };
@@ -555,10 +560,7 @@ fn with_id(record: &StoredResource) -> Value {
     let mut doc = record.doc.clone();
     if let Some(obj) = doc.as_object_mut() {
         obj.insert("id".into(), Value::String(record.id.clone()));
-        obj.insert(
-            "meta".into(),
-            json!({"resourceType": record.kind.name(), "created": record.created, "lastModified": record.modified}),
-        );
+        obj.insert("meta".into(), filter_meta(record.kind, &record.created, &record.modified));
     }
     doc
 }

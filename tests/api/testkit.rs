@@ -15,6 +15,11 @@ fn serve(args: &[&str]) -> (std::process::Child, Value) {
     crate::helpers::serve_process(&all)
 }
 
+/// The line of a bench's markdown table that starts with `start`; fails showing the table.
+fn table_row<'a>(table: &'a str, start: &str) -> &'a str {
+    table.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no row starting '{start}':\n{table}"))
+}
+
 fn write(dir: &Path, name: &str, value: Value) -> String {
     let path = dir.join(name);
     std::fs::write(&path, value.to_string()).unwrap();
@@ -300,7 +305,7 @@ async fn bench_target_measures_start_seed_and_reset_against_its_baselines() {
     let table = stdout(&out);
     for row in ["serve, empty: start to ready line", "serve --seed (50 users)", "POST /admin/reset (50 users, on disk)"]
     {
-        assert!(table.lines().any(|l| l.starts_with(&format!("| {row}"))), "no row '{row}':\n{table}");
+        table_row(&table, &format!("| {row}"));
     }
 }
 
@@ -309,12 +314,12 @@ async fn bench_provision_compares_the_initial_cycle_with_the_servers_raw_post_ra
     let out = scimlab(&["bench", "provision", "--sizes", "60", "--changes", "5", "--concurrency", "4"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let table = stdout(&out);
-    let initial = table.lines().find(|l| l.starts_with("| 60 | initial | 80 |")).unwrap_or_else(|| panic!("{table}"));
+    let initial = table_row(&table, "| 60 | initial | 80 |");
     assert!(initial.trim_end().ends_with("% |"), "the initial cycle as a share of the raw rate: {initial}");
     assert!(table.contains("| 60 | incremental | 5 | 5 | 0 |"), "{table}");
     for connections in [1, 4, 32] {
         let row = format!("| 60 | {connections} | 60 | 0 |");
-        assert!(table.lines().any(|l| l.starts_with(&row)), "no raw POST row '{row}':\n{table}");
+        table_row(&table, &row);
     }
 }
 
@@ -330,7 +335,7 @@ async fn bench_hotpath_measures_each_server_against_the_baseline_of_its_own_roun
         "| scimlab serve, defaults | GET /Users?filter=userName eq | 100 | 0 |",
         "| scimlab serve --record-capacity 0 | GET /Users/{id} | 100 | 0 |",
     ] {
-        let line = table.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("no row '{row}':\n{table}"));
+        let line = table_row(&table, row);
         // Two rounds, two ratios, each against its own round's baseline.
         assert_eq!(line.matches(" % / ").count(), 1, "{line}");
     }
@@ -353,7 +358,7 @@ async fn bench_large_measures_a_restart_and_reads_over_a_kept_data_directory() {
             "| 300 | GET /Users?filter=userName eq | 200 | 0 |",
             "| 300 | GET /Users?startIndex&count=100, spread over the set | 20 | 0 |",
         ] {
-            assert!(table.lines().any(|l| l.starts_with(row)), "{run}: no row '{row}':\n{table}");
+            table_row(&table, row);
         }
         assert_eq!(stderr(&out).contains("filling a data directory"), run == "fills", "{run}");
     }
