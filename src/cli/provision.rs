@@ -540,7 +540,7 @@ fn evaluate_expression(
                 anyhow::bail!("{}: --user reads the job's directory; this job reads a SCIM source", job_path.display());
             };
             let directory = crate::provision::directory::Directory::load(&dir)?;
-            let user = directory.find_user(key).cloned().with_context(|| {
+            let user = directory.find_user(key)?.with_context(|| {
                 format!("no user '{key}' (objectId, userPrincipalName or mail) in {}", dir.display())
             })?;
             (user, job.spec.options.default_domain.clone())

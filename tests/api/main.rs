@@ -22,6 +22,7 @@ mod provisioning;
 mod recording;
 mod reliability;
 mod replicas;
+mod source;
 mod stub;
 mod tenants;
 mod testkit;

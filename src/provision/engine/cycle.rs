@@ -12,7 +12,7 @@ use super::plan::{self, CyclePlan, PlanInput, Work};
 use super::report::{CycleReport, Outcome, Progress};
 use super::{Engine, EngineError};
 use crate::clock::rfc3339;
-use crate::provision::directory::{display_name, object_id, Directory};
+use crate::provision::directory::{display_name, Directory};
 use crate::provision::health::{self, QuarantineReason, Transition};
 use crate::provision::log::{Action, Status};
 use crate::provision::state::ObjectKind;
@@ -126,19 +126,24 @@ impl Engine {
         let mut reference_users = Vec::new();
         let mut users = stream::iter(work)
             .map(|w| {
-                let span = tracing::debug_span!("object", kind = "User", id = %object_id(w.object));
+                let span = tracing::debug_span!("object", kind = "User", id = %w.entry.id());
                 async move {
                     let mut run = self.run();
-                    let outcome = self.settled(run.process_user(w.object, &w.scope, hold_deletions).await).await;
-                    (w, run, outcome)
+                    let processed = async {
+                        let user = w.entry.parse()?;
+                        let outcome = self.settled(run.process_user(&user, &w.scope, hold_deletions).await).await?;
+                        Ok::<_, EngineError>((user, outcome))
+                    }
+                    .await;
+                    (w, run, processed)
                 }
                 .instrument(span)
             })
             .buffer_unordered(self.concurrency());
-        while let Some((w, mut run, outcome)) = users.next().await {
-            let outcome = outcome?;
-            let id = object_id(w.object).to_string();
-            progress.advance(&display_name(w.object));
+        while let Some((w, mut run, processed)) = users.next().await {
+            let (user, outcome) = processed?;
+            let id = w.entry.id().to_string();
+            progress.advance(&display_name(&user));
             report.count(&outcome);
             self.escrow(ObjectKind::User, &id, &outcome)?;
             // A held disable keeps its old watermark, so every cycle plans it again until
@@ -149,7 +154,7 @@ impl Engine {
             if w.scope.in_scope() {
                 reference_users.push(id);
             }
-            run.log(ObjectKind::User, w.object, outcome)?;
+            run.log(ObjectKind::User, &user, outcome)?;
         }
         Ok(reference_users)
     }
@@ -194,7 +199,7 @@ impl Engine {
         reference_users: &[String],
         report: &mut CycleReport,
     ) -> Result<(), EngineError> {
-        let assigned = super::scope::members_of_assigned_groups(&self.job, dir);
+        let assigned = super::scope::members_of_assigned_groups(&self.job, dir)?;
         let assigned = &assigned;
         let mut managers = stream::iter(reference_users.iter().filter_map(|id| dir.user(id)))
             .map(|user| async move {
@@ -208,11 +213,11 @@ impl Engine {
                 report.count_reference(&outcome);
                 if outcome.status == Status::Failure {
                     // Plan the user again next cycle, so the reference is retried.
-                    self.state.remove_watermark(ObjectKind::User, object_id(user))?;
+                    self.state.remove_watermark(ObjectKind::User, user.id())?;
                     report.unresolved_references += 1;
                 }
-                self.escrow(ObjectKind::User, object_id(user), &outcome)?;
-                run.log(ObjectKind::User, user, outcome)?;
+                self.escrow(ObjectKind::User, user.id(), &outcome)?;
+                run.log(ObjectKind::User, &user.parse()?, outcome)?;
             }
         }
         Ok(())
@@ -228,29 +233,30 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let mut groups = stream::iter(work)
             .map(|w| {
-                let span = tracing::debug_span!("object", kind = "Group", id = %object_id(w.object));
+                let span = tracing::debug_span!("object", kind = "Group", id = %w.entry.id());
                 async move {
                     let mut run = self.run();
+                    let group = w.entry.parse()?;
                     let outcome = if w.changed {
-                        Some(self.settled(run.process_group(w.object, &w.scope, hold_deletions).await).await?)
+                        Some(self.settled(run.process_group(&group, &w.scope, hold_deletions).await).await?)
                     } else {
                         None
                     };
-                    Ok::<_, EngineError>((w, run, outcome))
+                    Ok::<_, EngineError>((w, group, run, outcome))
                 }
                 .instrument(span)
             })
             .buffer_unordered(self.concurrency());
         while let Some(result) = groups.next().await {
-            let (w, mut run, outcome) = result?;
-            progress.advance(&display_name(w.object));
+            let (w, group, mut run, outcome) = result?;
+            progress.advance(&display_name(&group));
             let Some(outcome) = outcome else { continue };
             report.count(&outcome);
-            self.escrow(ObjectKind::Group, object_id(w.object), &outcome)?;
+            self.escrow(ObjectKind::Group, w.entry.id(), &outcome)?;
             if outcome.status != Status::Failure && outcome.action != Action::StagedDelete {
-                self.state.set_watermark(ObjectKind::Group, object_id(w.object), &w.fingerprint)?;
+                self.state.set_watermark(ObjectKind::Group, w.entry.id(), &w.fingerprint)?;
             }
-            run.log(ObjectKind::Group, w.object, outcome)?;
+            run.log(ObjectKind::Group, &group, outcome)?;
         }
         Ok(())
     }
@@ -265,14 +271,19 @@ impl Engine {
         let mut memberships = stream::iter(work.iter().filter(|w| w.scope.in_scope()))
             .map(|w| async move {
                 let mut run = self.run();
-                let outcome = self.settled(run.sync_members(dir, w.object).await).await;
-                (w, run, outcome)
+                let synced = async {
+                    let group = w.entry.parse()?;
+                    let outcome = self.settled(run.sync_members(dir, &group).await).await?;
+                    Ok::<_, EngineError>(outcome.map(|o| (group, o)))
+                }
+                .await;
+                (run, synced)
             })
             .buffer_unordered(self.concurrency());
-        while let Some((w, mut run, outcome)) = memberships.next().await {
-            if let Some(outcome) = outcome? {
+        while let Some((mut run, synced)) = memberships.next().await {
+            if let Some((group, outcome)) = synced? {
                 report.count_reference(&outcome);
-                run.log(ObjectKind::Group, w.object, outcome)?;
+                run.log(ObjectKind::Group, &group, outcome)?;
             }
         }
         Ok(())

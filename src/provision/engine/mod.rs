@@ -204,14 +204,15 @@ impl Engine {
     /// Runs one user through the same code path as a cycle, recording every step (§5.10).
     pub async fn provision_on_demand(&mut self, key: &str) -> Result<OnDemandTrace, EngineError> {
         let dir = self.load_source().await?;
-        let user = dir.find_user(key).cloned().ok_or_else(|| {
+        let user = dir.find_user(key)?.ok_or_else(|| {
             EngineError::NotFound(format!(
                 "no user '{key}' (objectId, userPrincipalName or mail) in the source directory"
             ))
         })?;
         self.cycle_id = format!("on-demand-{}", self.new_id());
         self.client.take_exchanges();
-        let scope = scope::of_user(&self.job, &user, &scope::members_of_assigned_groups(&self.job, &dir));
+        let assigned = scope::members_of_assigned_groups(&self.job, &dir)?;
+        let scope = scope::of_user(&self.job, &user, &assigned);
         let view = SourceView { object: &user, soft_deleted: !scope.in_scope() };
         let creating = self.state.link(ObjectKind::User, object_id(&user))?.is_none();
         let mut run = self.run();
@@ -222,10 +223,11 @@ impl Engine {
         let (action, status) = (outcome.action, outcome.status);
         let mut log = run.log(ObjectKind::User, &user, outcome)?;
         let mut reference_run = self.run();
-        let assigned = scope::members_of_assigned_groups(&self.job, &dir);
-        if let Some(reference) = reference_run.link_manager(&dir, &user, &assigned).await? {
-            log.modified_properties.extend(reference.modified);
-            log.provisioning_steps.extend(reference_run.steps);
+        if let Some(entry) = dir.user(object_id(&user)) {
+            if let Some(reference) = reference_run.link_manager(&dir, entry, &assigned).await? {
+                log.modified_properties.extend(reference.modified);
+                log.provisioning_steps.extend(reference_run.steps);
+            }
         }
         let fp = object_fingerprint(&user, scope.in_scope());
         if status != Status::Failure {
@@ -277,7 +279,7 @@ impl Engine {
     /// through the user path, then the group and its memberships. The group's trace is last.
     pub async fn provision_group_on_demand(&mut self, key: &str) -> Result<Vec<OnDemandTrace>, EngineError> {
         let dir = self.load_source().await?;
-        let group = dir.find_group(key).cloned().ok_or_else(|| {
+        let group = dir.find_group(key)?.ok_or_else(|| {
             EngineError::NotFound(format!("no group '{key}' (objectId or displayName) in the source directory"))
         })?;
         let members: Vec<String> =

@@ -6,12 +6,11 @@
 //! A pure function of the source, the scope decisions and what the job remembers
 //! (watermarks and links, read through [`PlanState`]): no HTTP, no writes.
 
-use std::collections::{BTreeSet, HashSet};
-
-use serde_json::{Map, Value};
+use std::collections::BTreeSet;
 
 use super::scope::{self, ScopeDecision};
-use crate::provision::directory::{object_id, Directory};
+use super::EngineError;
+use crate::provision::directory::{Directory, SourceEntry};
 use crate::provision::job::Job;
 use crate::provision::state::{object_fingerprint, JobState, ObjectKind, StateError};
 
@@ -40,7 +39,8 @@ impl PlanState for JobState {
 /// One object to process, with its scope and the fingerprint to remember afterwards.
 #[derive(Debug)]
 pub struct Work<'a> {
-    pub object: &'a Map<String, Value>,
+    /// The object as the source snapshot holds it (parsed again when it is processed).
+    pub entry: &'a SourceEntry,
     pub scope: ScopeDecision,
     pub fingerprint: String,
     /// Changed since the watermark (always true in an initial cycle).
@@ -77,15 +77,16 @@ pub fn plan<'a>(
     dir: &'a Directory,
     input: PlanInput,
     state: &impl PlanState,
-) -> Result<CyclePlan<'a>, StateError> {
+) -> Result<CyclePlan<'a>, EngineError> {
     let skip_out_of_scope = job.spec.options.skip_out_of_scope_deletions;
-    let assigned_members = scope::members_of_assigned_groups(job, dir);
+    let assigned_members = scope::members_of_assigned_groups(job, dir)?;
     let mut users = Vec::new();
     let mut removals = 0;
-    for user in &dir.users {
-        let id = object_id(user);
-        let scope = scope::of_user(job, user, &assigned_members);
-        let fingerprint = object_fingerprint(user, scope.in_scope());
+    for entry in dir.users() {
+        let id = entry.id();
+        let user = entry.parse()?;
+        let scope = scope::of_user(job, &user, &assigned_members);
+        let fingerprint = object_fingerprint(&user, scope.in_scope());
         let changed = input.initial || state.watermark(ObjectKind::User, id)?.as_deref() != Some(fingerprint.as_str());
         if !changed {
             continue;
@@ -94,11 +95,11 @@ pub fn plan<'a>(
         if active_link && !scope.in_scope() && !skip_out_of_scope {
             removals += 1;
         }
-        users.push(Work { object: user, scope, fingerprint, changed });
+        users.push(Work { entry, scope, fingerprint, changed });
     }
-    users.sort_by_key(|w| w.object.get("manager").and_then(Value::as_str).is_some_and(|m| !m.is_empty()));
+    users.sort_by_key(|w| w.entry.manager().is_some());
 
-    let gone_users = gone(state, ObjectKind::User, dir.users.iter().map(object_id).collect())?;
+    let gone_users = gone(state, ObjectKind::User, dir.users().iter().map(SourceEntry::id).collect())?;
     for id in &gone_users {
         if state.linked(ObjectKind::User, id)?.is_some() {
             removals += 1;
@@ -107,18 +108,19 @@ pub fn plan<'a>(
     // Groups count toward the threshold too: deleted in the source, or left scope.
     let (groups, gone_groups) = if job.groups.enabled {
         let mut groups = Vec::new();
-        for group in &dir.groups {
-            let id = object_id(group);
-            let scope = scope::of_group(job, group);
-            let fingerprint = object_fingerprint(group, scope.in_scope());
+        for entry in dir.groups() {
+            let id = entry.id();
+            let group = entry.parse()?;
+            let scope = scope::of_group(job, &group);
+            let fingerprint = object_fingerprint(&group, scope.in_scope());
             let changed =
                 input.initial || state.watermark(ObjectKind::Group, id)?.as_deref() != Some(fingerprint.as_str());
             if changed && !scope.in_scope() && state.linked(ObjectKind::Group, id)?.is_some() {
                 removals += 1;
             }
-            groups.push(Work { object: group, scope, fingerprint, changed });
+            groups.push(Work { entry, scope, fingerprint, changed });
         }
-        let gone_groups = gone(state, ObjectKind::Group, dir.groups.iter().map(object_id).collect())?;
+        let gone_groups = gone(state, ObjectKind::Group, dir.groups().iter().map(SourceEntry::id).collect())?;
         for id in &gone_groups {
             if state.linked(ObjectKind::Group, id)?.is_some() {
                 removals += 1;
@@ -142,18 +144,13 @@ impl CyclePlan<'_> {
     pub fn total(&self) -> usize {
         self.users.len() + self.gone_users.len() + self.groups.len() + self.gone_groups.len()
     }
-
-    /// Source ids of the planned users.
-    pub fn user_ids(&self) -> HashSet<&str> {
-        self.users.iter().map(|w| object_id(w.object)).collect()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
 
-    use serde_json::json;
+    use serde_json::{json, Map, Value};
 
     use super::*;
 
@@ -208,7 +205,7 @@ mod tests {
         let initial = plan(job, dir, PlanInput { initial: true, deletions_allowed: false }, &Remembered::default());
         let mut state = Remembered::default();
         for w in initial.unwrap().users {
-            let id = object_id(w.object).to_string();
+            let id = w.entry.id().to_string();
             state.watermarks.insert((ObjectKind::User, id.clone()), w.fingerprint);
             state.links.insert((ObjectKind::User, id), false);
         }
@@ -216,7 +213,7 @@ mod tests {
     }
 
     fn ids(work: &[Work<'_>]) -> Vec<String> {
-        work.iter().map(|w| object_id(w.object).to_string()).collect()
+        work.iter().map(|w| w.entry.id().to_string()).collect()
     }
 
     #[test]
@@ -268,7 +265,7 @@ mod tests {
         let mut state = Remembered::default();
         let first = plan(&job, &before, PlanInput { initial: true, deletions_allowed: false }, &state).unwrap();
         for w in first.groups {
-            let id = object_id(w.object).to_string();
+            let id = w.entry.id().to_string();
             state.watermarks.insert((ObjectKind::Group, id.clone()), w.fingerprint);
             state.links.insert((ObjectKind::Group, id), false);
         }

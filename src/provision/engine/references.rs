@@ -9,7 +9,7 @@ use super::object::ObjectRun;
 use super::report::Outcome;
 use super::scope;
 use super::EngineError;
-use crate::provision::directory::{object_id, Directory};
+use crate::provision::directory::{object_id, Directory, SourceEntry};
 use crate::provision::log::{Action, ErrorInformation, ModifiedProperty, Status, StepType};
 use crate::provision::shape::member_operations;
 use crate::provision::state::ObjectKind;
@@ -21,26 +21,29 @@ impl ObjectRun<'_> {
     /// A manager that is in scope but not provisioned yet (its create failed and was
     /// escrowed) is a reference failure: the caller keeps the user planned, so the next
     /// cycle links it once the manager exists (docs/entra-behaviour.md §5.6).
+    ///
+    /// Reads only the user's id and manager from the snapshot: a cycle calls this for every
+    /// in-scope user, changed or not.
     pub async fn link_manager(
         &mut self,
         dir: &Directory,
-        user: &Map<String, Value>,
+        user: &SourceEntry,
         assigned_members: &HashSet<String>,
     ) -> Result<Option<Outcome>, EngineError> {
         let Some(mapping) = self.job.users.mappings.iter().find(|m| m.reference() == Some("manager")).cloned() else {
             return Ok(None);
         };
-        let id = object_id(user).to_string();
+        let id = user.id().to_string();
         let Some(mut link) = self.state.link(ObjectKind::User, &id)? else { return Ok(None) };
-        let manager_source = user.get("manager").and_then(Value::as_str).unwrap_or("");
-        let manager = dir.user(manager_source).filter(|_| !manager_source.is_empty());
+        let manager_source = user.manager().unwrap_or("");
+        let manager = user.manager().and_then(|m| dir.user(m));
         // No manager in the source (or one that is not in the directory): a set manager is cleared.
         let cleared = manager.is_none();
         let desired = match manager {
             None => None,
             Some(manager) => match self.state.link(ObjectKind::User, manager_source)? {
                 Some(m) => Some(m.target_id),
-                None if scope::of_user(self.job, manager, assigned_members).in_scope() => {
+                None if scope::of_user(self.job, &manager.parse()?, assigned_members).in_scope() => {
                     return Ok(Some(self.unresolved_manager(manager_source, &link.target_id)));
                 }
                 None => None,

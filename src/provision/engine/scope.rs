@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::provision::directory::{object_id, Directory};
+use crate::provision::directory::{object_id, Directory, DirectoryError};
 use crate::provision::expr::{SourceObject, Val};
 use crate::provision::job::{Job, ScopeMode};
 use crate::provision::scoping::{in_scope, ClauseResult};
@@ -44,8 +44,14 @@ impl ScopeDecision {
 }
 
 /// Direct members of the groups assigned to the app (assignment includes members, §4.1).
-pub fn members_of_assigned_groups(job: &Job, dir: &Directory) -> HashSet<String> {
-    job.spec.assignments.groups.iter().filter_map(|g| dir.find_group(g)).flat_map(Directory::members).collect()
+pub fn members_of_assigned_groups(job: &Job, dir: &Directory) -> Result<HashSet<String>, DirectoryError> {
+    let mut members = HashSet::new();
+    for key in &job.spec.assignments.groups {
+        if let Some(group) = dir.find_group(key)? {
+            members.extend(Directory::members(&group));
+        }
+    }
+    Ok(members)
 }
 
 pub fn of_user(job: &Job, user: &Map<String, Value>, members_of_assigned_groups: &HashSet<String>) -> ScopeDecision {
