@@ -106,15 +106,6 @@ pub enum Lookup {
     GroupsWithMember(String),
 }
 
-/// One entry of the change log, for incremental readers and cursors.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Change {
-    pub seq: u64,
-    pub kind: ResourceKind,
-    pub id: String,
-    pub deleted: bool,
-}
-
 #[derive(Debug, Error, PartialEq)]
 pub enum StoreError {
     #[error("{kind} '{id}' not found")]
@@ -252,8 +243,6 @@ pub trait Store: Send + Sync {
     fn members(&self, group_id: &str) -> StoreResult<Vec<Value>>;
     /// Whether `member_id` is a direct member of the group.
     fn has_member(&self, group_id: &str, member_id: &str) -> StoreResult<bool>;
-    /// Changes after `seq`, oldest first, at most `limit`.
-    fn changes_since(&self, seq: u64, limit: usize) -> StoreResult<Vec<Change>>;
     /// Makes every acknowledged write durable.
     fn flush(&self) -> StoreResult<()>;
     /// The server has stopped serving: a store may save what its next open would otherwise

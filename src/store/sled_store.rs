@@ -6,7 +6,6 @@
 //! - `unique`:    `kind byte ++ attr ++ 0 ++ value` → id
 //! - `members`:   `group id ++ 0 ++ member id` → member entry JSON (one key per member)
 //! - `member_of`: `member id` → JSON list of group ids (the reverse index for `User.groups`)
-//! - `changes`:   big-endian sequence number → JSON [`Change`]
 //! - `tombstones`: group ids whose member keys are still being removed after a delete
 //!
 //! Every write is one sled transaction over these trees; transaction closures stay pure
@@ -16,9 +15,7 @@ use serde_json::Value;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Transactional, Tree};
 
-use super::{
-    Change, Expect, IndexKey, Lookup, Store, StoreError, StoreResult, StoredResource, StoredText, WriteRequest,
-};
+use super::{Expect, IndexKey, Lookup, Store, StoreError, StoreResult, StoredResource, StoredText, WriteRequest};
 use crate::scim::ResourceKind;
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -30,7 +27,6 @@ pub struct SledStore {
     unique: Tree,
     members: Tree,
     member_of: Tree,
-    changes: Tree,
     tombstones: Tree,
     /// Resources per kind (User, Group): counted once at open, then kept by every create
     /// and delete, so an unfiltered list's totalResults costs nothing.
@@ -182,6 +178,8 @@ impl SledStore {
     /// Opens the trees of one tenant in an already opened database.
     pub fn open(db: &sled::Db, tenant: &str) -> StoreResult<Self> {
         let tree = |name: &str| db.open_tree(format!("{tenant}/{name}")).map_err(backend);
+        // Data directories of earlier versions kept a change log nothing read.
+        db.drop_tree(format!("{tenant}/changes")).map_err(backend)?;
         let store = SledStore {
             db: db.clone(),
             resources: tree("resources")?,
@@ -189,7 +187,6 @@ impl SledStore {
             unique: tree("unique")?,
             members: tree("members")?,
             member_of: tree("member_of")?,
-            changes: tree("changes")?,
             tombstones: tree("tombstones")?,
             counts: Default::default(),
             generations: Default::default(),
@@ -464,16 +461,6 @@ impl Store for SledStore {
         self.members.contains_key(member_key(group_id, member_id)).map_err(backend)
     }
 
-    fn changes_since(&self, seq: u64, limit: usize) -> StoreResult<Vec<Change>> {
-        let mut out = Vec::new();
-        let start = seq.saturating_add(1).to_be_bytes();
-        for entry in self.changes.range(start..).take(limit) {
-            let (_, bytes) = entry.map_err(backend)?;
-            out.push(decode(&bytes)?);
-        }
-        Ok(out)
-    }
-
     fn flush(&self) -> StoreResult<()> {
         self.db.flush().map(|_| ()).map_err(backend)
     }
@@ -540,8 +527,8 @@ impl SledStore {
         }
         let seq = self.next_seq()?;
         let key = resource_key(req.kind, &req.id);
-        let trees = (&self.resources, &self.index, &self.unique, &self.members, &self.member_of, &self.changes);
-        unwrap_tx(trees.transaction(|(resources, index, unique, members, member_of, changes)| {
+        let trees = (&self.resources, &self.index, &self.unique, &self.members, &self.member_of);
+        unwrap_tx(trees.transaction(|(resources, index, unique, members, member_of)| {
             let existing: Option<StoredResource> = match resources.get(&key)? {
                 Some(bytes) => Some(tx_decode(&bytes)?),
                 None => None,
@@ -618,8 +605,6 @@ impl SledStore {
                 unique: req.unique.clone(),
             };
             resources.insert(key.as_slice(), tx_encode(&record)?)?;
-            let change = Change { seq, kind: req.kind, id: req.id.clone(), deleted: false };
-            changes.insert(&seq.to_be_bytes(), tx_encode(&change)?)?;
             Ok(record)
         }))
     }
@@ -627,9 +612,9 @@ impl SledStore {
     fn delete_resource(&self, kind: ResourceKind, id: &str, expect: Option<u64>, modified: &str) -> StoreResult<()> {
         let seq = self.next_seq()?;
         let key = resource_key(kind, id);
-        let [resources, index, unique, members, member_of, changes, tombstones] = self.resource_trees();
-        let trees = (resources, index, unique, members, member_of, changes, tombstones);
-        unwrap_tx(trees.transaction(|(resources, index, unique, members, member_of, changes, tombstones)| {
+        let [resources, index, unique, members, member_of, tombstones] = self.resource_trees();
+        let trees = (resources, index, unique, members, member_of, tombstones);
+        unwrap_tx(trees.transaction(|(resources, index, unique, members, member_of, tombstones)| {
             let Some(bytes) = resources.get(&key)? else {
                 return abort(StoreError::NotFound { kind, id: id.to_string() });
             };
@@ -662,8 +647,6 @@ impl SledStore {
             if kind == ResourceKind::Group {
                 tombstones.insert(id.as_bytes(), &[] as &[u8])?;
             }
-            let change = Change { seq, kind, id: id.to_string(), deleted: true };
-            changes.insert(&seq.to_be_bytes(), tx_encode(&change)?)?;
             Ok(())
         }))?;
         if kind == ResourceKind::Group {
@@ -676,7 +659,7 @@ impl SledStore {
 
     /// Every tree that holds a tenant's resources and what is derived from them, in the
     /// order `delete`'s transaction names them; `clear` empties exactly these.
-    fn resource_trees(&self) -> [&sled::Tree; 7] {
-        [&self.resources, &self.index, &self.unique, &self.members, &self.member_of, &self.changes, &self.tombstones]
+    fn resource_trees(&self) -> [&sled::Tree; 6] {
+        [&self.resources, &self.index, &self.unique, &self.members, &self.member_of, &self.tombstones]
     }
 }

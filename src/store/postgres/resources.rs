@@ -1,5 +1,5 @@
-//! [`Store`] over the `resources`, `index_entries`, `unique_entries`, `members` and
-//! `changes` tables, one tenant per store (the `tenant` column).
+//! [`Store`] over the `resources`, `index_entries`, `unique_entries` and `members`
+//! tables, one tenant per store (the `tenant` column).
 //!
 //! Writes run in one transaction that locks the resource's row (`FOR UPDATE`) before it
 //! checks the version, so `If-Match` is a compare-and-swap across replicas; uniqueness is
@@ -17,7 +17,7 @@ use super::writes::{delete_once, write_once, TxFailure, TxResult};
 use super::{db_error, run};
 use crate::postgres::{is_retryable, PgDatabase};
 use crate::scim::ResourceKind;
-use crate::store::{Change, Lookup, Store, StoreError, StoreResult, StoredResource, WriteRequest};
+use crate::store::{Lookup, Store, StoreError, StoreResult, StoredResource, WriteRequest};
 
 /// How often a transaction that lost a detected race (deadlock) runs again.
 const RETRIES: usize = 5;
@@ -32,14 +32,6 @@ pub(super) fn kind_code(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::User => "U",
         ResourceKind::Group => "G",
-    }
-}
-
-pub(super) fn kind_of_code(code: &str) -> StoreResult<ResourceKind> {
-    match code {
-        "U" => Ok(ResourceKind::User),
-        "G" => Ok(ResourceKind::Group),
-        other => Err(StoreError::Corrupt(format!("unknown resource kind '{other}' in the changes table"))),
     }
 }
 
@@ -430,24 +422,6 @@ impl Store for PgStore {
         })
     }
 
-    fn changes_since(&self, seq: u64, limit: usize) -> StoreResult<Vec<Change>> {
-        let (pool, tenant) = (self.pool(), self.tenant.clone());
-        let rows: Vec<(i64, String, String, bool)> = run(&self.database, async move {
-            sqlx::query_as(
-                "SELECT seq, kind, id, deleted FROM changes WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            )
-            .bind(tenant)
-            .bind(seq as i64)
-            .bind(limit as i64)
-            .fetch_all(&pool)
-            .await
-            .map_err(db_error)
-        })?;
-        rows.into_iter()
-            .map(|(seq, kind, id, deleted)| Ok(Change { seq: seq as u64, kind: kind_of_code(&kind)?, id, deleted }))
-            .collect()
-    }
-
     /// Every acknowledged write is already committed (and durable as the database is).
     fn flush(&self) -> StoreResult<()> {
         Ok(())
@@ -459,7 +433,7 @@ impl Store for PgStore {
             let tenant = tenant.clone();
             async move {
                 let mut tx = pool.begin().await?;
-                for table in ["members", "index_entries", "unique_entries", "changes", "resources"] {
+                for table in ["members", "index_entries", "unique_entries", "resources"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE tenant = $1"))
                         .bind(&tenant)
                         .execute(&mut *tx)

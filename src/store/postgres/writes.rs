@@ -7,7 +7,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use super::resources::{decode, encode, kind_code, ResourceRow, RESOURCE_COLUMNS};
 use crate::scim::ResourceKind;
-use crate::store::{Change, Expect, IndexKey, StoreError, StoreResult, StoredResource, WriteRequest};
+use crate::store::{Expect, IndexKey, StoreError, StoreResult, StoredResource, WriteRequest};
 
 /// A transaction's failure: the request was refused (kept as is), or the database failed
 /// (retried when it was a detected race, else mapped).
@@ -45,18 +45,6 @@ async fn lock_resource(
 
 async fn next_seq(tx: &mut Transaction<'_, Postgres>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT nextval('change_seq')").fetch_one(&mut **tx).await
-}
-
-async fn record_change(tx: &mut Transaction<'_, Postgres>, tenant: &str, change: &Change) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO changes (tenant, seq, kind, id, deleted) VALUES ($1, $2, $3, $4, $5)")
-        .bind(tenant)
-        .bind(change.seq as i64)
-        .bind(kind_code(change.kind))
-        .bind(&change.id)
-        .bind(change.deleted)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 /// Deletes the given (attr, value) rows of one id from an index table.
@@ -199,8 +187,6 @@ pub(super) async fn write_once(pool: PgPool, tenant: String, req: Arc<WriteReque
     if written != 1 {
         return Err(StoreError::AlreadyExists { kind: req.kind, id: req.id.clone() }.into());
     }
-    let change = Change { seq: seq as u64, kind: req.kind, id: req.id.clone(), deleted: false };
-    record_change(&mut tx, &tenant, &change).await?;
     tx.commit().await?;
     Ok(record)
 }
@@ -303,7 +289,6 @@ pub(super) async fn delete_once(
         .bind(&id)
         .execute(&mut *tx)
         .await?;
-    record_change(&mut tx, &tenant, &Change { seq: seq as u64, kind, id: id.clone(), deleted: true }).await?;
     tx.commit().await?;
     Ok(())
 }
