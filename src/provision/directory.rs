@@ -9,57 +9,20 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use super::source_snapshot::{manager_of, SnapshotWriter};
+pub use super::source_snapshot::{parse_each, SourceEntry};
+
 #[derive(Debug, Error)]
 pub enum DirectoryError {
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
-    /// The snapshot's text of an object did not read back (it was valid JSON when loaded).
-    #[error("source object '{id}' could not be read back from the cycle's snapshot: {source}")]
-    Reread { id: String, source: serde_json::Error },
-}
-
-/// One source object as its JSON text, with the keys a cycle reads without parsing it.
-///
-/// A cycle needs random access to the whole source (managers and group members refer to
-/// other objects) and a consistent snapshot of it, so the source is held for the cycle. As
-/// text it takes about a sixth of the parsed form (37 MB against 240 MB for 100k users);
-/// each object is parsed when it is planned and again while it is processed.
-#[derive(Debug, Clone)]
-pub struct SourceEntry {
-    id: Box<str>,
-    manager: Option<Box<str>>,
-    text: Box<str>,
-}
-
-impl SourceEntry {
-    fn from_object(object: Map<String, Value>) -> SourceEntry {
-        SourceEntry {
-            id: object_id(&object).into(),
-            manager: non_empty(object.get("manager")).map(Into::into),
-            // Display of a JSON value is its compact serialization (it cannot fail).
-            text: Value::Object(object).to_string().into_boxed_str(),
-        }
-    }
-
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The `manager` objectId, when the object names one.
-    pub fn manager(&self) -> Option<&str> {
-        self.manager.as_deref()
-    }
-
-    /// The object's attributes.
-    pub fn parse(&self) -> Result<Map<String, Value>, DirectoryError> {
-        serde_json::from_str(&self.text).map_err(|source| DirectoryError::Reread { id: self.id.to_string(), source })
-    }
-}
-
-fn non_empty(value: Option<&Value>) -> Option<&str> {
-    value.and_then(Value::as_str).filter(|s| !s.is_empty())
+    /// An object did not read back from the cycle's snapshot (it was valid when written).
+    #[error("source object '{id}' could not be read back from the cycle's snapshot: {cause}")]
+    Reread { id: String, cause: String },
+    #[error("cannot write the cycle's snapshot of the source in {dir} (the temporary directory; set TMPDIR to another one): {source}")]
+    Snapshot { dir: String, source: std::io::Error },
 }
 
 /// A snapshot of the source directory, indexed by objectId (cycles look users up by id for
@@ -84,13 +47,16 @@ pub fn display_name(o: &Map<String, Value>) -> String {
 }
 
 impl Directory {
-    pub fn new(users: Vec<Map<String, Value>>, groups: Vec<Map<String, Value>>) -> Directory {
-        let entries = |objects: Vec<Map<String, Value>>| objects.into_iter().map(SourceEntry::from_object).collect();
-        Directory::from_entries(entries(users), entries(groups))
+    pub fn new(users: Vec<Map<String, Value>>, groups: Vec<Map<String, Value>>) -> Result<Directory, DirectoryError> {
+        let mut snapshot = SnapshotWriter::new()?;
+        let users = users.iter().map(|u| snapshot.push(u)).collect::<Result<_, _>>()?;
+        let groups = groups.iter().map(|g| snapshot.push(g)).collect::<Result<_, _>>()?;
+        snapshot.finish()?;
+        Ok(Directory::from_entries(users, groups))
     }
 
     fn from_entries(users: Vec<SourceEntry>, groups: Vec<SourceEntry>) -> Directory {
-        let user_index = users.iter().enumerate().map(|(i, u)| (u.id.clone(), i)).collect();
+        let user_index = users.iter().enumerate().map(|(i, u)| (Box::from(u.id()), i)).collect();
         Directory { users, groups, user_index }
     }
 
@@ -136,7 +102,7 @@ impl Directory {
     /// A SCIM service provider's Users and Groups under Entra attribute names, so the
     /// default mappings apply unchanged: id → objectId, userName → userPrincipalName,
     /// active → accountEnabled, enterprise manager → manager, members → member ids.
-    pub fn from_scim(users: &[Value], groups: &[Value]) -> Directory {
+    pub fn from_scim(users: &[Value], groups: &[Value]) -> Result<Directory, DirectoryError> {
         const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
         let text = |v: Option<&Value>| v.and_then(Value::as_str).map(|s| Value::String(s.to_string()));
         let typed = |u: &Value, attr: &str, kind: &str| -> Option<Value> {
@@ -265,7 +231,8 @@ fn load_json(path: &Path) -> Result<Directory, DirectoryError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| DirectoryError::Read { path: path.display().to_string(), source })?;
     let raw: RawDirectory<'_> = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-    let list = |key: &str, list: Option<&RawValue>| -> Result<Vec<SourceEntry>, DirectoryError> {
+    let mut snapshot = SnapshotWriter::new()?;
+    let mut list = |key: &str, list: Option<&RawValue>| -> Result<Vec<SourceEntry>, DirectoryError> {
         let Some(list) = list else { return Ok(Vec::new()) };
         let items: Vec<&RawValue> =
             serde_json::from_str(list.get()).map_err(|_| invalid(format!("'{key}' must be an array")))?;
@@ -275,19 +242,19 @@ fn load_json(path: &Path) -> Result<Directory, DirectoryError> {
             .map(|(i, item)| {
                 let head: Head = serde_json::from_str(item.get())
                     .map_err(|e| invalid(format!("{key}[{i}] must be an object of attributes ({e})")))?;
-                Ok(SourceEntry {
-                    id: head.object_id.as_ref().and_then(Value::as_str).unwrap_or_default().into(),
-                    manager: non_empty(head.manager.as_ref()).map(Into::into),
-                    text: item.get().into(),
-                })
+                let id = head.object_id.as_ref().and_then(Value::as_str).unwrap_or_default();
+                snapshot.push_text(id, manager_of(head.manager.as_ref()), item.get())
             })
             .collect()
     };
-    Ok(Directory::from_entries(list("users", raw.users)?, list("groups", raw.groups)?))
+    let users = list("users", raw.users)?;
+    let groups = list("groups", raw.groups)?;
+    snapshot.finish()?;
+    Ok(Directory::from_entries(users, groups))
 }
 
 /// Each row of a CSV file as attributes, handed to `keep` as it is read.
-fn read_csv<T>(path: &Path, keep: impl Fn(Map<String, Value>) -> T) -> Result<Vec<T>, DirectoryError> {
+fn read_csv<T>(path: &Path, mut keep: impl FnMut(Map<String, Value>) -> T) -> Result<Vec<T>, DirectoryError> {
     if !path.exists() {
         return Ok(Vec::new());
     }
@@ -324,7 +291,8 @@ fn read_csv<T>(path: &Path, keep: impl Fn(Map<String, Value>) -> T) -> Result<Ve
 }
 
 fn load_csv(dir: &Path) -> Result<Directory, DirectoryError> {
-    let users = read_csv(&dir.join("users.csv"), SourceEntry::from_object)?;
+    let mut snapshot = SnapshotWriter::new()?;
+    let users = read_csv(&dir.join("users.csv"), |row| snapshot.push(&row))?.into_iter().collect::<Result<_, _>>()?;
     let mut groups = read_csv(&dir.join("groups.csv"), |row| row)?;
     let mut members: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for (i, row) in read_csv(&dir.join("memberships.csv"), |row| row)?.into_iter().enumerate() {
@@ -348,5 +316,7 @@ fn load_csv(dir: &Path) -> Result<Directory, DirectoryError> {
             message: format!("group '{unknown}' is not in groups.csv"),
         });
     }
-    Ok(Directory::from_entries(users, groups.into_iter().map(SourceEntry::from_object).collect()))
+    let groups = groups.iter().map(|g| snapshot.push(g)).collect::<Result<_, _>>()?;
+    snapshot.finish()?;
+    Ok(Directory::from_entries(users, groups))
 }

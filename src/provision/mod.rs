@@ -16,6 +16,7 @@ pub mod log_query;
 pub mod mapping_view;
 pub mod scoping;
 pub mod shape;
+mod source_snapshot;
 pub mod state;
 
 pub use engine::{CycleReport, Engine, EngineError, NoProgress, OnDemandTrace, Progress};

@@ -79,3 +79,26 @@ async fn a_directory_the_engine_cannot_use_is_named_with_the_problem_and_nothing
     let users: Value = app.list("/Users", &[("count", "0")]).await.body;
     assert_eq!(users["totalResults"], 0, "nothing reached the target");
 }
+
+#[actix_web::test]
+async fn a_temporary_directory_that_cannot_hold_the_snapshot_is_named_with_the_fix() {
+    let app = spawn_app().await;
+    let work = tempfile::tempdir().unwrap();
+    let user = json!({"objectId": "a", "userPrincipalName": "a@contoso.com", "displayName": "A"});
+    std::fs::write(work.path().join("directory.json"), json!({"users": [user]}).to_string()).unwrap();
+    let job = job_over(work.path(), &app.url(""));
+    let missing = work.path().join("no-such-dir");
+    let args = ["provision".to_string(), "run".into(), "--job".into(), job, "--quiet".into()];
+    let out = tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scimlab"));
+        crate::database::isolate(&mut command, &args);
+        command.args(&args).env("TMPDIR", &missing).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("snapshot") && err.contains("no-such-dir") && err.contains("TMPDIR"), "{err}");
+    let users: Value = app.list("/Users", &[("count", "0")]).await.body;
+    assert_eq!(users["totalResults"], 0, "nothing reached the target");
+}

@@ -196,7 +196,7 @@ impl Engine {
                 )?;
                 let users = source.list_all(ResourceKind::User, spec.page_size).await?;
                 let groups = source.list_all(ResourceKind::Group, spec.page_size).await?;
-                Ok(Directory::from_scim(&users, &groups))
+                Ok(Directory::from_scim(&users, &groups)?)
             }
         }
     }

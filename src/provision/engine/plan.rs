@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use super::scope::{self, ScopeDecision};
 use super::EngineError;
-use crate::provision::directory::{Directory, SourceEntry};
+use crate::provision::directory::{parse_each, Directory, SourceEntry};
 use crate::provision::job::Job;
 use crate::provision::state::{object_fingerprint, JobState, ObjectKind, StateError};
 
@@ -82,21 +82,21 @@ pub fn plan<'a>(
     let assigned_members = scope::members_of_assigned_groups(job, dir)?;
     let mut users = Vec::new();
     let mut removals = 0;
-    for entry in dir.users() {
+    parse_each(dir.users(), |entry, user| {
         let id = entry.id();
-        let user = entry.parse()?;
         let scope = scope::of_user(job, &user, &assigned_members);
         let fingerprint = object_fingerprint(&user, scope.in_scope());
         let changed = input.initial || state.watermark(ObjectKind::User, id)?.as_deref() != Some(fingerprint.as_str());
         if !changed {
-            continue;
+            return Ok::<_, EngineError>(());
         }
         let active_link = state.linked(ObjectKind::User, id)? == Some(false);
         if active_link && !scope.in_scope() && !skip_out_of_scope {
             removals += 1;
         }
         users.push(Work { entry, scope, fingerprint, changed });
-    }
+        Ok(())
+    })?;
     users.sort_by_key(|w| w.entry.manager().is_some());
 
     let gone_users = gone(state, ObjectKind::User, dir.users().iter().map(SourceEntry::id).collect())?;
@@ -108,9 +108,8 @@ pub fn plan<'a>(
     // Groups count toward the threshold too: deleted in the source, or left scope.
     let (groups, gone_groups) = if job.groups.enabled {
         let mut groups = Vec::new();
-        for entry in dir.groups() {
+        parse_each(dir.groups(), |entry, group| {
             let id = entry.id();
-            let group = entry.parse()?;
             let scope = scope::of_group(job, &group);
             let fingerprint = object_fingerprint(&group, scope.in_scope());
             let changed =
@@ -119,7 +118,8 @@ pub fn plan<'a>(
                 removals += 1;
             }
             groups.push(Work { entry, scope, fingerprint, changed });
-        }
+            Ok::<_, EngineError>(())
+        })?;
         let gone_groups = gone(state, ObjectKind::Group, dir.groups().iter().map(SourceEntry::id).collect())?;
         for id in &gone_groups {
             if state.linked(ObjectKind::Group, id)?.is_some() {
@@ -198,7 +198,7 @@ mod tests {
     }
 
     fn directory(users: Vec<Map<String, Value>>) -> Directory {
-        Directory::new(users, Vec::new())
+        Directory::new(users, Vec::new()).unwrap()
     }
 
     fn remember_all(dir: &Directory, job: &Job) -> Remembered {
@@ -261,7 +261,7 @@ mod tests {
             json!({"objectId": "g1", "displayName": "One"}).as_object().unwrap().clone(),
             json!({"objectId": "g2", "displayName": "Two"}).as_object().unwrap().clone(),
         ];
-        let before = Directory::new(Vec::new(), groups);
+        let before = Directory::new(Vec::new(), groups).unwrap();
         let mut state = Remembered::default();
         let first = plan(&job, &before, PlanInput { initial: true, deletions_allowed: false }, &state).unwrap();
         for w in first.groups {
@@ -269,7 +269,7 @@ mod tests {
             state.watermarks.insert((ObjectKind::Group, id.clone()), w.fingerprint);
             state.links.insert((ObjectKind::Group, id), false);
         }
-        let after = Directory::new(Vec::new(), Vec::new());
+        let after = Directory::new(Vec::new(), Vec::new()).unwrap();
         let p = plan(&job, &after, PlanInput { initial: false, deletions_allowed: false }, &state).unwrap();
         assert_eq!(p.gone_groups, ["g1", "g2"]);
         assert_eq!((p.removals, p.hold_deletions), (2, true), "two group deletes exceed a threshold of 1");
