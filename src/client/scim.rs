@@ -224,25 +224,41 @@ impl ScimClient {
     }
 
     /// Every resource of a type, page by page (`startIndex`/`count`), until `totalResults`
-    /// are read or a page comes back empty.
-    pub async fn list_all(&self, kind: ResourceKind, page_size: usize) -> Result<Vec<Value>, ClientError> {
+    /// are read or a page comes back empty; each page goes to `visit` as it arrives.
+    pub async fn list_pages<E: From<ClientError>>(
+        &self,
+        kind: ResourceKind,
+        page_size: usize,
+        mut visit: impl FnMut(Vec<Value>) -> Result<(), E>,
+    ) -> Result<(), E> {
         let url = self.url(kind, None);
-        let mut all = Vec::new();
+        let mut seen = 0;
         loop {
-            let query = [("startIndex", (all.len() + 1).to_string()), ("count", page_size.max(1).to_string())];
-            let (_, body) = self.send("GET", &url, &query, None).await?;
-            let page = body.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
+            let query = [("startIndex", (seen + 1).to_string()), ("count", page_size.max(1).to_string())];
+            let (_, mut body) = self.send("GET", &url, &query, None).await?;
             let total = body.get("totalResults").and_then(Value::as_u64).ok_or_else(|| ClientError::NotScim {
                 method: "GET".into(),
                 url: url.clone(),
                 message: "a list response must carry 'totalResults'".into(),
             })? as usize;
+            let page = match body.get_mut("Resources").map(Value::take) {
+                Some(Value::Array(page)) => page,
+                _ => Vec::new(),
+            };
             let empty = page.is_empty();
-            all.extend(page);
-            if empty || all.len() >= total {
-                return Ok(all);
+            seen += page.len();
+            visit(page)?;
+            if empty || seen >= total {
+                return Ok(());
             }
         }
+    }
+
+    /// Keeps no exchange log: for a client whose traffic nobody is shown (a source read
+    /// page by page would otherwise keep the last 2,000 pages).
+    pub fn without_exchange_log(mut self) -> Self {
+        self.exchanges = Arc::new(ExchangeLog::off());
+        self
     }
 
     /// `GET /Users/{id}`; `None` for 404.

@@ -9,7 +9,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
-use super::source_snapshot::{manager_of, SnapshotWriter};
+use super::source_snapshot::manager_of;
+pub use super::source_snapshot::SnapshotWriter;
 pub use super::source_snapshot::{parse_each, SourceEntry};
 
 #[derive(Debug, Error)]
@@ -51,6 +52,16 @@ impl Directory {
         let mut snapshot = SnapshotWriter::new()?;
         let users = users.iter().map(|u| snapshot.push(u)).collect::<Result<_, _>>()?;
         let groups = groups.iter().map(|g| snapshot.push(g)).collect::<Result<_, _>>()?;
+        snapshot.finish()?;
+        Ok(Directory::from_entries(users, groups))
+    }
+
+    /// The directory of the entries `snapshot` wrote.
+    pub fn from_snapshot(
+        snapshot: SnapshotWriter,
+        users: Vec<SourceEntry>,
+        groups: Vec<SourceEntry>,
+    ) -> Result<Directory, DirectoryError> {
         snapshot.finish()?;
         Ok(Directory::from_entries(users, groups))
     }
@@ -97,68 +108,6 @@ impl Directory {
 
     pub fn groups(&self) -> &[SourceEntry] {
         &self.groups
-    }
-
-    /// A SCIM service provider's Users and Groups under Entra attribute names, so the
-    /// default mappings apply unchanged: id → objectId, userName → userPrincipalName,
-    /// active → accountEnabled, enterprise manager → manager, members → member ids.
-    pub fn from_scim(users: &[Value], groups: &[Value]) -> Result<Directory, DirectoryError> {
-        const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(|s| Value::String(s.to_string()));
-        let typed = |u: &Value, attr: &str, kind: &str| -> Option<Value> {
-            let items = u.get(attr)?.as_array()?;
-            let chosen = items
-                .iter()
-                .find(|e| e.get("type").and_then(Value::as_str) == Some(kind))
-                .or_else(|| items.iter().find(|e| e.get("primary") == Some(&Value::Bool(true))))
-                .or_else(|| items.first())?;
-            text(chosen.get("value"))
-        };
-        let users = users
-            .iter()
-            .map(|u| {
-                let enterprise = u.get(ENTERPRISE);
-                let user_name = u.get("userName").and_then(Value::as_str).unwrap_or_default();
-                let fields = [
-                    ("objectId", text(u.get("id"))),
-                    ("userPrincipalName", text(u.get("userName"))),
-                    ("mailNickname", Some(Value::String(user_name.split('@').next().unwrap_or_default().into()))),
-                    ("displayName", text(u.get("displayName"))),
-                    ("givenName", text(u.get("name").and_then(|n| n.get("givenName")))),
-                    ("surname", text(u.get("name").and_then(|n| n.get("familyName")))),
-                    ("mail", typed(u, "emails", "work")),
-                    ("jobTitle", text(u.get("title"))),
-                    ("preferredLanguage", text(u.get("preferredLanguage"))),
-                    ("telephoneNumber", typed(u, "phoneNumbers", "work")),
-                    ("department", text(enterprise.and_then(|e| e.get("department")))),
-                    ("employeeId", text(enterprise.and_then(|e| e.get("employeeNumber")))),
-                    ("manager", text(enterprise.and_then(|e| e.get("manager")).and_then(|m| m.get("value")))),
-                    ("accountEnabled", Some(u.get("active").cloned().unwrap_or(Value::Bool(true)))),
-                    ("externalId", text(u.get("externalId"))),
-                ];
-                fields.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect()
-            })
-            .collect();
-        let groups = groups
-            .iter()
-            .map(|g| {
-                let members: Vec<Value> = g
-                    .get("members")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|m| text(m.get("value")))
-                    .collect();
-                let fields = [
-                    ("objectId", text(g.get("id"))),
-                    ("displayName", text(g.get("displayName"))),
-                    ("externalId", text(g.get("externalId"))),
-                    ("members", Some(Value::Array(members))),
-                ];
-                fields.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect()
-            })
-            .collect();
-        Directory::new(users, groups)
     }
 
     pub fn user(&self, id: &str) -> Option<&SourceEntry> {

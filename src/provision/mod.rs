@@ -14,6 +14,7 @@ pub mod job;
 pub mod log;
 pub mod log_query;
 pub mod mapping_view;
+mod scim_source;
 pub mod scoping;
 pub mod shape;
 mod source_snapshot;

@@ -193,10 +193,9 @@ impl Engine {
                     &self.job.source_endpoint(&spec),
                     self.job.spec.options.retry.clone(),
                     Arc::clone(&self.clock),
-                )?;
-                let users = source.list_all(ResourceKind::User, spec.page_size).await?;
-                let groups = source.list_all(ResourceKind::Group, spec.page_size).await?;
-                Ok(Directory::from_scim(&users, &groups)?)
+                )?
+                .without_exchange_log();
+                crate::provision::scim_source::load(&source, spec.page_size).await
             }
         }
     }
