@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::directory::{Directory, SnapshotWriter};
+use super::directory::{Directory, SnapshotWriter, SourceEntry};
 use super::engine::EngineError;
 use crate::client::ScimClient;
 use crate::scim::ResourceKind;
@@ -16,25 +16,28 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 /// Reads every User, then every Group, `page_size` at a time.
 pub async fn load(source: &ScimClient, page_size: usize) -> Result<Directory, EngineError> {
     let mut snapshot = SnapshotWriter::new()?;
-    let mut users = Vec::new();
-    source
-        .list_pages(ResourceKind::User, page_size, |page| {
-            for user in &page {
-                users.push(snapshot.push(&as_source_user(user))?);
-            }
-            Ok::<_, EngineError>(())
-        })
-        .await?;
-    let mut groups = Vec::new();
-    source
-        .list_pages(ResourceKind::Group, page_size, |page| {
-            for group in &page {
-                groups.push(snapshot.push(&as_source_group(group))?);
-            }
-            Ok::<_, EngineError>(())
-        })
-        .await?;
+    let users = read_kind(source, ResourceKind::User, page_size, &mut snapshot, as_source_user).await?;
+    let groups = read_kind(source, ResourceKind::Group, page_size, &mut snapshot, as_source_group).await?;
     Ok(Directory::from_snapshot(snapshot, users, groups)?)
+}
+
+async fn read_kind(
+    source: &ScimClient,
+    kind: ResourceKind,
+    page_size: usize,
+    snapshot: &mut SnapshotWriter,
+    as_source: fn(&Value) -> Map<String, Value>,
+) -> Result<Vec<SourceEntry>, EngineError> {
+    let mut entries = Vec::new();
+    source
+        .list_pages(kind, page_size, |page| {
+            for resource in &page {
+                entries.push(snapshot.push(&as_source(resource))?);
+            }
+            Ok::<_, EngineError>(())
+        })
+        .await?;
+    Ok(entries)
 }
 
 fn text(v: Option<&Value>) -> Option<Value> {
