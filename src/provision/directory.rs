@@ -10,8 +10,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use super::source_snapshot::manager_of;
-pub use super::source_snapshot::SnapshotWriter;
-pub use super::source_snapshot::{parse_each, SourceEntry};
+pub use super::source_snapshot::{parse_each, SnapshotWriter, SourceEntry};
 
 #[derive(Debug, Error)]
 pub enum DirectoryError {
@@ -20,8 +19,8 @@ pub enum DirectoryError {
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
     /// An object did not read back from the cycle's snapshot (it was valid when written).
-    #[error("source object '{id}' could not be read back from the cycle's snapshot: {cause}")]
-    Reread { id: String, cause: String },
+    #[error("source object '{id}' could not be read back from the cycle's snapshot: {source}")]
+    Reread { id: String, source: std::io::Error },
     #[error("cannot write the cycle's snapshot of the source in {dir} (the temporary directory; set TMPDIR to another one): {source}")]
     Snapshot { dir: String, source: std::io::Error },
 }
@@ -52,8 +51,7 @@ impl Directory {
         let mut snapshot = SnapshotWriter::new()?;
         let users = users.iter().map(|u| snapshot.push(u)).collect::<Result<_, _>>()?;
         let groups = groups.iter().map(|g| snapshot.push(g)).collect::<Result<_, _>>()?;
-        snapshot.finish()?;
-        Ok(Directory::from_entries(users, groups))
+        Directory::from_snapshot(snapshot, users, groups)
     }
 
     /// The directory of the entries `snapshot` wrote.
@@ -198,8 +196,7 @@ fn load_json(path: &Path) -> Result<Directory, DirectoryError> {
     };
     let users = list("users", raw.users)?;
     let groups = list("groups", raw.groups)?;
-    snapshot.finish()?;
-    Ok(Directory::from_entries(users, groups))
+    Directory::from_snapshot(snapshot, users, groups)
 }
 
 /// Each row of a CSV file as attributes, handed to `keep` as it is read.
@@ -266,6 +263,5 @@ fn load_csv(dir: &Path) -> Result<Directory, DirectoryError> {
         });
     }
     let groups = groups.iter().map(|g| snapshot.push(g)).collect::<Result<_, _>>()?;
-    snapshot.finish()?;
-    Ok(Directory::from_entries(users, groups))
+    Directory::from_snapshot(snapshot, users, groups)
 }

@@ -64,16 +64,16 @@ impl SourceEntry {
     /// The object's attributes, read back from the snapshot.
     pub fn parse(&self) -> Result<Map<String, Value>, DirectoryError> {
         let mut text = vec![0; self.len as usize];
-        self.file.read_at(&mut text, self.at).map_err(|e| self.reread(e.to_string()))?;
+        self.file.read_at(&mut text, self.at).map_err(|e| self.reread(e))?;
         self.parse_text(&text)
     }
 
     fn parse_text(&self, text: &[u8]) -> Result<Map<String, Value>, DirectoryError> {
-        serde_json::from_slice(text).map_err(|e| self.reread(e.to_string()))
+        serde_json::from_slice(text).map_err(|e| self.reread(e.into()))
     }
 
-    fn reread(&self, cause: String) -> DirectoryError {
-        DirectoryError::Reread { id: self.id.to_string(), cause }
+    fn reread(&self, source: std::io::Error) -> DirectoryError {
+        DirectoryError::Reread { id: self.id.to_string(), source }
     }
 
     fn end(&self) -> u64 {
@@ -103,7 +103,7 @@ pub fn parse_each<'a, E: From<DirectoryError>>(
             }
             block.resize((end - entry.at) as usize, 0);
             block_at = entry.at;
-            entry.file.read_at(&mut block, block_at).map_err(|e| entry.reread(e.to_string()))?;
+            entry.file.read_at(&mut block, block_at).map_err(|e| entry.reread(e))?;
         }
         let start = (entry.at - block_at) as usize;
         let object = entry.parse_text(&block[start..start + entry.len as usize])?;
@@ -146,8 +146,11 @@ impl SnapshotWriter {
 
     /// Adds one object given as attributes.
     pub fn push(&mut self, object: &Map<String, Value>) -> Result<SourceEntry, DirectoryError> {
-        let text = serde_json::to_string(object)
-            .map_err(|e| DirectoryError::Reread { id: object_id(object).to_string(), cause: e.to_string() })?;
+        // A map with string keys always serializes; the error is kept all the same.
+        let text = serde_json::to_string(object).map_err(|e| DirectoryError::Invalid {
+            path: format!("source object '{}'", object_id(object)),
+            message: e.to_string(),
+        })?;
         self.push_text(object_id(object), manager_of(object.get("manager")), &text)
     }
 
@@ -160,4 +163,35 @@ impl SnapshotWriter {
 
 fn snapshot_error(source: std::io::Error) -> DirectoryError {
     DirectoryError::Snapshot { dir: std::env::temp_dir().display().to_string(), source }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn reading_in_blocks_gives_what_reading_each_object_gives() {
+        let mut writer = SnapshotWriter::new().unwrap();
+        let mut entries = Vec::new();
+        for i in 0..3000 {
+            // Sizes from a few bytes to past a whole block, so blocks split anywhere.
+            let padding = if i == 1500 { "x".repeat(3 << 20) } else { "é".repeat(i % 97) };
+            let object =
+                json!({"objectId": format!("u{i}"), "manager": if i % 3 == 0 { "" } else { "boss" }, "p": padding});
+            entries.push(writer.push(object.as_object().unwrap()).unwrap());
+        }
+        writer.finish().unwrap();
+        let mut seen = 0;
+        parse_each(&entries, |entry, object| {
+            assert_eq!(object, entry.parse().unwrap(), "{}", entry.id());
+            assert_eq!(object["objectId"], entry.id());
+            assert_eq!(entry.manager().is_some(), object["manager"] == "boss");
+            seen += 1;
+            Ok::<_, DirectoryError>(())
+        })
+        .unwrap();
+        assert_eq!(seen, 3000);
+    }
 }
