@@ -6,7 +6,7 @@
 //! A pure function of the source, the scope decisions and what the job remembers
 //! (watermarks and links, read through [`PlanState`]): no HTTP, no writes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::scope::{self, ScopeDecision};
 use super::EngineError;
@@ -16,23 +16,20 @@ use crate::provision::state::{object_fingerprint, JobState, ObjectKind, StateErr
 
 /// What the planner reads of the job's state.
 pub trait PlanState {
-    /// The fingerprint of the object as last processed.
-    fn watermark(&self, kind: ObjectKind, source_id: &str) -> Result<Option<String>, StateError>;
+    /// Every watermark of a kind: source id → the fingerprint of the object as last
+    /// processed. One pass: at 100k users, a read per object was a fifth of an
+    /// incremental cycle (docs/perf.md).
+    fn watermarks(&self, kind: ObjectKind) -> Result<HashMap<String, String>, StateError>;
     /// `Some(disabled)` when the object is linked to a target object.
     fn linked(&self, kind: ObjectKind, source_id: &str) -> Result<Option<bool>, StateError>;
-    /// Every object with a watermark (to find the ones gone from the source).
-    fn watermarked(&self, kind: ObjectKind) -> Result<Vec<String>, StateError>;
 }
 
 impl PlanState for JobState {
-    fn watermark(&self, kind: ObjectKind, source_id: &str) -> Result<Option<String>, StateError> {
-        (**self).watermark(kind, source_id)
+    fn watermarks(&self, kind: ObjectKind) -> Result<HashMap<String, String>, StateError> {
+        Ok((**self).watermarks(kind)?.into_iter().collect())
     }
     fn linked(&self, kind: ObjectKind, source_id: &str) -> Result<Option<bool>, StateError> {
         Ok(self.link(kind, source_id)?.map(|l| l.disabled))
-    }
-    fn watermarked(&self, kind: ObjectKind) -> Result<Vec<String>, StateError> {
-        (**self).watermarked(kind)
     }
 }
 
@@ -80,13 +77,14 @@ pub fn plan<'a>(
 ) -> Result<CyclePlan<'a>, EngineError> {
     let skip_out_of_scope = job.spec.options.skip_out_of_scope_deletions;
     let assigned_members = scope::members_of_assigned_groups(job, dir)?;
+    let user_marks = state.watermarks(ObjectKind::User)?;
     let mut users = Vec::new();
     let mut removals = 0;
     parse_each(dir.users(), |entry, user| {
         let id = entry.id();
         let scope = scope::of_user(job, &user, &assigned_members);
         let fingerprint = object_fingerprint(&user, scope.in_scope());
-        let changed = input.initial || state.watermark(ObjectKind::User, id)?.as_deref() != Some(fingerprint.as_str());
+        let changed = input.initial || user_marks.get(id) != Some(&fingerprint);
         if !changed {
             return Ok::<_, EngineError>(());
         }
@@ -99,7 +97,7 @@ pub fn plan<'a>(
     })?;
     users.sort_by_key(|w| w.entry.manager().is_some());
 
-    let gone_users = gone(state, ObjectKind::User, dir.users().iter().map(SourceEntry::id).collect())?;
+    let gone_users = gone(&user_marks, dir.users());
     for id in &gone_users {
         if state.linked(ObjectKind::User, id)?.is_some() {
             removals += 1;
@@ -107,20 +105,20 @@ pub fn plan<'a>(
     }
     // Groups count toward the threshold too: deleted in the source, or left scope.
     let (groups, gone_groups) = if job.groups.enabled {
+        let group_marks = state.watermarks(ObjectKind::Group)?;
         let mut groups = Vec::new();
         parse_each(dir.groups(), |entry, group| {
             let id = entry.id();
             let scope = scope::of_group(job, &group);
             let fingerprint = object_fingerprint(&group, scope.in_scope());
-            let changed =
-                input.initial || state.watermark(ObjectKind::Group, id)?.as_deref() != Some(fingerprint.as_str());
+            let changed = input.initial || group_marks.get(id) != Some(&fingerprint);
             if changed && !scope.in_scope() && state.linked(ObjectKind::Group, id)?.is_some() {
                 removals += 1;
             }
             groups.push(Work { entry, scope, fingerprint, changed });
             Ok::<_, EngineError>(())
         })?;
-        let gone_groups = gone(state, ObjectKind::Group, dir.groups().iter().map(SourceEntry::id).collect())?;
+        let gone_groups = gone(&group_marks, dir.groups());
         for id in &gone_groups {
             if state.linked(ObjectKind::Group, id)?.is_some() {
                 removals += 1;
@@ -135,8 +133,11 @@ pub fn plan<'a>(
     Ok(CyclePlan { users, gone_users, groups, gone_groups, removals, hold_deletions })
 }
 
-fn gone(state: &impl PlanState, kind: ObjectKind, present: BTreeSet<&str>) -> Result<Vec<String>, StateError> {
-    Ok(state.watermarked(kind)?.into_iter().filter(|id| !present.contains(id.as_str())).collect())
+/// Objects with a watermark that are no longer in the source, in id order.
+fn gone(marks: &HashMap<String, String>, present: &[SourceEntry]) -> Vec<String> {
+    let present: HashSet<&str> = present.iter().map(SourceEntry::id).collect();
+    let gone: BTreeSet<&String> = marks.keys().filter(|id| !present.contains(id.as_str())).collect();
+    gone.into_iter().cloned().collect()
 }
 
 impl CyclePlan<'_> {
@@ -148,8 +149,6 @@ impl CyclePlan<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use serde_json::{json, Map, Value};
 
     use super::*;
@@ -162,17 +161,12 @@ mod tests {
     }
 
     impl PlanState for Remembered {
-        fn watermark(&self, kind: ObjectKind, id: &str) -> Result<Option<String>, StateError> {
-            Ok(self.watermarks.get(&(kind, id.to_string())).cloned())
+        fn watermarks(&self, kind: ObjectKind) -> Result<HashMap<String, String>, StateError> {
+            let of_kind = self.watermarks.iter().filter(|((k, _), _)| *k == kind);
+            Ok(of_kind.map(|((_, id), fp)| (id.clone(), fp.clone())).collect())
         }
         fn linked(&self, kind: ObjectKind, id: &str) -> Result<Option<bool>, StateError> {
             Ok(self.links.get(&(kind, id.to_string())).copied())
-        }
-        fn watermarked(&self, kind: ObjectKind) -> Result<Vec<String>, StateError> {
-            let mut ids: Vec<String> =
-                self.watermarks.keys().filter(|(k, _)| *k == kind).map(|(_, id)| id.clone()).collect();
-            ids.sort();
-            Ok(ids)
         }
     }
 

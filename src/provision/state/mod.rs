@@ -202,8 +202,9 @@ pub trait JobStore: Send + Sync {
     fn watermark(&self, kind: ObjectKind, source_id: &str) -> Result<Option<String>, StateError>;
     fn set_watermark(&self, kind: ObjectKind, source_id: &str, fp: &str) -> Result<(), StateError>;
     fn remove_watermark(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError>;
-    /// Source ids with a watermark (objects seen in earlier cycles).
-    fn watermarked(&self, kind: ObjectKind) -> Result<Vec<String>, StateError>;
+    /// Every watermark of a kind, (source id, fingerprint), read in one pass: the plan
+    /// compares the whole source against them.
+    fn watermarks(&self, kind: ObjectKind) -> Result<Vec<(String, String)>, StateError>;
     fn clear_watermarks(&self) -> Result<(), StateError>;
     fn escrow_of(&self, kind: ObjectKind, source_id: &str) -> Result<Option<Escrow>, StateError>;
     fn put_escrow(&self, kind: ObjectKind, source_id: &str, escrow: &Escrow) -> Result<(), StateError>;

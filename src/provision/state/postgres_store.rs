@@ -363,8 +363,12 @@ impl JobStore for PgJobStore {
         self.remove_keyed("job_watermarks", kind, source_id)
     }
 
-    fn watermarked(&self, kind: ObjectKind) -> Result<Vec<String>, StateError> {
-        Ok(self.all_keyed("job_watermarks", "fingerprint", Some(kind))?.into_iter().map(|(_, id, _)| id).collect())
+    fn watermarks(&self, kind: ObjectKind) -> Result<Vec<(String, String)>, StateError> {
+        Ok(self
+            .all_keyed("job_watermarks", "fingerprint", Some(kind))?
+            .into_iter()
+            .map(|(_, id, fp)| (id, fp))
+            .collect())
     }
 
     fn clear_watermarks(&self) -> Result<(), StateError> {

@@ -193,11 +193,11 @@ impl JobStore for SledJobStore {
     }
 
     /// Source ids with a watermark (objects seen in earlier cycles).
-    fn watermarked(&self, kind: ObjectKind) -> Result<Vec<String>, StateError> {
+    fn watermarks(&self, kind: ObjectKind) -> Result<Vec<(String, String)>, StateError> {
         let mut out = Vec::new();
-        for entry in self.watermark.scan_prefix(kind.prefix()).keys() {
-            let k = entry.map_err(storage("listing watermarks"))?;
-            out.push(String::from_utf8_lossy(&k[2..]).to_string());
+        for entry in self.watermark.scan_prefix(kind.prefix()) {
+            let (k, v) = entry.map_err(storage("listing watermarks"))?;
+            out.push((String::from_utf8_lossy(&k[2..]).to_string(), String::from_utf8_lossy(&v).to_string()));
         }
         Ok(out)
     }
