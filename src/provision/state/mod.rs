@@ -352,6 +352,36 @@ mod tests {
     }
 
     #[test]
+    fn link_counts_follow_every_write_after_the_first_count() {
+        let state = JobState::temporary().unwrap();
+        let link = |kind| Link {
+            kind,
+            target_id: "t".into(),
+            display: "d".into(),
+            exported: Map::new(),
+            members: Vec::new(),
+            disabled: false,
+            created: true,
+            unmanaged: false,
+        };
+        state.set_link("before", &link(ObjectKind::User)).unwrap();
+        let counts =
+            |s: &JobState| (s.count_links(ObjectKind::User).unwrap(), s.count_links(ObjectKind::Group).unwrap());
+        assert_eq!(counts(&state), (1, 0), "the first count walks the links");
+        state.set_link("a", &link(ObjectKind::User)).unwrap();
+        state.set_link("a", &link(ObjectKind::User)).unwrap();
+        state.set_link("g", &link(ObjectKind::Group)).unwrap();
+        assert_eq!(counts(&state), (2, 1), "a rewritten link counts once");
+        state.remove_link(ObjectKind::User, "a").unwrap();
+        state.remove_link(ObjectKind::User, "never-linked").unwrap();
+        assert_eq!(counts(&state), (1, 1));
+        state.clear_all().unwrap();
+        assert_eq!(counts(&state), (0, 0));
+        state.set_link("b", &link(ObjectKind::User)).unwrap();
+        assert_eq!(counts(&state), (1, 0));
+    }
+
+    #[test]
     fn escrows_count_attempts_from_the_first_failure() {
         let state = JobState::temporary().unwrap();
         state.escrow(ObjectKind::User, "a", "t1", "Timeout", "slow").unwrap();

@@ -35,9 +35,26 @@ pub struct SledJobStore {
     /// Link writes made, and how many of them a finished flush covers (see [`JobStore::settle`]).
     links_written: AtomicU64,
     links_durable: AtomicU64,
+    /// Links per kind (users, groups): counted at the first status read, then kept by every
+    /// link write, which holds this lock, so status polls do not walk every link (a walk
+    /// over 100k links was a quarter of `provision run`'s time, docs/perf.md).
+    link_counts: std::sync::Mutex<Option<[usize; 2]>>,
+}
+
+fn count_slot(kind: ObjectKind) -> usize {
+    match kind {
+        ObjectKind::User => 0,
+        ObjectKind::Group => 1,
+    }
 }
 
 impl SledJobStore {
+    /// The link counts' lock. Poisoning needs a panic inside sled between a link write and
+    /// its count; the count is then at most one off until the next start.
+    fn lock_link_counts(&self) -> std::sync::MutexGuard<'_, Option<[usize; 2]>> {
+        self.link_counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub fn open(dir: &Path) -> Result<Self, StateError> {
         let db = sled::Config::new()
             .path(dir)
@@ -68,6 +85,7 @@ impl SledJobStore {
             next_log: Arc::new(AtomicU64::new(next_log)),
             links_written: AtomicU64::new(0),
             links_durable: AtomicU64::new(0),
+            link_counts: Default::default(),
             db,
         };
         state.migrate_meta()?;
@@ -127,13 +145,21 @@ impl JobStore for SledJobStore {
 
     fn set_link(&self, source_id: &str, link: &Link) -> Result<(), StateError> {
         let bytes = serde_json::to_vec(link).map_err(encode("a link"))?;
-        self.links.insert(Self::key(link.kind, source_id), bytes).map_err(storage("writing a link"))?;
+        let mut counts = self.lock_link_counts();
+        let previous = self.links.insert(Self::key(link.kind, source_id), bytes).map_err(storage("writing a link"))?;
+        if let (Some(counts), None) = (counts.as_mut(), previous) {
+            counts[count_slot(link.kind)] += 1;
+        }
         self.links_written.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 
     fn remove_link(&self, kind: ObjectKind, source_id: &str) -> Result<(), StateError> {
-        self.links.remove(Self::key(kind, source_id)).map_err(storage("removing a link"))?;
+        let mut counts = self.lock_link_counts();
+        let removed = self.links.remove(Self::key(kind, source_id)).map_err(storage("removing a link"))?;
+        if let (Some(counts), Some(_)) = (counts.as_mut(), removed) {
+            counts[count_slot(kind)] -= 1;
+        }
         self.links_written.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
@@ -208,7 +234,11 @@ impl JobStore for SledJobStore {
 
     /// Forgets everything: links, watermark, escrows, metadata (logs are kept).
     fn clear_all(&self) -> Result<(), StateError> {
-        self.links.clear().map_err(storage("clearing links"))?;
+        {
+            let mut counts = self.lock_link_counts();
+            self.links.clear().map_err(storage("clearing links"))?;
+            *counts = Some([0, 0]);
+        }
         self.escrows.clear().map_err(storage("clearing escrows"))?;
         self.watermark.clear().map_err(storage("clearing the watermark"))?;
         self.write_meta(&JobMeta::default())?;
@@ -277,7 +307,13 @@ impl JobStore for SledJobStore {
     }
 
     fn count_links(&self, kind: ObjectKind) -> Result<usize, StateError> {
-        Ok(self.links.scan_prefix(kind.prefix()).count())
+        let mut counts = self.lock_link_counts();
+        let counts = match *counts {
+            Some(counts) => counts,
+            None => *counts
+                .insert([ObjectKind::User, ObjectKind::Group].map(|k| self.links.scan_prefix(k.prefix()).count())),
+        };
+        Ok(counts[count_slot(kind)])
     }
 
     /// Drops the records older than `max_age` (the oldest come first, so the scan stops at
