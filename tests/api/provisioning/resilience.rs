@@ -317,12 +317,47 @@ async fn a_paused_job_runs_no_cycle_until_resumed() {
     assert_eq!(engine.run_cycle(&NoProgress).await.unwrap().created, 2);
 }
 
-/// A bare SCIM target that answers lookups with nothing and creates with a new id, each
-/// after 40 ms, and records the most requests it ever had in flight at once.
+/// A bare SCIM target that answers lookups with nothing and creates with a new id, and
+/// records the most requests it ever had in flight at once. Until `open_at` requests have
+/// been in flight together, each request is held: the bound is shown to be reached by that
+/// signal, not by a delay that hopes requests overlap.
 struct CountingTarget {
     url: String,
     max_in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    gate: Arc<Gate>,
     _server: Stub,
+}
+
+/// Holds requests until `open_at` are in flight together; then lets every request through.
+#[derive(Default)]
+struct Gate {
+    open_at: std::sync::atomic::AtomicUsize,
+    opened: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Gate {
+    fn reset(&self, open_at: usize) {
+        self.open_at.store(open_at, std::sync::atomic::Ordering::SeqCst);
+        self.opened.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    async fn pass(&self, in_flight: usize) {
+        use std::sync::atomic::Ordering;
+        if in_flight >= self.open_at.load(Ordering::SeqCst) {
+            self.opened.store(true, Ordering::SeqCst);
+            self.notify.notify_waiters();
+        }
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.opened.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl CountingTarget {
@@ -330,17 +365,16 @@ impl CountingTarget {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let in_flight = Arc::new(AtomicUsize::new(0));
         let max_in_flight = Arc::new(AtomicUsize::new(0));
-        let (now, max) = (in_flight.clone(), max_in_flight.clone());
+        let gate = Arc::new(Gate::default());
+        let (now, max, held) = (in_flight.clone(), max_in_flight.clone(), gate.clone());
         let server = Stub::start(2, move |cfg| {
-            let (now, max) = (now.clone(), max.clone());
+            let (now, max, held) = (now.clone(), max.clone(), held.clone());
             cfg.default_service(web::to(move |req: actix_web::HttpRequest| {
-                let (now, max) = (now.clone(), max.clone());
+                let (now, max, held) = (now.clone(), max.clone(), held.clone());
                 async move {
                     let current = now.fetch_add(1, Ordering::SeqCst) + 1;
                     max.fetch_max(current, Ordering::SeqCst);
-                    // A slow target (40 ms a request), so requests overlap and the
-                    // engine's concurrency is observable.
-                    actix_web::rt::time::sleep(Duration::from_millis(40)).await;
+                    held.pass(current).await;
                     now.fetch_sub(1, Ordering::SeqCst);
                     if req.method() == actix_web::http::Method::POST {
                         HttpResponse::Created().json(json!({"id": uuid::Uuid::new_v4().to_string()}))
@@ -350,7 +384,7 @@ impl CountingTarget {
                 }
             }));
         });
-        CountingTarget { url: format!("{}/scim/v2", server.address), max_in_flight, _server: server }
+        CountingTarget { url: format!("{}/scim/v2", server.address), max_in_flight, gate, _server: server }
     }
 }
 
@@ -371,9 +405,13 @@ async fn requests_in_flight_never_exceed_the_configured_concurrency() {
         }))
         .unwrap();
         target.max_in_flight.store(0, std::sync::atomic::Ordering::SeqCst);
+        target.gate.reset(concurrency);
         let job = Job::from_spec(spec, dir.path().to_path_buf()).unwrap();
         let mut engine = Engine::new(job, JobState::temporary().unwrap(), Arc::new(SystemClock), 1).unwrap();
-        let report = engine.run_cycle(&NoProgress).await.unwrap();
+        // A cycle that never reaches the bound would be held at the gate: fail, not hang.
+        let cycle = tokio::time::timeout(Duration::from_secs(30), engine.run_cycle(&NoProgress)).await;
+        let report = cycle.unwrap_or_else(|_| panic!("the cycle never had {concurrency} requests in flight at once"));
+        let report = report.unwrap();
         super::assert_counts_add_up(&report);
         assert_eq!(report.created, 12, "{report:?}");
         let max = target.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
