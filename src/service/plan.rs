@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::index_value;
+use super::{index_value, user_name_key};
 use crate::filter::{CompareOp, Expr, Target};
 use crate::scim::ResourceKind;
 use crate::store::{IndexKey, Lookup};
@@ -13,6 +13,13 @@ use crate::store::{IndexKey, Lookup};
 pub(super) enum Access {
     Id(String),
     Index(Lookup),
+    /// The owner of a uniqueness key, one point read; when no resource holds the key, the
+    /// equality index. Resources written before the key's present form (docs/scim-server.md,
+    /// "userName uniqueness") carry an older key or none, and the index still finds them.
+    Unique {
+        key: IndexKey,
+        index: IndexKey,
+    },
 }
 
 pub(super) fn needs_relations(kind: ResourceKind, expr: &Expr) -> bool {
@@ -112,11 +119,23 @@ fn plan_compare(kind: ResourceKind, target: &Target, op: CompareOp, value: &str)
         }
     }
     let (attr, case_exact) = indexed(kind, target)?;
+    if op == CompareOp::Eq && target.sub.is_none() && unique_attribute(kind) == Some(attr) {
+        let key = IndexKey::new(attr, user_name_key(value));
+        return Some(vec![Access::Unique { key, index: IndexKey::new(attr, index_value(value, case_exact)) }]);
+    }
     let key = IndexKey::new(attr, index_value(value, case_exact));
     match op {
         CompareOp::Eq => Some(vec![Access::Index(Lookup::Eq(key))]),
         CompareOp::Sw => Some(vec![Access::Index(Lookup::Prefix(key))]),
         _ => None,
+    }
+}
+
+/// The attribute each resource type keeps a uniqueness entry for ([`super::index_keys`]).
+fn unique_attribute(kind: ResourceKind) -> Option<&'static str> {
+    match kind {
+        ResourceKind::User => Some("userName"),
+        ResourceKind::Group => Some("displayName"),
     }
 }
 
@@ -136,7 +155,7 @@ fn rank(accesses: &[Access]) -> usize {
     accesses
         .iter()
         .map(|a| match a {
-            Access::Id(_) => 1,
+            Access::Id(_) | Access::Unique { .. } | Access::Index(Lookup::Unique(_)) => 1,
             Access::Index(Lookup::Eq(_)) | Access::Index(Lookup::GroupsWithMember(_)) => 2,
             Access::Index(Lookup::Prefix(_)) => 4,
         })
@@ -167,5 +186,45 @@ fn collect_read<'a>(expr: &'a Expr, out: &mut Vec<(Option<&'a str>, &'a str)>) {
             collect_read(r, out);
         }
         Expr::Not(inner) => collect_read(inner, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_name_key;
+
+    /// `userName eq` is answered from the uniqueness key, so two names equal once
+    /// lower-cased (the filter's comparison) must share that key: lower-casing first never
+    /// changes the fold, for any character, alone, after a letter or before combining marks.
+    #[test]
+    fn lower_casing_never_changes_the_uniqueness_fold() {
+        let mut checked = 0;
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let alone = c.to_string();
+            if alone.to_lowercase() == alone {
+                continue;
+            }
+            let mut forms = vec![alone.clone(), format!("a{c}"), format!("{c}a"), format!("{c}{c}")];
+            forms.extend(('\u{300}'..='\u{36F}').map(|mark| format!("{c}{mark}")));
+            for form in forms {
+                assert_eq!(user_name_key(&form.to_lowercase()), user_name_key(&form), "{form:?} ({:04X})", c as u32);
+                checked += 1;
+            }
+        }
+        assert!(checked > 100_000, "only {checked} forms were checked");
+    }
+
+    /// ASCII takes a shortcut past normalization and folding: the same keys as the full path.
+    #[test]
+    fn ascii_user_names_get_the_full_paths_key() {
+        let full = super::super::folded_user_name_key;
+        let printable: String = (0x20u8..0x7f).map(char::from).collect();
+        for name in [printable.as_str(), " Alice.Smith@Example.COM\t", "\u{b}x\r\n", "", "   "] {
+            assert_eq!(user_name_key(name), full(name), "{name:?}");
+        }
+        for byte in 0u8..0x80 {
+            let name = format!(" A{}z ", char::from(byte));
+            assert_eq!(user_name_key(&name), full(&name), "{name:?}");
+        }
     }
 }

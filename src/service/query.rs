@@ -295,7 +295,9 @@ impl ScimService {
                 // Exact lookups only: a prefix (`sw`) or a member lookup can match thousands.
                 .and_then(|valid| plan(*kind, &valid.expr))
                 .is_some_and(|accesses| {
-                    accesses.iter().all(|a| matches!(a, Access::Id(_) | Access::Index(Lookup::Eq(_))))
+                    accesses
+                        .iter()
+                        .all(|a| matches!(a, Access::Id(_) | Access::Unique { .. } | Access::Index(Lookup::Eq(_))))
                 }),
             _ => false,
         };
@@ -430,6 +432,15 @@ impl ScimService {
                 }
                 Access::Index(lookup) => {
                     ids.extend(self.store.lookup(kind, &lookup).map_err(|e| store_error(e, kind, ""))?)
+                }
+                Access::Unique { key, index } => {
+                    let owner = self.store.lookup(kind, &Lookup::Unique(key)).map_err(|e| store_error(e, kind, ""))?;
+                    if owner.is_empty() {
+                        let found = self.store.lookup(kind, &Lookup::Eq(index));
+                        ids.extend(found.map_err(|e| store_error(e, kind, ""))?);
+                    } else {
+                        ids.extend(owner);
+                    }
                 }
             }
         }

@@ -100,6 +100,11 @@ pub struct WriteRequest {
 pub enum Lookup {
     /// Resources whose indexed attribute equals the (normalized) value.
     Eq(IndexKey),
+    /// The resource holding this uniqueness key, if any: one point read. Every resource
+    /// an `Eq` on the same attribute finds has the key its value gives (the service's
+    /// uniqueness form is at least as coarse as its comparison), so this is a superset of
+    /// that `Eq` in at most one id.
+    Unique(IndexKey),
     /// Resources whose indexed attribute starts with the (normalized) value.
     Prefix(IndexKey),
     /// Groups that have this id as a direct member.

@@ -175,6 +175,13 @@ fn id_from_index_key(key: &[u8]) -> Option<String> {
 }
 
 impl SledStore {
+    /// A store in a temporary database, removed when dropped: for unit tests above the store.
+    #[cfg(test)]
+    pub fn temporary() -> StoreResult<Self> {
+        let db = sled::Config::new().temporary(true).open().map_err(backend)?;
+        Self::open(&db, "test")
+    }
+
     /// Opens the trees of one tenant in an already opened database.
     pub fn open(db: &sled::Db, tenant: &str) -> StoreResult<Self> {
         let tree = |name: &str| db.open_tree(format!("{tenant}/{name}")).map_err(backend);
@@ -355,6 +362,11 @@ impl Store for SledStore {
                 for entry in self.index.scan_prefix(&prefix) {
                     let (k, _) = entry.map_err(backend)?;
                     ids.extend(id_from_index_key(&k));
+                }
+            }
+            Lookup::Unique(key) => {
+                if let Some(id) = self.unique.get(unique_key(kind, key)).map_err(backend)? {
+                    ids.extend(String::from_utf8(id.to_vec()).ok());
                 }
             }
             Lookup::Prefix(key) => {

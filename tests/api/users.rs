@@ -405,11 +405,21 @@ async fn look_alike_user_names_are_one_user_name() {
         ("bob@example.com", "\u{FF42}\u{FF4F}\u{FF42}@example.com"),
         ("carl@example.com", "car\u{200B}l@example.com"),
         ("dora@example.com", " dora@example.com "),
+        // Equal once lower-cased, as `userName eq` compares them: a letter newer than the
+        // case-folding tables, and a Greek capital with prosgegrammeni before a perispomeni.
+        ("\u{A7CE}va@example.com", "\u{A7CF}va@example.com"),
+        ("\u{1FBC}\u{342}ri@example.com", "\u{1FB3}\u{342}ri@example.com"),
     ] {
         let created = app.post("/Users", user_body(first)).await;
         assert_eq!(created.status, 201, "{first}: {}", created.body);
         assert_eq!(created.body["userName"], first, "stored as sent");
         app.post("/Users", user_body(look_alike)).await.assert_error(409, Some("uniqueness"));
+    }
+    for lower_cased in ["\u{A7CF}va@example.com", "\u{1FB3}\u{342}ri@example.com", "STRASSE@example.com"] {
+        let filter = format!("userName eq \"{lower_cased}\"");
+        let found = app.list("/Users", &[("filter", filter.as_str())]).await;
+        let expected = if lower_cased.starts_with("STRASSE") { 0 } else { 1 };
+        assert_eq!(found.body["totalResults"], expected, "{filter}: {}", found.body);
     }
     let nul = app.post("/Users", user_body("eve\u{0000}@example.com")).await;
     nul.assert_error(400, Some("invalidValue"));

@@ -285,6 +285,13 @@ impl Store for PgStore {
                 .bind(kind_code(kind))
                 .bind(&key.attr)
                 .bind(&key.value),
+                Lookup::Unique(key) => sqlx::query_scalar(
+                    "SELECT id FROM unique_entries WHERE tenant = $1 AND kind = $2 AND attr = $3 AND value = $4",
+                )
+                .bind(&tenant)
+                .bind(kind_code(kind))
+                .bind(&key.attr)
+                .bind(&key.value),
                 Lookup::Prefix(key) => sqlx::query_scalar(
                     "SELECT DISTINCT id FROM index_entries WHERE tenant = $1 AND kind = $2 AND attr = $3 \
                      AND value >= $4 AND ($5::text IS NULL OR value < $5) ORDER BY id",
