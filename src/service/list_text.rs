@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::plan::{needs_relations, plan, read_attributes};
-use super::query::{filter_meta, list_envelope};
+use super::query::filter_meta;
 use super::render::Projection;
 use super::render_text::RawMembers;
 use super::{store_error, ScimService};
@@ -49,18 +49,22 @@ impl ScimService {
             let Some(text) = self.render_text(rt, stored, &projection, base)? else { return Ok(None) };
             resources.push(text);
         }
-        // The envelope as the tree path writes it, then `Resources`, its last member, as text.
-        let mut text = Value::Object(list_envelope(total, start_index, resources.len())).to_string();
-        text.pop();
-        text.push_str(",\"Resources\":[");
+        // The members in the order `query::list_envelope` gives the tree path, then
+        // `Resources`, its last member.
+        let mut text = format!(
+            "{{\"schemas\":[\"{}\"],\"totalResults\":{total},\"itemsPerPage\":{},\"startIndex\":{start_index},\"Resources\":[",
+            crate::scim::urn::LIST_RESPONSE,
+            resources.len()
+        );
         text.push_str(&resources.join(","));
         text.push_str("]}");
         Ok(Some(text))
     }
 }
 
-/// The part of a document a filter reads, with `id` and `meta` as the tree path adds them:
-/// the attributes it names (matched as the evaluator matches them, ignoring case).
+/// The part of a document a filter reads, with `id` and `meta` as the tree path adds them
+/// when it reads those: the attributes it names (matched as the evaluator matches them,
+/// ignoring case).
 fn checked_document(stored: &StoredText, read: &[(Option<&str>, &str)]) -> Option<Value> {
     let RawMembers(members) = serde_json::from_str::<RawMembers<'_>>(stored.doc.get()).ok()?;
     let mut doc = Map::new();
@@ -73,7 +77,14 @@ fn checked_document(stored: &StoredText, read: &[(Option<&str>, &str)]) -> Optio
             doc.insert(key, serde_json::from_str(value.get()).ok()?);
         }
     }
-    doc.insert("id".into(), Value::String(stored.id.clone()));
-    doc.insert("meta".into(), filter_meta(stored.kind, &stored.created, &stored.modified));
+    // `id` and `meta` are not in the stored document: added only when the filter reads them.
+    let reads =
+        |name: &str| read.iter().any(|(extension, attr)| extension.is_none() && attr.eq_ignore_ascii_case(name));
+    if reads("id") {
+        doc.insert("id".into(), Value::String(stored.id.clone()));
+    }
+    if reads("meta") {
+        doc.insert("meta".into(), filter_meta(stored.kind, &stored.created, &stored.modified));
+    }
     Some(Value::Object(doc))
 }

@@ -629,7 +629,7 @@ fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Val
 }
 
 /// A ListResponse's members before `Resources`, which comes last.
-pub(super) fn list_envelope(total: usize, start_index: usize, items_per_page: usize) -> serde_json::Map<String, Value> {
+fn list_envelope(total: usize, start_index: usize, items_per_page: usize) -> serde_json::Map<String, Value> {
     let mut body = serde_json::Map::new();
     body.insert("schemas".into(), json!([urn::LIST_RESPONSE]));
     body.insert("totalResults".into(), total.into());

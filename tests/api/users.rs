@@ -636,6 +636,9 @@ async fn an_indexed_list_sends_the_same_bytes_as_the_tree_path() {
         ("Users", r#"emails[type eq "work" and value eq "list@example.com"]"#, "", 1),
         ("Users", r#"userName eq "list@example.com" and not (active eq true)"#, "", 0),
         ("Users", r#"externalId eq "missing" or id eq "LISTED""#, "", 1),
+        ("Users", r#"userName eq "list@example.com" and id eq "LISTED""#, "", 1),
+        ("Users", r#"userName eq "list@example.com" and meta.resourceType eq "User""#, "", 1),
+        ("Users", r#"userName eq "list@example.com" and meta.lastModified lt "2000-01-01T00:00:00Z""#, "", 0),
         ("Groups", r#"displayName eq "listed""#, "", 1),
     ];
     for (endpoint, filter, paging, expected) in cases {
