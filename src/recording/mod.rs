@@ -328,21 +328,24 @@ const CREDENTIAL_WORDS: [&str; 8] =
     ["token", "secret", "password", "passwd", "apikey", "api-key", "api_key", "session"];
 
 fn is_credential_name(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    name == "cookie" || name == "set-cookie" || name == "code" || CREDENTIAL_WORDS.iter().any(|w| name.contains(w))
+    let contains = |word: &str| name.as_bytes().windows(word.len()).any(|w| w.eq_ignore_ascii_case(word.as_bytes()));
+    ["cookie", "set-cookie", "code"].iter().any(|exact| name.eq_ignore_ascii_case(exact))
+        || CREDENTIAL_WORDS.iter().any(|w| contains(w))
 }
 
 /// Redacts credentials in headers: the scheme of `Authorization` stays, the secret goes;
 /// cookies and any header named like a token, key, secret or password go entirely.
 pub fn redact_header(name: &str, value: &str) -> String {
-    match name.to_ascii_lowercase().as_str() {
-        "authorization" | "proxy-authorization" => match value.split_once(' ') {
+    if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("proxy-authorization") {
+        return match value.split_once(' ') {
             Some((scheme, _)) => format!("{scheme} [redacted]"),
             None => "[redacted]".into(),
-        },
-        _ if is_credential_name(name) => "[redacted]".into(),
-        _ => value.to_string(),
+        };
     }
+    if is_credential_name(name) {
+        return "[redacted]".into();
+    }
+    value.to_string()
 }
 
 /// A query string with the values of credential parameters (`access_token`, `api_key`, …)
@@ -350,6 +353,12 @@ pub fn redact_header(name: &str, value: &str) -> String {
 pub fn redact_query(query: &str) -> String {
     if query.is_empty() {
         return String::new();
+    }
+    // Most queries name no credential in plain keys: kept as sent, not decoded and re-encoded
+    // on the recorder's thread for every request. An encoded key takes the full path.
+    let mut keys = query.split('&').map(|pair| pair.split_once('=').map_or(pair, |(key, _)| key));
+    if keys.all(|key| !key.contains(['%', '+']) && !is_credential_name(key)) {
+        return query.to_string();
     }
     match serde_urlencoded::from_str::<Vec<(String, String)>>(query) {
         Ok(pairs) => {
@@ -528,6 +537,14 @@ mod tests {
         assert!(!recorded(&big).contains("hunter2"));
         assert!(recorded(&big).contains("notRecorded"));
         assert_eq!(redact_query("access_token=abc&filter=x"), "access_token=%5Bredacted%5D&filter=x");
+        assert_eq!(redact_query("filter=x&API_Key=abc"), "filter=x&API_Key=%5Bredacted%5D");
+        assert_eq!(redact_query("filter=x&acc%65ss_t%6Fken=abc"), "filter=x&access_token=%5Bredacted%5D");
+        assert_eq!(redact_query("Code=abc"), "Code=%5Bredacted%5D");
+        assert_eq!(redact_query("filter=userName+eq+%22a%22&count=5"), "filter=userName+eq+%22a%22&count=5");
+        assert_eq!(redact_header("X-Api-Key", "abc"), "[redacted]");
+        assert_eq!(redact_header("Set-Cookie", "s=1"), "[redacted]");
+        assert_eq!(redact_header("AUTHORIZATION", "Bearer abc"), "Bearer [redacted]");
+        assert_eq!(redact_header("Accept", "application/scim+json"), "application/scim+json");
     }
 
     fn record(path: &str) -> RequestRecord {
