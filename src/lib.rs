@@ -18,6 +18,7 @@ pub mod digest;
 pub mod faults;
 pub mod filter;
 pub mod http;
+pub mod memory;
 pub mod metrics;
 pub mod postgres;
 pub mod provision;

@@ -7,5 +7,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    // SAFETY: mi_collect takes no pointers; it only returns the calling thread's free pages.
+    scimlab::memory::set_release(|| unsafe { libmimalloc_sys::mi_collect(true) });
     scimlab::cli::main()
 }

@@ -21,6 +21,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<Exit> {
     }
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings.clone())?;
+        crate::memory::release_freed();
         stop_on_signals(app.handle())?;
         tracing::info!(url = %app.base_url(), profile = %settings.profile, "scimlab serving SCIM");
         // One machine-readable line once the listener is bound, so a harness can start the
