@@ -78,7 +78,7 @@ impl Directory {
     }
 
     fn check(&self, path: &Path) -> Result<(), DirectoryError> {
-        let mut seen = HashMap::new();
+        let mut seen = HashMap::with_capacity(self.users.len() + self.groups.len());
         for (kind, list) in [("user", &self.users), ("group", &self.groups)] {
             for (i, o) in list.iter().enumerate() {
                 let id = o.id();
