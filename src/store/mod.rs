@@ -100,10 +100,10 @@ pub struct WriteRequest {
 pub enum Lookup {
     /// Resources whose indexed attribute equals the (normalized) value.
     Eq(IndexKey),
-    /// The resource holding this uniqueness key, if any: one point read. Every resource
-    /// an `Eq` on the same attribute finds has the key its value gives (the service's
-    /// uniqueness form is at least as coarse as its comparison), so this is a superset of
-    /// that `Eq` in at most one id.
+    /// The resource holding this uniqueness key, if any: one point read. The service's
+    /// uniqueness form is at least as coarse as its comparison, so for resources written
+    /// with the present form this is a superset of an `Eq` on the same attribute, in at
+    /// most one id (the service falls back to `Eq` when no resource holds the key).
     Unique(IndexKey),
     /// Resources whose indexed attribute starts with the (normalized) value.
     Prefix(IndexKey),
