@@ -97,7 +97,8 @@ pub fn plan<'a>(
     })?;
     users.sort_by_key(|w| w.entry.manager().is_some());
 
-    let gone_users = gone(&user_marks, dir.users());
+    // The directory's id index answers for users; no second set of 100k ids.
+    let gone_users = gone(&user_marks, |id| dir.user(id).is_some());
     for id in &gone_users {
         if state.linked(ObjectKind::User, id)?.is_some() {
             removals += 1;
@@ -118,7 +119,8 @@ pub fn plan<'a>(
             groups.push(Work { entry, scope, fingerprint, changed });
             Ok::<_, EngineError>(())
         })?;
-        let gone_groups = gone(&group_marks, dir.groups());
+        let group_ids: HashSet<&str> = dir.groups().iter().map(SourceEntry::id).collect();
+        let gone_groups = gone(&group_marks, |id| group_ids.contains(id));
         for id in &gone_groups {
             if state.linked(ObjectKind::Group, id)?.is_some() {
                 removals += 1;
@@ -134,9 +136,8 @@ pub fn plan<'a>(
 }
 
 /// Objects with a watermark that are no longer in the source, in id order.
-fn gone(marks: &HashMap<String, String>, present: &[SourceEntry]) -> Vec<String> {
-    let present: HashSet<&str> = present.iter().map(SourceEntry::id).collect();
-    let gone: BTreeSet<&String> = marks.keys().filter(|id| !present.contains(id.as_str())).collect();
+fn gone(marks: &HashMap<String, String>, present: impl Fn(&str) -> bool) -> Vec<String> {
+    let gone: BTreeSet<&String> = marks.keys().filter(|id| !present(id.as_str())).collect();
     gone.into_iter().cloned().collect()
 }
 
