@@ -19,6 +19,10 @@ use crate::postgres::{is_retryable, PgDatabase};
 use crate::scim::ResourceKind;
 use crate::store::{Lookup, Store, StoreError, StoreResult, StoredResource, WriteRequest};
 
+/// The id holding a uniqueness key: binds tenant, kind code, attribute, value.
+pub(super) const UNIQUE_OWNER: &str =
+    "SELECT id FROM unique_entries WHERE tenant = $1 AND kind = $2 AND attr = $3 AND value = $4";
+
 /// How often a transaction that lost a detected race (deadlock) runs again.
 const RETRIES: usize = 5;
 /// Rows fetched per round trip of a scan; the first batch is small because most scans
@@ -285,13 +289,11 @@ impl Store for PgStore {
                 .bind(kind_code(kind))
                 .bind(&key.attr)
                 .bind(&key.value),
-                Lookup::Unique(key) => sqlx::query_scalar(
-                    "SELECT id FROM unique_entries WHERE tenant = $1 AND kind = $2 AND attr = $3 AND value = $4",
-                )
-                .bind(&tenant)
-                .bind(kind_code(kind))
-                .bind(&key.attr)
-                .bind(&key.value),
+                Lookup::Unique(key) => sqlx::query_scalar(UNIQUE_OWNER)
+                    .bind(&tenant)
+                    .bind(kind_code(kind))
+                    .bind(&key.attr)
+                    .bind(&key.value),
                 Lookup::Prefix(key) => sqlx::query_scalar(
                     "SELECT DISTINCT id FROM index_entries WHERE tenant = $1 AND kind = $2 AND attr = $3 \
                      AND value >= $4 AND ($5::text IS NULL OR value < $5) ORDER BY id",

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::resources::{decode, encode, kind_code, ResourceRow, RESOURCE_COLUMNS};
+use super::resources::{decode, encode, kind_code, ResourceRow, RESOURCE_COLUMNS, UNIQUE_OWNER};
 use crate::scim::ResourceKind;
 use crate::store::{Expect, IndexKey, StoreError, StoreResult, StoredResource, WriteRequest};
 
@@ -107,15 +107,13 @@ pub(super) async fn write_once(pool: PgPool, tenant: String, req: Arc<WriteReque
         .rows_affected()
             == 1;
         if !claimed {
-            let owner: Option<String> = sqlx::query_scalar(
-                "SELECT id FROM unique_entries WHERE tenant = $1 AND kind = $2 AND attr = $3 AND value = $4",
-            )
-            .bind(&tenant)
-            .bind(kind_code(req.kind))
-            .bind(&key.attr)
-            .bind(&key.value)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let owner: Option<String> = sqlx::query_scalar(UNIQUE_OWNER)
+                .bind(&tenant)
+                .bind(kind_code(req.kind))
+                .bind(&key.attr)
+                .bind(&key.value)
+                .fetch_optional(&mut *tx)
+                .await?;
             if owner.as_deref() != Some(req.id.as_str()) {
                 return Err(StoreError::Unique {
                     attr: key.attr.clone(),
