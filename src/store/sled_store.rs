@@ -8,19 +8,19 @@
 //! - `member_of`: `member id` → JSON list of group ids (the reverse index for `User.groups`)
 //! - `tombstones`: group ids whose member keys are still being removed after a delete
 //!
-//! Every write is one sled transaction over these trees; transaction closures stay pure
-//! because sled may run them more than once.
+//! - `pending`:   the journal of the write being applied (see `staged`)
+//!
+//! A write over several trees is staged, journalled and applied under the store's write
+//! lock, not in a sled transaction (`staged` says why).
 
+mod staged;
 mod writes;
 
 use serde_json::Value;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Tree;
 
 use super::{Expect, IndexKey, Lookup, Store, StoreError, StoreResult, StoredResource, StoredText, WriteRequest};
 use crate::scim::ResourceKind;
-
-type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
 pub struct SledStore {
     db: sled::Db,
@@ -30,6 +30,10 @@ pub struct SledStore {
     members: Tree,
     member_of: Tree,
     tombstones: Tree,
+    pending: Tree,
+    /// Held by every write from its first read to its last write, so writes see each other
+    /// whole (uniqueness, versions, memberships); readers do not take it.
+    writing: std::sync::Mutex<()>,
     /// Resources per kind (User, Group): counted once at open, then kept by every create
     /// and delete, so an unfiltered list's totalResults costs nothing.
     counts: [std::sync::atomic::AtomicUsize; 2],
@@ -151,25 +155,6 @@ fn encode<T: serde::Serialize>(value: &T) -> StoreResult<Vec<u8>> {
     serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn abort<T>(e: StoreError) -> TxResult<T> {
-    Err(ConflictableTransactionError::Abort(e))
-}
-
-fn tx_decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> TxResult<T> {
-    decode(bytes).map_err(ConflictableTransactionError::Abort)
-}
-
-fn tx_encode<T: serde::Serialize>(value: &T) -> TxResult<Vec<u8>> {
-    encode(value).map_err(ConflictableTransactionError::Abort)
-}
-
-fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> StoreResult<T> {
-    result.map_err(|e| match e {
-        TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => backend(e),
-    })
-}
-
 /// Id after the last NUL of an index key.
 fn id_from_index_key(key: &[u8]) -> Option<String> {
     let pos = key.iter().rposition(|b| *b == 0)?;
@@ -197,6 +182,8 @@ impl SledStore {
             members: tree("members")?,
             member_of: tree("member_of")?,
             tombstones: tree("tombstones")?,
+            pending: tree("pending")?,
+            writing: Default::default(),
             counts: Default::default(),
             generations: Default::default(),
             checkpoints: Default::default(),
@@ -204,6 +191,7 @@ impl SledStore {
             closed: Default::default(),
             closing: Default::default(),
         };
+        staged::finish_interrupted_write(&store)?;
         store.finish_group_deletes()?;
         let counts = match store.take_saved_counts()? {
             Some(counts) => counts,
@@ -458,6 +446,7 @@ impl Store for SledStore {
     }
 
     fn clear(&self) -> StoreResult<()> {
+        let _writing = self.lock_writes()?;
         for tree in self.resource_trees() {
             tree.clear().map_err(backend)?;
         }
@@ -496,9 +485,35 @@ impl SledStore {
         Ok(checkpoints.keys.get(index).map(|key| (key.clone(), index * SKIP_STRIDE)))
     }
 
-    /// Every tree that holds a tenant's resources and what is derived from them, in the
-    /// order `delete`'s transaction names them; `clear` empties exactly these.
+    /// Every tree that holds a tenant's resources and what is derived from them; `clear`
+    /// empties exactly these.
     fn resource_trees(&self) -> [&sled::Tree; 6] {
-        [&self.resources, &self.index, &self.unique, &self.members, &self.member_of, &self.tombstones]
+        staged::TreeName::ALL.map(|name| self.tree(name))
+    }
+
+    fn tree(&self, name: staged::TreeName) -> &sled::Tree {
+        use staged::TreeName;
+        match name {
+            TreeName::Resources => &self.resources,
+            TreeName::Index => &self.index,
+            TreeName::Unique => &self.unique,
+            TreeName::Members => &self.members,
+            TreeName::MemberOf => &self.member_of,
+            TreeName::Tombstones => &self.tombstones,
+        }
+    }
+
+    fn lock_writes(&self) -> StoreResult<std::sync::MutexGuard<'_, ()>> {
+        match self.writing.lock() {
+            Ok(guard) => Ok(guard),
+            Err(poisoned) => {
+                // A writer panicked, perhaps between journalling and applying its write:
+                // complete that write before the next one replaces its journal entry.
+                let guard = poisoned.into_inner();
+                staged::finish_interrupted_write(self)?;
+                self.writing.clear_poison();
+                Ok(guard)
+            }
+        }
     }
 }
