@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::{json, Map, Value};
 use tracing::Instrument;
 
@@ -16,6 +16,11 @@ use crate::provision::directory::{display_name, Directory};
 use crate::provision::health::{self, QuarantineReason, Transition};
 use crate::provision::log::{Action, Status};
 use crate::provision::state::ObjectKind;
+
+/// How many processed objects may wait per request slot for their links to reach disk. They
+/// hold their parsed source object; the flush they wait on takes a few milliseconds, in which
+/// a slot finishes about one object, so four per slot keeps the request slots busy.
+const SETTLING_PER_SLOT: usize = 4;
 
 impl Engine {
     /// Runs one cycle: initial if the job never completed one or its configuration changed,
@@ -124,23 +129,24 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<Vec<String>, EngineError> {
         let mut reference_users = Vec::new();
-        let mut users = stream::iter(work)
+        let users = stream::iter(work)
             .map(|w| {
                 let span = tracing::debug_span!("object", kind = "User", id = %w.entry.id());
                 async move {
                     let mut run = self.run();
                     let processed = async {
                         let user = w.entry.parse()?;
-                        let outcome = self.settled(run.process_user(&user, &w.scope, hold_deletions).await).await?;
+                        let outcome = run.process_user(&user, &w.scope, hold_deletions).await?;
                         Ok::<_, EngineError>((user, outcome))
                     }
                     .await;
-                    (w, run, processed)
+                    ((w, run), processed)
                 }
                 .instrument(span)
             })
             .buffer_unordered(self.concurrency());
-        while let Some((w, mut run, processed)) = users.next().await {
+        let mut users = self.settling(users);
+        while let Some(((w, mut run), processed)) = users.next().await {
             let (user, outcome) = processed?;
             let id = w.entry.id().to_string();
             progress.advance(&display_name(&user));
@@ -168,18 +174,19 @@ impl Engine {
         report: &mut CycleReport,
         progress: &dyn Progress,
     ) -> Result<(), EngineError> {
-        let mut deleted = stream::iter(ids)
+        let deleted = stream::iter(ids)
             .map(|id| {
                 let span = tracing::debug_span!("object", kind = ?kind, id = %id, deleted = true);
                 async move {
                     let mut run = self.run();
-                    let outcome = self.settled(run.process_deleted(kind, &id, hold).await).await;
-                    (id, run, outcome)
+                    let outcome = run.process_deleted(kind, &id, hold).await;
+                    ((id, run), outcome)
                 }
                 .instrument(span)
             })
             .buffer_unordered(self.concurrency());
-        while let Some((id, mut run, outcome)) = deleted.next().await {
+        let mut deleted = self.settling(deleted);
+        while let Some(((id, mut run), outcome)) = deleted.next().await {
             let outcome = outcome?;
             progress.advance(&id);
             report.count(&outcome);
@@ -201,14 +208,15 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let assigned = super::scope::members_of_assigned_groups(&self.job, dir)?;
         let assigned = &assigned;
-        let mut managers = stream::iter(reference_users.iter().filter_map(|id| dir.user(id)))
+        let managers = stream::iter(reference_users.iter().filter_map(|id| dir.user(id)))
             .map(|user| async move {
                 let mut run = self.run();
-                let outcome = self.settled(run.link_manager(dir, user, assigned).await).await;
-                (user, run, outcome)
+                let outcome = run.link_manager(dir, user, assigned).await;
+                ((user, run), outcome)
             })
             .buffer_unordered(self.concurrency());
-        while let Some((user, mut run, outcome)) = managers.next().await {
+        let mut managers = self.settling(managers);
+        while let Some(((user, mut run), outcome)) = managers.next().await {
             if let Some(outcome) = outcome? {
                 report.count_reference(&outcome);
                 if outcome.status == Status::Failure {
@@ -231,24 +239,28 @@ impl Engine {
         report: &mut CycleReport,
         progress: &dyn Progress,
     ) -> Result<(), EngineError> {
-        let mut groups = stream::iter(work)
+        let groups = stream::iter(work)
             .map(|w| {
                 let span = tracing::debug_span!("object", kind = "Group", id = %w.entry.id());
                 async move {
                     let mut run = self.run();
-                    let group = w.entry.parse()?;
-                    let outcome = if w.changed {
-                        Some(self.settled(run.process_group(&group, &w.scope, hold_deletions).await).await?)
-                    } else {
-                        None
-                    };
-                    Ok::<_, EngineError>((w, group, run, outcome))
+                    let processed = async {
+                        let group = w.entry.parse()?;
+                        let outcome = match w.changed {
+                            true => Some(run.process_group(&group, &w.scope, hold_deletions).await?),
+                            false => None,
+                        };
+                        Ok::<_, EngineError>((group, outcome))
+                    }
+                    .await;
+                    ((w, run), processed)
                 }
                 .instrument(span)
             })
             .buffer_unordered(self.concurrency());
-        while let Some(result) = groups.next().await {
-            let (w, group, mut run, outcome) = result?;
+        let mut groups = self.settling(groups);
+        while let Some(((w, mut run), processed)) = groups.next().await {
+            let (group, outcome) = processed?;
             progress.advance(&display_name(&group));
             let Some(outcome) = outcome else { continue };
             report.count(&outcome);
@@ -268,18 +280,19 @@ impl Engine {
         work: &[Work<'_>],
         report: &mut CycleReport,
     ) -> Result<(), EngineError> {
-        let mut memberships = stream::iter(work.iter().filter(|w| w.scope.in_scope()))
+        let memberships = stream::iter(work.iter().filter(|w| w.scope.in_scope()))
             .map(|w| async move {
                 let mut run = self.run();
                 let synced = async {
                     let group = w.entry.parse()?;
-                    let outcome = self.settled(run.sync_members(dir, &group).await).await?;
+                    let outcome = run.sync_members(dir, &group).await?;
                     Ok::<_, EngineError>(outcome.map(|o| (group, o)))
                 }
                 .await;
                 (run, synced)
             })
             .buffer_unordered(self.concurrency());
+        let mut memberships = self.settling(memberships);
         while let Some((mut run, synced)) = memberships.next().await {
             if let Some((group, outcome)) = synced? {
                 report.count_reference(&outcome);
@@ -289,12 +302,25 @@ impl Engine {
         Ok(())
     }
 
-    /// An object's result once the links it wrote are on disk (see [`crate::provision::state::JobStore::settle`]):
-    /// inside the object's own future, so the objects in flight share one flush.
-    async fn settled<T>(&self, result: Result<T, EngineError>) -> Result<T, EngineError> {
-        let value = result?;
-        self.state.settle().await?;
-        Ok(value)
+    /// The objects of `processed`, each once the links it wrote are on disk (see
+    /// [`crate::provision::state::JobStore::settle`]), before the caller counts,
+    /// watermarks or logs it. The wait is a stage of its own: an object waiting for the
+    /// flush no longer holds one of the `concurrency` request slots, and the objects
+    /// waiting together share one flush (group commit). A failed object has nothing to
+    /// settle and passes straight through.
+    fn settling<'s, C: 's, T: 's>(
+        &'s self,
+        processed: impl Stream<Item = (C, Result<T, EngineError>)> + 's,
+    ) -> impl Stream<Item = (C, Result<T, EngineError>)> + 's {
+        processed
+            .map(move |(carried, result)| async move {
+                let settled = match result {
+                    Ok(value) => self.state.settle().await.map(|()| value).map_err(EngineError::from),
+                    Err(e) => Err(e),
+                };
+                (carried, settled)
+            })
+            .buffer_unordered(SETTLING_PER_SLOT * self.concurrency())
     }
 
     fn concurrency(&self) -> usize {
