@@ -145,7 +145,6 @@ pub async fn provision_bench(
         let mut engine = Engine::new(job, state, Arc::new(SystemClock), 1)?;
         eprintln!("initial cycle of {n} users…");
         report.cycles.push(timed_cycle(&mut engine, n, "initial").await?);
-        engine.client().take_exchanges();
 
         let changed = (0..changes.min(n)).map(|k| ((k * 7919) % n, k)).collect();
         write_bench_directory(&directory_path, n, &changed)?;

@@ -1,7 +1,8 @@
 //! The exchange log: each request and its response as sent and received, so on-demand
 //! traces and validator reports can show the exact traffic.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -28,6 +29,19 @@ pub struct ExchangeLog {
     inner: Mutex<LogInner>,
     /// Keeps nothing: for clients whose traffic nobody shows (a source read page by page).
     off: bool,
+    /// Keeps exchanges only while a [`Tracing`] guard is alive (see [`ExchangeLog::on_request`]).
+    on_request: bool,
+    tracers: AtomicUsize,
+}
+
+/// While alive, an on-request log keeps exchanges.
+#[must_use = "the log keeps exchanges only while the guard lives"]
+pub struct Tracing(Arc<ExchangeLog>);
+
+impl Drop for Tracing {
+    fn drop(&mut self) {
+        self.0.tracers.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -41,8 +55,26 @@ impl ExchangeLog {
         ExchangeLog { off: true, ..ExchangeLog::default() }
     }
 
+    /// Keeps exchanges only while someone traces them: a provisioning engine's cycles are
+    /// shown to nobody, and copying every body of a 100k-object cycle cost the engine time
+    /// and kept up to 2,000 bodies in memory.
+    pub fn on_request() -> ExchangeLog {
+        ExchangeLog { on_request: true, ..ExchangeLog::default() }
+    }
+
+    /// Keeps exchanges until the guard is dropped (any log; only on-request logs need it).
+    pub fn trace(self: &Arc<Self>) -> Tracing {
+        self.tracers.fetch_add(1, Ordering::AcqRel);
+        Tracing(Arc::clone(self))
+    }
+
+    /// Whether a pushed exchange would be kept: callers skip building one otherwise.
+    pub fn keeps(&self) -> bool {
+        !self.off && (!self.on_request || self.tracers.load(Ordering::Acquire) > 0)
+    }
+
     pub fn push(&self, exchange: Exchange) {
-        if self.off {
+        if !self.keeps() {
             return;
         }
         if let Ok(mut log) = self.inner.lock() {

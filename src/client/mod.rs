@@ -15,7 +15,7 @@ mod tls;
 mod transport;
 
 pub use error::{ClientError, TlsProblem};
-pub use exchange::{Exchange, ExchangeLog, EXCHANGE_LOG_CAPACITY};
+pub use exchange::{Exchange, ExchangeLog, Tracing, EXCHANGE_LOG_CAPACITY};
 pub use gate::PauseGate;
 pub use oauth::{AccessToken, OAuthClient};
 pub use retry::{parse_retry_after, RetryPolicy};

@@ -154,13 +154,15 @@ impl ScimClient {
         let request = Request { method, url, query, bearer: Some(&token), body: body.map(Body::Scim), headers: &[] };
         let shown_url = request.shown_url();
         let res = self.transport.send(request).await?;
-        self.exchanges.push(Exchange {
-            method: method.to_string(),
-            url: shown_url.clone(),
-            request: body.cloned(),
-            status: res.status,
-            response: res.body.clone(),
-        });
+        if self.exchanges.keeps() {
+            self.exchanges.push(Exchange {
+                method: method.to_string(),
+                url: shown_url.clone(),
+                request: body.cloned(),
+                status: res.status,
+                response: res.body.clone(),
+            });
+        }
         self.interpret(method, shown_url, res)
     }
 
@@ -259,6 +261,17 @@ impl ScimClient {
     pub fn without_exchange_log(mut self) -> Self {
         self.exchanges = Arc::new(ExchangeLog::off());
         self
+    }
+
+    /// Keeps exchanges only while a [`ScimClient::trace_exchanges`] guard is alive.
+    pub fn exchanges_on_request(mut self) -> Self {
+        self.exchanges = Arc::new(ExchangeLog::on_request());
+        self
+    }
+
+    /// Keeps this client's exchanges until the guard is dropped.
+    pub fn trace_exchanges(&self) -> super::Tracing {
+        self.exchanges.trace()
     }
 
     /// `GET /Users/{id}`; `None` for 404.

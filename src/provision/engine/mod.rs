@@ -71,11 +71,15 @@ pub struct Engine {
     skipped_while_paused: Arc<std::sync::atomic::AtomicU64>,
     /// The running cycle's progress (none between cycles).
     running: Arc<Mutex<Option<report::CycleProgress>>>,
+    /// Set by [`Engine::keep_exchanges`]: cycles keep their traffic too.
+    keeping_exchanges: Option<crate::client::Tracing>,
 }
 
 impl Engine {
     pub fn new(job: Job, state: JobState, clock: Arc<dyn Clock>, seed: u64) -> Result<Self, EngineError> {
-        let client = ScimClient::new(&job.target_endpoint(), job.spec.options.retry.clone(), Arc::clone(&clock))?;
+        // Only on-demand runs (and the validator's flows) show their traffic.
+        let client = ScimClient::new(&job.target_endpoint(), job.spec.options.retry.clone(), Arc::clone(&clock))?
+            .exchanges_on_request();
         let compliant = job.spec.options.aad_opt_scim_062020 || client.url_flag_compliant;
         let notifier =
             notify::Notifier::new(&job.spec.name, job.spec.options.webhook_url.clone(), job.spec.options.retry.clone());
@@ -92,7 +96,15 @@ impl Engine {
             notifier,
             skipped_while_paused: Arc::default(),
             running: Arc::default(),
+            keeping_exchanges: None,
         })
+    }
+
+    /// Keeps the traffic of every cycle in the client's exchange log (the most recent
+    /// [`crate::client::EXCHANGE_LOG_CAPACITY`]), for callers that read it: tests and the
+    /// validator's flows. Otherwise only on-demand runs keep theirs.
+    pub fn keep_exchanges(&mut self) {
+        self.keeping_exchanges = Some(self.client.trace_exchanges());
     }
 
     /// Runs the job with a new configuration (Graph's `PUT …/schema` or `…/secrets`): a new
@@ -100,11 +112,15 @@ impl Engine {
     /// job's controls keep working. A changed mapping makes the next cycle a full one.
     pub fn reconfigure(&mut self, job: Job) -> Result<(), EngineError> {
         let mut client =
-            ScimClient::new(&job.target_endpoint(), job.spec.options.retry.clone(), Arc::clone(&self.clock))?;
+            ScimClient::new(&job.target_endpoint(), job.spec.options.retry.clone(), Arc::clone(&self.clock))?
+                .exchanges_on_request();
         client.gate = self.client.gate.clone();
         self.compliant = job.spec.options.aad_opt_scim_062020 || client.url_flag_compliant;
         self.notifier =
             notify::Notifier::new(&job.spec.name, job.spec.options.webhook_url.clone(), job.spec.options.retry.clone());
+        if self.keeping_exchanges.is_some() {
+            self.keeping_exchanges = Some(client.trace_exchanges());
+        }
         self.client = client;
         self.job = job;
         Ok(())
@@ -210,6 +226,7 @@ impl Engine {
         })?;
         self.cycle_id = format!("on-demand-{}", self.new_id());
         self.client.take_exchanges();
+        let _tracing = self.client.trace_exchanges();
         let assigned = scope::members_of_assigned_groups(&self.job, &dir)?;
         let scope = scope::of_user(&self.job, &user, &assigned);
         let view = SourceView { object: &user, soft_deleted: !scope.in_scope() };
@@ -289,6 +306,7 @@ impl Engine {
         }
         self.cycle_id = format!("on-demand-{}", self.new_id());
         self.client.take_exchanges();
+        let _tracing = self.client.trace_exchanges();
         let scope = scope::of_group(&self.job, &group);
         let mut run = self.run();
         let outcome = run.process_group(&group, &scope, false).await?;

@@ -52,7 +52,9 @@ impl Flow {
             "options": {"deletionThreshold": 0, "retry": {"maxAttempts": 2, "baseDelayMs": 100}}
         }))?;
         let job = Job::from_spec(spec, dir.path().to_path_buf())?;
-        let engine = Engine::new(job, JobState::temporary()?, Arc::new(SystemClock), rand::random())?;
+        let mut engine = Engine::new(job, JobState::temporary()?, Arc::new(SystemClock), rand::random())?;
+        // A failing step shows the engine's last exchange.
+        engine.keep_exchanges();
         Ok(Flow { engine, directory, source, _dir: dir })
     }
 
