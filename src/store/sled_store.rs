@@ -7,7 +7,6 @@
 //! - `members`:   `group id ++ 0 ++ member id` → member entry JSON (one key per member)
 //! - `member_of`: `member id` → JSON list of group ids (the reverse index for `User.groups`)
 //! - `tombstones`: group ids whose member keys are still being removed after a delete
-//!
 //! - `pending`:   the journal of the write being applied (see `staged`)
 //!
 //! A write over several trees is staged, journalled and applied under the store's write
