@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use scimlab::client::Exchange;
+use scimlab::client::{Exchange, ScimClient};
 use scimlab::clock::SystemClock;
 use scimlab::config::Settings;
 use scimlab::provision::job::JobSpec;
@@ -132,6 +132,19 @@ impl Lab {
 
 pub fn user_of<'a>(dir: &'a mut Value, id: &str) -> &'a mut Value {
     dir["users"].as_array_mut().unwrap().iter_mut().find(|u| u["objectId"] == id).unwrap()
+}
+
+/// Returns once the engine's client has made its first exchange (a signal for tests that
+/// act in the middle of a cycle); fails after 30 s.
+pub async fn first_exchange(client: &ScimClient) {
+    let made = async {
+        while client.exchange_count() == 0 {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), made)
+        .await
+        .expect("the engine's first request comes back (is the engine keeping its exchanges?)");
 }
 
 pub fn writes(exchanges: &[Exchange]) -> Vec<String> {

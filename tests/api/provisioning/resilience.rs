@@ -164,14 +164,7 @@ async fn a_409_on_create_leads_to_a_rematch_not_a_duplicate() {
     let client = engine.client().clone();
     let cycle = async { engine.run_cycle(&NoProgress).await.unwrap() };
     let racer = async {
-        let matched = async {
-            while client.exchange_count() == 0 {
-                tokio::task::yield_now().await;
-            }
-        };
-        tokio::time::timeout(std::time::Duration::from_secs(30), matched)
-            .await
-            .expect("the engine's matching query comes back (is the engine keeping its exchanges?)");
+        first_exchange(&client).await;
         let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
             {"method": "POST", "path": "/Users", "bulkId": "racer", "data": user_body("alice.ångström@contoso.com")}]});
         let res = lab.app.post("/Bulk", bulk).await;
@@ -279,14 +272,7 @@ async fn pause_stops_all_requests_and_resume_continues_the_same_cycle() {
     let client = engine.client().clone();
     let pauser = async {
         // Pause once the cycle has sent its first request.
-        let matched = async {
-            while client.exchange_count() == 0 {
-                tokio::task::yield_now().await;
-            }
-        };
-        tokio::time::timeout(std::time::Duration::from_secs(30), matched)
-            .await
-            .expect("the engine's matching query comes back (is the engine keeping its exchanges?)");
+        first_exchange(&client).await;
         client.gate.pause();
         // The request in flight finishes; the cycle's next request then waits at the gate.
         // That waiter is the signal: from here on nothing can be sent until resume.
