@@ -27,11 +27,20 @@ pub struct Exchange {
 #[derive(Debug, Default)]
 pub struct ExchangeLog {
     inner: Mutex<LogInner>,
-    /// Keeps nothing: for clients whose traffic nobody shows (a source read page by page).
-    off: bool,
-    /// Keeps exchanges only while a [`Tracing`] guard is alive (see [`ExchangeLog::on_request`]).
-    on_request: bool,
+    keeping: Keeping,
+    /// Live [`Tracing`] guards.
     tracers: AtomicUsize,
+}
+
+/// When a log keeps what is pushed to it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Keeping {
+    #[default]
+    Always,
+    /// Only while a [`Tracing`] guard lives (see [`ExchangeLog::on_request`]).
+    WhileTraced,
+    /// Never: for clients whose traffic nobody shows (a source read page by page).
+    Never,
 }
 
 /// While alive, an on-request log keeps exchanges.
@@ -52,17 +61,17 @@ struct LogInner {
 
 impl ExchangeLog {
     pub fn off() -> ExchangeLog {
-        ExchangeLog { off: true, ..ExchangeLog::default() }
+        ExchangeLog { keeping: Keeping::Never, ..ExchangeLog::default() }
     }
 
     /// Keeps exchanges only while someone traces them: a provisioning engine's cycles are
     /// shown to nobody, and copying every body of a 100k-object cycle cost the engine time
     /// and kept up to 2,000 bodies in memory.
     pub fn on_request() -> ExchangeLog {
-        ExchangeLog { on_request: true, ..ExchangeLog::default() }
+        ExchangeLog { keeping: Keeping::WhileTraced, ..ExchangeLog::default() }
     }
 
-    /// Keeps exchanges until the guard is dropped (any log; only on-request logs need it).
+    /// Keeps exchanges until the guard is dropped (only an on-request log needs one).
     pub fn trace(self: &Arc<Self>) -> Tracing {
         self.tracers.fetch_add(1, Ordering::AcqRel);
         Tracing(Arc::clone(self))
@@ -70,7 +79,11 @@ impl ExchangeLog {
 
     /// Whether a pushed exchange would be kept: callers skip building one otherwise.
     pub fn keeps(&self) -> bool {
-        !self.off && (!self.on_request || self.tracers.load(Ordering::Acquire) > 0)
+        match self.keeping {
+            Keeping::Always => true,
+            Keeping::WhileTraced => self.tracers.load(Ordering::Acquire) > 0,
+            Keeping::Never => false,
+        }
     }
 
     pub fn push(&self, exchange: Exchange) {
