@@ -87,7 +87,7 @@ async fn requests_har(
     q: web::Query<RecordQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let records = recorded(&req, &state, q.into_inner()).await?;
-    let base = format!("{}://{}", req.connection_info().scheme(), req.connection_info().host());
+    let base = super::extract::request_origin(&req);
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header(("content-disposition", "attachment; filename=\"scimlab-requests.har\""))

@@ -4,11 +4,11 @@
 //! attributes the filter reads, and rendered with [`ScimService::render_text`]. The bytes
 //! are those of the tree path (`query::list_response` over `render`); a test holds them equal.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::plan::{needs_relations, plan, read_attributes};
 use super::query::filter_meta;
-use super::render::Projection;
 use super::render_text::RawMembers;
 use super::{store_error, ScimService};
 use crate::filter::ValidFilter;
@@ -31,23 +31,29 @@ impl ScimService {
         }
         let Some(accesses) = plan(kind, &filter.expr) else { return Ok(None) };
         let read = read_attributes(&filter.expr);
-        let mut matches = Vec::new();
+        let mut candidates = Vec::new();
         for id in self.candidate_ids(kind, accesses)? {
-            let Some(stored) = self.store.get_text(kind, &id).map_err(|e| store_error(e, kind, &id))? else {
-                continue;
-            };
-            let Some(checked) = checked_document(&stored, &read) else { return Ok(None) };
-            if filter.matches(&checked) {
-                matches.push(stored);
+            if let Some(stored) = self.store.get_text(kind, &id).map_err(|e| store_error(e, kind, &id))? {
+                candidates.push(stored);
             }
         }
-        let total = matches.len();
         let rt = self.resource_type(kind);
-        let projection = Projection::default();
-        let mut resources = Vec::new();
-        for stored in matches.iter().skip(start_index - 1).take(count) {
-            let Some(text) = self.render_text(rt, stored, &projection, base)? else { return Ok(None) };
-            resources.push(text);
+        let page = (start_index - 1)..(start_index - 1).saturating_add(count);
+        let (mut total, mut resources) = (0, Vec::new());
+        for stored in &candidates {
+            // Split once: the filter check and the rendering read the same members.
+            let Ok(RawMembers(members)) = serde_json::from_str::<RawMembers<'_>>(stored.doc.get()) else {
+                return Ok(None);
+            };
+            let Some(checked) = checked_document(stored, &members, &read) else { return Ok(None) };
+            if !filter.matches(&checked) {
+                continue;
+            }
+            if page.contains(&total) {
+                let Some(text) = self.render_members_text(rt, stored, &members, base)? else { return Ok(None) };
+                resources.push(text);
+            }
+            total += 1;
         }
         // The members in the order `query::list_envelope` gives the tree path, then
         // `Resources`, its last member.
@@ -65,8 +71,11 @@ impl ScimService {
 /// The part of a document a filter reads, with `id` and `meta` as the tree path adds them
 /// when it reads those: the attributes it names (matched as the evaluator matches them,
 /// ignoring case).
-fn checked_document(stored: &StoredText, read: &[(Option<&str>, &str)]) -> Option<Value> {
-    let RawMembers(members) = serde_json::from_str::<RawMembers<'_>>(stored.doc.get()).ok()?;
+fn checked_document(
+    stored: &StoredText,
+    members: &[(String, &RawValue)],
+    read: &[(Option<&str>, &str)],
+) -> Option<Value> {
     let mut doc = Map::new();
     for (key, value) in members {
         let wanted = read.iter().any(|(extension, attr)| match extension {
@@ -74,7 +83,7 @@ fn checked_document(stored: &StoredText, read: &[(Option<&str>, &str)]) -> Optio
             None => key.eq_ignore_ascii_case(attr),
         });
         if wanted && key != "id" && key != "meta" {
-            doc.insert(key, serde_json::from_str(value.get()).ok()?);
+            doc.insert(key.clone(), serde_json::from_str(value.get()).ok()?);
         }
     }
     // `id` and `meta` are not in the stored document: added only when the filter reads them.

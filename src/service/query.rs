@@ -21,6 +21,9 @@ use crate::scim::ScimType;
 /// A list query's filter, parsed once, and whether the list is cheap to answer inline.
 pub struct PreparedList {
     filter: Result<Option<Filter>, ScimError>,
+    /// The filter validated for the one resource type listed, under the profile's options:
+    /// listing reuses it rather than validating again.
+    valid: Option<ValidFilter>,
     pub cheap: bool,
 }
 
@@ -209,7 +212,15 @@ impl ScimService {
             return Ok((ListBody::Tree(list_response(total, start_index, rendered)), quirks.into_fired()));
         }
 
-        let valid_filters = self.validate_filters(parsed.as_ref(), kinds, &mut quirks)?;
+        let valid_filters = match prepared.valid {
+            Some(valid) => {
+                if valid.coerced_boolean_strings {
+                    quirks.allow(Leniency::BooleanString, ScimType::InvalidFilter, String::new)?;
+                }
+                vec![Some(valid)]
+            }
+            None => self.validate_filters(parsed.as_ref(), kinds, &mut quirks)?,
+        };
         // One kind, an index-answered filter, the default projection: answered as text.
         if let ([kind], [Some(valid)], None, None) = (kinds, valid_filters.as_slice(), &query.sort_by, &cursor) {
             if projections.iter().all(Projection::is_default) {
@@ -283,25 +294,30 @@ impl ScimService {
             Some(text) => parse_filter(text, self.config.filter_limits).map(Some).map_err(filter_error),
             None => Ok(None),
         };
-        let cheap = match (kinds, &filter) {
+        // As `validate_filters` validates for one resource type.
+        let options = ValidateOptions {
+            boolean_strings: self.config.profile.accepts(Leniency::BooleanString),
+            unknown_as_absent: false,
+        };
+        let valid = match (kinds, &filter) {
+            ([kind], Ok(Some(f))) => f.validate(self.resource_type(*kind), options).ok(),
+            _ => None,
+        };
+        let cheap = match (kinds, &filter, &valid) {
             _ if !self.reads_inline() => false,
             _ if query.sort_by.is_some() || query.count.is_some_and(|c| c > SHORT_PAGE) => false,
-            ([_], Ok(None)) => {
+            ([_], Ok(None), _) => {
                 query.cursor.is_none() && query.count.is_some() && query.start_index.unwrap_or(1) <= SHORT_SKIP
             }
-            ([kind], Ok(Some(f))) => f
-                .validate(self.resource_type(*kind), ValidateOptions::default())
-                .ok()
-                // Exact lookups only: a prefix (`sw`) or a member lookup can match thousands.
-                .and_then(|valid| plan(*kind, &valid.expr))
-                .is_some_and(|accesses| {
-                    accesses
-                        .iter()
-                        .all(|a| matches!(a, Access::Id(_) | Access::Unique { .. } | Access::Index(Lookup::Eq(_))))
-                }),
+            // Exact lookups only: a prefix (`sw`) or a member lookup can match thousands.
+            ([kind], Ok(Some(_)), Some(valid)) => plan(*kind, &valid.expr).is_some_and(|accesses| {
+                accesses
+                    .iter()
+                    .all(|a| matches!(a, Access::Id(_) | Access::Unique { .. } | Access::Index(Lookup::Eq(_))))
+            }),
             _ => false,
         };
-        PreparedList { filter, cheap }
+        PreparedList { filter, valid, cheap }
     }
 
     /// The filter validated for each resource type searched. For root searches a filter

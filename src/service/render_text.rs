@@ -88,6 +88,18 @@ impl ScimService {
             return Ok(None);
         }
         let Ok(RawMembers(doc)) = serde_json::from_str::<RawMembers<'_>>(stored.doc.get()) else { return Ok(None) };
+        self.render_members_text(rt, stored, &doc, base)
+    }
+
+    /// [`ScimService::render_text`] over the document's members already split (`doc`), so
+    /// a caller that has split them to check a filter does not split them again.
+    pub(super) fn render_members_text(
+        &self,
+        rt: &ResourceType,
+        stored: &StoredText,
+        doc: &[(String, &RawValue)],
+        base: &str,
+    ) -> Result<Option<String>, ScimError> {
         if doc.iter().any(|(key, _)| COMPUTED.contains(&key.as_str())) {
             return Ok(None);
         }
@@ -122,7 +134,7 @@ impl ScimService {
             }
             _ => {}
         }
-        for (key, value) in &doc {
+        for (key, value) in doc {
             let Some(schema) = rt.extension(key) else { continue };
             // Not an object: the tree renderer drops it too.
             let Ok(RawMembers(attributes)) = serde_json::from_str::<RawMembers<'_>>(value.get()) else { continue };

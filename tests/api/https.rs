@@ -49,6 +49,39 @@ async fn scimlab_serves_https_with_tls_1_2_and_1_3() {
     }
 }
 
+/// `meta.location` names the address the client used: the scheme this server speaks, the
+/// Host header, or a proxy's `X-Forwarded-*` and `Forwarded` headers when present.
+#[actix_web::test]
+async fn locations_follow_the_scheme_host_and_forwarding_headers() {
+    let certs = TestCerts::new();
+    let app = spawn_https_app(&certs, |_| {}).await;
+    let created = app.post("/Users", crate::helpers::user_body("located@example.com")).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = crate::helpers::id_of(&created.body);
+    let location = |res: &crate::helpers::Resp| res.body["meta"]["location"].as_str().unwrap_or_default().to_string();
+    assert_eq!(location(&created), app.url(&format!("/Users/{id}")));
+    assert!(app.address.starts_with("https://127.0.0.1:"), "{}", app.address);
+
+    let path = format!("/Users/{id}");
+    let cases: [(&[(&str, &str)], String); 3] = [
+        (&[("host", "scim.internal:8443")], format!("https://scim.internal:8443/scim/v2/Users/{id}")),
+        (
+            &[("x-forwarded-proto", "http"), ("x-forwarded-host", "proxy.example")],
+            format!("http://proxy.example/scim/v2/Users/{id}"),
+        ),
+        (&[("forwarded", "proto=https;host=edge.example")], format!("https://edge.example/scim/v2/Users/{id}")),
+    ];
+    for (headers, expected) in cases {
+        let read = app.send(reqwest::Method::GET, &path, None, headers).await;
+        assert_eq!(read.status, 200, "{headers:?}: {}", read.body);
+        assert_eq!(location(&read), expected, "{headers:?}");
+        let filter = format!("userName eq \"located@example.com\"");
+        let query = serde_urlencoded::to_string([("filter", filter.as_str())]).unwrap();
+        let listed = app.send(reqwest::Method::GET, &format!("/Users?{query}"), None, headers).await;
+        assert_eq!(listed.body["Resources"][0]["meta"]["location"], expected, "{headers:?}: {}", listed.body);
+    }
+}
+
 #[actix_web::test]
 async fn validate_trusts_the_given_ca_and_names_an_unknown_issuer_otherwise() {
     let certs = TestCerts::new();

@@ -168,8 +168,7 @@ pub async fn audit_logs(req: HttpRequest, state: web::Data<AppState>) -> GraphRe
         let mut next: Vec<(String, String)> =
             query.into_iter().filter(|(k, _)| !k.eq_ignore_ascii_case("$skiptoken")).collect();
         next.push(("$skiptoken".into(), encode_skiptoken(skip + top)));
-        let info = req.connection_info();
-        let base = state.public_url.clone().unwrap_or_else(|| format!("{}://{}", info.scheme(), info.host()));
+        let base = state.public_url.clone().unwrap_or_else(|| crate::http::extract::request_origin(&req));
         let encoded = serde_urlencoded::to_string(&next).unwrap_or_default();
         body["@odata.nextLink"] = json!(format!("{base}{ROOT}/auditLogs/provisioning?{encoded}"));
     }
