@@ -75,8 +75,7 @@ async fn locations_follow_the_scheme_host_and_forwarding_headers() {
         let read = app.send(reqwest::Method::GET, &path, None, headers).await;
         assert_eq!(read.status, 200, "{headers:?}: {}", read.body);
         assert_eq!(location(&read), expected, "{headers:?}");
-        let filter = format!("userName eq \"located@example.com\"");
-        let query = serde_urlencoded::to_string([("filter", filter.as_str())]).unwrap();
+        let query = serde_urlencoded::to_string([("filter", r#"userName eq "located@example.com""#)]).unwrap();
         let listed = app.send(reqwest::Method::GET, &format!("/Users?{query}"), None, headers).await;
         assert_eq!(listed.body["Resources"][0]["meta"]["location"], expected, "{headers:?}: {}", listed.body);
     }
