@@ -181,5 +181,8 @@ pub fn hotpath_table(rows: &[HotRow]) -> String {
             100.0 * median(row.ratios()),
         );
     }
-    out
+    let failed = rows
+        .iter()
+        .flat_map(|row| row.rounds.iter().map(move |(stats, _)| (format!("{} {}", row.server, row.operation), stats)));
+    out + &super::error_notes(failed)
 }

@@ -36,6 +36,9 @@ use crate::store::SledStore;
 pub struct Stats {
     pub requests: usize,
     pub errors: usize,
+    /// What the first failed request got (status and body, or the transport error), so a
+    /// table with errors says why.
+    pub first_error: Option<String>,
     pub elapsed: Duration,
     pub p50: Duration,
     pub p99: Duration,
@@ -77,30 +80,47 @@ where
         let next = Arc::clone(&next);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            let mut errors = 0;
+            let (mut errors, mut first_error) = (0, None);
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if i >= total || Instant::now() > deadline {
                     break;
                 }
                 let t0 = Instant::now();
-                match make(i).send().await {
-                    Ok(res) if res.status().is_success() => {
-                        let _ = res.bytes().await;
+                let failure = match make(i).send().await {
+                    Ok(res) if res.status().is_success() => res.bytes().await.err().map(|e| e.to_string()),
+                    Ok(res) => {
+                        let status = res.status();
+                        let body = res.text().await.unwrap_or_default();
+                        Some(format!("HTTP {status}: {}", body.chars().take(300).collect::<String>()))
                     }
-                    _ => errors += 1,
-                }
+                    Err(e) => {
+                        let url = e.url().map(|u| u.to_string()).unwrap_or_default();
+                        Some(crate::client::ClientError::from_transport("request", &url, &e).to_string())
+                    }
+                };
                 latencies.push(t0.elapsed());
+                if let Some(failure) = failure {
+                    errors += 1;
+                    first_error.get_or_insert(format!("{failure} (after {} ms)", t0.elapsed().as_millis()));
+                }
             }
-            (latencies, errors)
+            (latencies, errors, first_error)
         }));
     }
     let mut latencies = Vec::new();
-    let mut errors = 0;
+    let (mut errors, mut first_error) = (0, None);
     for t in tasks {
-        if let Ok((l, e)) = t.await {
-            latencies.extend(l);
-            errors += e;
+        match t.await {
+            Ok((l, e, first)) => {
+                latencies.extend(l);
+                errors += e;
+                first_error = first_error.or(first);
+            }
+            Err(e) => {
+                errors += 1;
+                first_error.get_or_insert(format!("a load task failed: {e}"));
+            }
         }
     }
     let elapsed = started.elapsed();
@@ -108,6 +128,7 @@ where
     Stats {
         requests: latencies.len(),
         errors,
+        first_error,
         elapsed,
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
@@ -318,6 +339,7 @@ pub(super) fn stats_table<'a>(label: &str, rows: impl Iterator<Item = (usize, &'
     let mut out = format!(
         "| users | {label} | requests | errors | req/s | p50 ms | p99 ms |\n|---:|---|---:|---:|---:|---:|---:|\n"
     );
+    let mut notes = Vec::new();
     for (users, name, stats) in rows {
         out += &format!(
             "| {users} | {name} | {} | {} | {:.0} | {:.2} | {:.2} |\n",
@@ -327,6 +349,21 @@ pub(super) fn stats_table<'a>(label: &str, rows: impl Iterator<Item = (usize, &'
             stats.p50.as_secs_f64() * 1000.0,
             stats.p99.as_secs_f64() * 1000.0
         );
+        notes.push((format!("{users} {name}"), stats));
+    }
+    out + &error_notes(notes)
+}
+
+/// Under a table: the first error of each row that had any.
+pub(super) fn error_notes<'a>(rows: impl IntoIterator<Item = (String, &'a Stats)>) -> String {
+    let mut out = String::new();
+    for (row, stats) in rows {
+        if let Some(first) = &stats.first_error {
+            out += &format!(
+                "\n{} of {} requests failed in row \"{row}\"; the first: {first}\n",
+                stats.errors, stats.requests
+            );
+        }
     }
     out
 }
@@ -363,6 +400,7 @@ pub(crate) fn ratio_table<'a>(
         "{lead} requests | errors | req/s | of {reference} | p50 ms | p99 ms |\n|{}---:|---:|---:|---:|---:|---:|\n",
         "---|".repeat(columns)
     );
+    let mut notes = Vec::new();
     for (lead, s, against) in rows {
         out += &format!(
             "{lead} {} | {} | {:.0} | {:.0} % | {:.2} | {:.2} |\n",
@@ -373,6 +411,42 @@ pub(crate) fn ratio_table<'a>(
             s.p50.as_secs_f64() * 1000.0,
             s.p99.as_secs_f64() * 1000.0
         );
+        notes.push((lead.trim_matches(|c: char| c == '|' || c.is_whitespace()).replace(" | ", " "), s));
     }
-    out
+    out + &error_notes(notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failing server's status and body reach the table, so a row's errors say why.
+    #[actix_web::test]
+    async fn a_table_names_the_first_error_of_a_row() {
+        use actix_web::{web, App, HttpResponse, HttpServer};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = HttpServer::new(|| {
+            App::new().route("/", web::get().to(|| async { HttpResponse::ServiceUnavailable().body("store busy") }))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        let client = load_client(2).unwrap();
+        let url = format!("http://127.0.0.1:{port}/");
+        let stats = drive(6, 2, Duration::from_secs(10), move |_| client.get(&url)).await;
+        assert_eq!((stats.requests, stats.errors), (6, 6));
+        let table = stats_table("read", [(1, "GET /", &stats)].into_iter());
+        assert!(table.contains("| 1 | GET / | 6 | 6 |"), "{table}");
+        assert!(
+            table.contains(
+                "6 of 6 requests failed in row \"1 GET /\"; the first: HTTP 503 Service Unavailable: store busy"
+            ),
+            "{table}"
+        );
+        handle.stop(false).await;
+    }
 }
