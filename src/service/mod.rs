@@ -2,6 +2,8 @@
 //! a [`Store`]. No HTTP types here; the http layer makes one call per request.
 
 mod bulk;
+#[cfg(test)]
+mod inline_list_tests;
 pub mod input;
 mod list_text;
 pub mod patch;

@@ -289,7 +289,6 @@ impl ScimService {
     /// reports its error.
     pub fn prepare_list(&self, kinds: &[ResourceKind], query: &ListQuery) -> PreparedList {
         const SHORT_PAGE: i64 = 200;
-        const SHORT_SKIP: i64 = 10_000;
         let filter = match query.filter.as_deref().filter(|f| !f.trim().is_empty()) {
             Some(text) => parse_filter(text, self.config.filter_limits).map(Some).map_err(filter_error),
             None => Ok(None),
@@ -307,7 +306,8 @@ impl ScimService {
             _ if !self.reads_inline() => false,
             _ if query.sort_by.is_some() || query.count.is_some_and(|c| c > SHORT_PAGE) => false,
             ([_], Ok(None), _) => {
-                query.cursor.is_none() && query.count.is_some() && query.start_index.unwrap_or(1) <= SHORT_SKIP
+                let skip = query.start_index.unwrap_or(1).max(1) - 1;
+                query.cursor.is_none() && query.count.is_some() && self.store.skip_is_short(skip as usize)
             }
             // Exact lookups only: a prefix (`sw`) or a member lookup can match thousands.
             ([kind], Ok(Some(_)), Some(valid)) => plan(*kind, &valid.expr).is_some_and(|accesses| {

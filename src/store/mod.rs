@@ -262,4 +262,10 @@ pub trait Store: Send + Sync {
     fn reads_are_local(&self) -> bool {
         true
     }
+    /// Whether an unfiltered page at position `skip` is reached by walking a few keys,
+    /// with nothing to build first, so a request's own thread may answer it.
+    fn skip_is_short(&self, skip: usize) -> bool {
+        let _ = skip;
+        false
+    }
 }

@@ -367,6 +367,13 @@ impl Store for SledStore {
         Ok(())
     }
 
+    /// Below the first checkpoint: a deeper page may first rebuild the checkpoints, a walk
+    /// over every key of the kind (seconds at 1M users on a cold disk), which must never
+    /// hold a request thread that other connections wait on.
+    fn skip_is_short(&self, skip: usize) -> bool {
+        skip < SKIP_STRIDE
+    }
+
     fn scan_after(
         &self,
         kind: ResourceKind,
