@@ -92,23 +92,36 @@ async fn job_logs(
             page.start_index, page.count
         ))));
     }
-    let logs = state.jobs.logs(&name).map_err(host_error)?;
-    let matching: Vec<_> = logs.into_iter().filter(|e| filter.matches(e)).collect();
-    if let Some(format) = format {
-        let body = format.render(&matching).map_err(|e| ApiError(ScimError::internal(format!("writing logs: {e}"))))?;
-        let file = format!("attachment; filename=\"{}-provisioning-logs.{}\"", name.as_str(), format.extension());
-        return Ok(HttpResponse::Ok()
-            .content_type(format.content_type())
-            .insert_header(("content-disposition", file))
-            .body(body));
-    }
-    let records: Vec<_> =
-        matching.iter().rev().skip(page.start_index - 1).take(page.count).map(|l| l.to_graph()).collect();
-    Ok(scim_json(
-        StatusCode::OK,
-        &json!({"totalResults": matching.len(), "startIndex": page.start_index,
-                "itemsPerPage": records.len(), "logs": records}),
-    ))
+    // Every record of the job is read, decoded and filtered: after a large cycle that is
+    // seconds of work, kept off the worker that other connections wait on.
+    let page = page.into_inner();
+    let answer = web::block(move || -> Result<LogsAnswer, ApiError> {
+        let logs = state.jobs.logs(&name).map_err(host_error)?;
+        let matching: Vec<_> = logs.into_iter().filter(|e| filter.matches(e)).collect();
+        if let Some(format) = format {
+            let body =
+                format.render(&matching).map_err(|e| ApiError(ScimError::internal(format!("writing logs: {e}"))))?;
+            let file = format!("attachment; filename=\"{}-provisioning-logs.{}\"", name.as_str(), format.extension());
+            return Ok(LogsAnswer::Download { content_type: format.content_type(), file, body });
+        }
+        let records: Vec<_> =
+            matching.iter().rev().skip(page.start_index - 1).take(page.count).map(|l| l.to_graph()).collect();
+        Ok(LogsAnswer::Page(json!({"totalResults": matching.len(), "startIndex": page.start_index,
+                "itemsPerPage": records.len(), "logs": records})))
+    })
+    .await??;
+    Ok(match answer {
+        LogsAnswer::Download { content_type, file, body } => {
+            HttpResponse::Ok().content_type(content_type).insert_header(("content-disposition", file)).body(body)
+        }
+        LogsAnswer::Page(page) => scim_json(StatusCode::OK, &page),
+    })
+}
+
+/// A logs request's answer, built on the blocking pool.
+enum LogsAnswer {
+    Download { content_type: &'static str, file: String, body: String },
+    Page(serde_json::Value),
 }
 
 /// `GET /admin/jobs/{job}/mappings`: the portal's attribute-mapping table, read-only.

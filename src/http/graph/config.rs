@@ -145,24 +145,31 @@ pub async fn audit_logs(req: HttpRequest, state: web::Data<AppState>) -> GraphRe
             return Err(GraphError::new(400, "notSupported", format!("$orderby '{o}': only activityDateTime asc|desc")))
         }
     };
-    let mut records = Vec::new();
-    for name in state.jobs.names() {
-        let ids = GraphIds::of(&state.jobs.job(&name)?);
-        for entry in state.jobs.logs(&name)? {
-            let mut record = entry.to_graph();
-            record["jobId"] = json!(ids.job_id);
-            record["servicePrincipal"] = json!({"id": ids.service_principal_id, "displayName": name});
-            if filter.as_ref().is_none_or(|f| f.matches(&record)) {
-                records.push(record);
+    // Every job's records are read, decoded, filtered and sorted: after a large cycle that
+    // is seconds of work, kept off the worker that other connections wait on.
+    let jobs = state.clone();
+    let (more, page) = web::block(move || -> Result<(bool, Vec<Value>), GraphError> {
+        let mut records = Vec::new();
+        for name in jobs.jobs.names() {
+            let ids = GraphIds::of(&jobs.jobs.job(&name)?);
+            for entry in jobs.jobs.logs(&name)? {
+                let mut record = entry.to_graph();
+                record["jobId"] = json!(ids.job_id);
+                record["servicePrincipal"] = json!({"id": ids.service_principal_id, "displayName": name});
+                if filter.as_ref().is_none_or(|f| f.matches(&record)) {
+                    records.push(record);
+                }
             }
         }
-    }
-    records.sort_by(|a, b| a["activityDateTime"].as_str().cmp(&b["activityDateTime"].as_str()));
-    if !ascending {
-        records.reverse();
-    }
-    let more = records.len() > skip + top;
-    let page: Vec<Value> = records.into_iter().skip(skip).take(top).collect();
+        records.sort_by(|a, b| a["activityDateTime"].as_str().cmp(&b["activityDateTime"].as_str()));
+        if !ascending {
+            records.reverse();
+        }
+        let more = records.len() > skip + top;
+        Ok((more, records.into_iter().skip(skip).take(top).collect()))
+    })
+    .await
+    .map_err(|e| GraphError::new(500, "generalException", format!("reading provisioning logs: {e}")))??;
     let mut body = json!({"@odata.context": format!("{ROOT}/$metadata#auditLogs/provisioning"), "value": page});
     if more {
         let mut next: Vec<(String, String)> =
