@@ -105,9 +105,9 @@ async fn get(req: &HttpRequest, kind: ResourceKind, id: String) -> Result<HttpRe
     let opts = QueryParams::parse(req)?.read_options(base_url(req, &scim_root(req)));
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
     // One key read, from sled's cache when warm: a thread hand-off would cost more than it.
-    // A networked store's round trip waits on the blocking pool instead.
+    // A networked store's round trip, or a group's members, wait on the blocking pool.
     let service = tenant(req)?.service.clone();
-    let outcome = if service.reads_inline() {
+    let outcome = if service.get_is_cheap(kind, &opts) {
         service.get(kind, &id, &opts)?
     } else {
         web::block(move || service.get(kind, &id, &opts)).await??

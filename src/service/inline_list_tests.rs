@@ -1,7 +1,8 @@
-//! Which lists a request's own thread answers (`PreparedList::cheap`): exact index lookups
-//! and short unfiltered pages near the front, never a walk that may build the deep-page
-//! checkpoints (a walk over every key, which held an actix worker for seconds at 1M users
-//! and reset the connections waiting on it, docs/perf.md round 2, seventh session).
+//! Which reads a request's own thread answers (`PreparedList::cheap`, `get_is_cheap`):
+//! exact index lookups, short unfiltered pages near the front, and single records, but
+//! never a walk that may build the deep-page checkpoints (a walk over every key, which held
+//! an actix worker for seconds at 1M users and reset the connections waiting on it,
+//! docs/perf.md round 2, seventh session) nor a group's members.
 
 use std::sync::Arc;
 
@@ -41,4 +42,23 @@ fn exact_lookups_are_inline_and_scans_are_not() {
     assert!(!cheap(&service, filtered(r#"userName sw "a""#)));
     assert!(!cheap(&service, filtered(r#"title eq "Engineer""#)), "title has no index: a scan");
     assert!(!cheap(&service, filtered("userName eq")), "does not parse: listing reports it");
+    let groups = |query: ListQuery| service.prepare_list(&[ResourceKind::Group], &query).cheap;
+    assert!(!groups(filtered(r#"displayName eq "Sales""#)), "renders the members");
+    let without_members = ListQuery { excluded: vec!["members".into()], ..filtered(r#"displayName eq "Sales""#) };
+    assert!(groups(without_members), "as Entra asks");
+}
+
+#[test]
+fn a_user_is_read_inline_and_a_group_only_without_its_members() {
+    use super::ReadOptions;
+    let service = service();
+    let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let excluding = |list: &[&str]| ReadOptions { excluded: names(list), ..Default::default() };
+    let only = |list: &[&str]| ReadOptions { attributes: names(list), ..Default::default() };
+    assert!(service.get_is_cheap(ResourceKind::User, &ReadOptions::default()));
+    assert!(!service.get_is_cheap(ResourceKind::Group, &ReadOptions::default()), "members are read");
+    assert!(service.get_is_cheap(ResourceKind::Group, &excluding(&["members"])));
+    assert!(service.get_is_cheap(ResourceKind::Group, &only(&["displayName"])));
+    assert!(!service.get_is_cheap(ResourceKind::Group, &only(&["displayName", "members.value"])));
+    assert!(!service.get_is_cheap(ResourceKind::Group, &excluding(&["externalId"])));
 }

@@ -111,6 +111,14 @@ impl ScimService {
         self.store.reads_are_local()
     }
 
+    /// Whether a GET by id may run on the request's own thread: a read of one record and
+    /// its few relations. A group's members can number in the hundreds of thousands, so a
+    /// group is read inline only when the projection leaves its members out (Entra reads
+    /// groups with `excludedAttributes=members`).
+    pub fn get_is_cheap(&self, kind: ResourceKind, opts: &ReadOptions) -> bool {
+        self.reads_inline() && !may_render_members(kind, &opts.attributes, &opts.excluded)
+    }
+
     pub fn resource_type(&self, kind: ResourceKind) -> &ResourceType {
         match kind {
             ResourceKind::User => &self.users,
@@ -632,4 +640,11 @@ fn store_error(e: StoreError, kind: ResourceKind, id: &str) -> ScimError {
             ScimError::internal("the server could not read or write its storage; see the server log")
         }
     }
+}
+
+/// Whether rendering resources of `kind` under this projection may read a group's members
+/// (conservatively: any attribute naming members counts).
+pub(crate) fn may_render_members(kind: ResourceKind, attributes: &[String], excluded: &[String]) -> bool {
+    let names_members = |list: &[String]| list.iter().any(|a| a.to_ascii_lowercase().contains("members"));
+    kind == ResourceKind::Group && !names_members(excluded) && (attributes.is_empty() || names_members(attributes))
 }

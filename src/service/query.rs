@@ -304,6 +304,8 @@ impl ScimService {
         };
         let cheap = match (kinds, &filter, &valid) {
             _ if !self.reads_inline() => false,
+            // A group's members can number in the hundreds of thousands.
+            ([kind], _, _) if super::may_render_members(*kind, &query.attributes, &query.excluded) => false,
             _ if query.sort_by.is_some() || query.count.is_some_and(|c| c > SHORT_PAGE) => false,
             ([_], Ok(None), _) => {
                 let skip = query.start_index.unwrap_or(1).max(1) - 1;
