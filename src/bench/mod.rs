@@ -424,18 +424,18 @@ mod tests {
     #[actix_web::test]
     async fn a_table_names_the_first_error_of_a_row() {
         use actix_web::{web, App, HttpResponse, HttpServer};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port on 127.0.0.1");
+        let port = listener.local_addr().expect("the bound address").port();
         let server = HttpServer::new(|| {
             App::new().route("/", web::get().to(|| async { HttpResponse::ServiceUnavailable().body("store busy") }))
         })
         .workers(1)
         .listen(listener)
-        .unwrap()
+        .expect("the failing server listens")
         .run();
         let handle = server.handle();
         actix_web::rt::spawn(server);
-        let client = load_client(2).unwrap();
+        let client = load_client(2).expect("the load client builds");
         let url = format!("http://127.0.0.1:{port}/");
         let stats = drive(6, 2, Duration::from_secs(10), move |_| client.get(&url)).await;
         assert_eq!((stats.requests, stats.errors), (6, 6));

@@ -61,4 +61,7 @@ fn a_user_is_read_inline_and_a_group_only_without_its_members() {
     assert!(service.get_is_cheap(ResourceKind::Group, &only(&["displayName"])));
     assert!(!service.get_is_cheap(ResourceKind::Group, &only(&["displayName", "members.value"])));
     assert!(!service.get_is_cheap(ResourceKind::Group, &excluding(&["externalId"])));
+    assert!(!service.get_is_cheap(ResourceKind::Group, &excluding(&["members.display"])), "members are still read");
+    let urn = "urn:ietf:params:scim:schemas:core:2.0:Group:members";
+    assert!(service.get_is_cheap(ResourceKind::Group, &excluding(&[urn])));
 }

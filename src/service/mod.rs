@@ -642,9 +642,12 @@ fn store_error(e: StoreError, kind: ResourceKind, id: &str) -> ScimError {
     }
 }
 
-/// Whether rendering resources of `kind` under this projection may read a group's members
-/// (conservatively: any attribute naming members counts).
+/// Whether rendering resources of `kind` under this projection may read a group's members:
+/// unless `members` itself is excluded, or attributes are asked for and none names members
+/// (conservatively: `members.value`, or any name containing it, counts as naming them).
 pub(crate) fn may_render_members(kind: ResourceKind, attributes: &[String], excluded: &[String]) -> bool {
-    let names_members = |list: &[String]| list.iter().any(|a| a.to_ascii_lowercase().contains("members"));
-    kind == ResourceKind::Group && !names_members(excluded) && (attributes.is_empty() || names_members(attributes))
+    let lower = |a: &String| a.to_ascii_lowercase();
+    let excludes_members = excluded.iter().map(lower).any(|a| a == "members" || a.ends_with(":members"));
+    let asks_members = attributes.is_empty() || attributes.iter().map(lower).any(|a| a.contains("members"));
+    kind == ResourceKind::Group && !excludes_members && asks_members
 }

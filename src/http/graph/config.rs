@@ -147,12 +147,12 @@ pub async fn audit_logs(req: HttpRequest, state: web::Data<AppState>) -> GraphRe
     };
     // Every job's records are read, decoded, filtered and sorted: after a large cycle that
     // is seconds of work, kept off the worker that other connections wait on.
-    let jobs = state.clone();
+    let app = state.clone();
     let (more, page) = web::block(move || -> Result<(bool, Vec<Value>), GraphError> {
         let mut records = Vec::new();
-        for name in jobs.jobs.names() {
-            let ids = GraphIds::of(&jobs.jobs.job(&name)?);
-            for entry in jobs.jobs.logs(&name)? {
+        for name in app.jobs.names() {
+            let ids = GraphIds::of(&app.jobs.job(&name)?);
+            for entry in app.jobs.logs(&name)? {
                 let mut record = entry.to_graph();
                 record["jobId"] = json!(ids.job_id);
                 record["servicePrincipal"] = json!({"id": ids.service_principal_id, "displayName": name});
