@@ -47,7 +47,7 @@ async fn recorded(
             let wait = crate::recording::parse_wait(wait).map_err(|e| ApiError(ScimError::invalid_value(e)))?;
             state.recorder.query_waiting(&query, wait).await.map_err(recorder_unavailable)
         }
-        None => state.recorder.query(&query).map_err(recorder_unavailable),
+        None => state.recorder.query_off_thread(&query).await.map_err(recorder_unavailable),
     }
 }
 
@@ -96,7 +96,9 @@ async fn requests_har(
 
 async fn clear_requests(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
-    state.recorder.clear().map_err(recorder_unavailable)?;
+    // Waits for the recorder's writer first (and asks PostgreSQL when shared): off the worker.
+    let recorder = std::sync::Arc::clone(&state.recorder);
+    web::block(move || recorder.clear()).await?.map_err(recorder_unavailable)?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -65,7 +65,9 @@ async fn reset(req: &HttpRequest, state: &AppState, name: &str, seed: bool) -> R
     .map_err(|e| ApiError(ScimError::internal(e.to_string())))?
     .map_err(ApiError)?;
     tenant.faults.set(FaultPlan::default());
-    if let Err(e) = state.recorder.clear_tenant(name) {
+    let (recorder, tenant_name) = (std::sync::Arc::clone(&state.recorder), name.to_string());
+    let cleared = web::block(move || recorder.clear_tenant(&tenant_name)).await?;
+    if let Err(e) = cleared {
         return Err(ApiError(ScimError::unavailable(format!(
             "the tenant was reset, but its recorded requests could not be cleared: {e}"
         ))));

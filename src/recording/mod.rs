@@ -251,7 +251,7 @@ impl Recorder {
     /// The matching records, waiting up to `wait` for at least one to arrive; woken by
     /// each new record, not by polling.
     pub async fn query_waiting(
-        &self,
+        self: &std::sync::Arc<Self>,
         q: &RecordQuery,
         wait: std::time::Duration,
     ) -> Result<Vec<RequestRecord>, StoreError> {
@@ -262,7 +262,7 @@ impl Recorder {
             let arrived = self.store.arrived.notified();
             tokio::pin!(arrived);
             arrived.as_mut().enable();
-            let found = self.query(q)?;
+            let found = self.query_off_thread(q).await?;
             if !found.is_empty() || tokio::time::Instant::now() >= deadline {
                 return Ok(found);
             }
@@ -271,6 +271,20 @@ impl Recorder {
                 _ = &mut arrived => {}
                 _ = tokio::time::sleep_until(next_look) => {}
             }
+        }
+    }
+
+    /// [`Recorder::query`] on the blocking pool. A query first waits for the writer thread
+    /// to store what it was handed (up to 2 s under load), then scans the ring or asks
+    /// PostgreSQL: neither may hold an async thread that other requests share.
+    pub async fn query_off_thread(
+        self: &std::sync::Arc<Self>,
+        q: &RecordQuery,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        let (recorder, q) = (std::sync::Arc::clone(self), q.clone());
+        match tokio::task::spawn_blocking(move || recorder.query(&q)).await {
+            Ok(found) => found,
+            Err(e) => Err(StoreError::Backend(crate::store::BackendError::new(e))),
         }
     }
 
