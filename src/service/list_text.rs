@@ -31,26 +31,23 @@ impl ScimService {
         }
         let Some(accesses) = plan(kind, &filter.expr) else { return Ok(None) };
         let read = read_attributes(&filter.expr);
-        let mut candidates = Vec::new();
-        for id in self.candidate_ids(kind, accesses)? {
-            if let Some(stored) = self.store.get_text(kind, &id).map_err(|e| store_error(e, kind, &id))? {
-                candidates.push(stored);
-            }
-        }
         let rt = self.resource_type(kind);
         let page = (start_index - 1)..(start_index - 1).saturating_add(count);
         let (mut total, mut resources) = (0, Vec::new());
-        for stored in &candidates {
+        for id in self.candidate_ids(kind, accesses)? {
+            let Some(stored) = self.store.get_text(kind, &id).map_err(|e| store_error(e, kind, &id))? else {
+                continue;
+            };
             // Split once: the filter check and the rendering read the same members.
             let Ok(RawMembers(members)) = serde_json::from_str::<RawMembers<'_>>(stored.doc.get()) else {
                 return Ok(None);
             };
-            let Some(checked) = checked_document(stored, &members, &read) else { return Ok(None) };
+            let Some(checked) = checked_document(&stored, &members, &read) else { return Ok(None) };
             if !filter.matches(&checked) {
                 continue;
             }
             if page.contains(&total) {
-                let Some(text) = self.render_members_text(rt, stored, &members, base)? else { return Ok(None) };
+                let Some(text) = self.render_members_text(rt, &stored, &members, base)? else { return Ok(None) };
                 resources.push(text);
             }
             total += 1;

@@ -264,8 +264,7 @@ pub trait Store: Send + Sync {
     }
     /// Whether an unfiltered page at position `skip` is reached by walking a few keys,
     /// with nothing to build first, so a request's own thread may answer it.
-    fn skip_is_short(&self, skip: usize) -> bool {
-        let _ = skip;
+    fn skip_is_short(&self, _skip: usize) -> bool {
         false
     }
 }
