@@ -15,7 +15,8 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// How long mimalloc keeps freed pages before it returns them to the OS. mimalloc 3 waits
 /// 1,000 ms; mimalloc 2 waited 10 ms, and so do we: with 1,000 ms the 100k-user bench cycle
-/// peaked 40–90 MB higher, at the same request rates (docs/perf.md, "Eighth session").
+/// peaked at 508–555 MB against 438–465 MB, at the same request rates (docs/perf.md,
+/// round 2, "Eighth session").
 const PURGE_DELAY_MS: c_long = 10;
 
 /// The environment variable through which an operator sets the delay instead.
@@ -23,7 +24,8 @@ const PURGE_DELAY_VARIABLE: &str = "MIMALLOC_PURGE_DELAY";
 
 fn main() -> std::process::ExitCode {
     if std::env::var_os(PURGE_DELAY_VARIABLE).is_none() {
-        // SAFETY: mi_option_set takes no pointers; mimalloc reads options with atomics.
+        // SAFETY: mi_option_set takes no pointers, and no other thread exists yet to read the
+        // option while it is written.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
     }
     // SAFETY: mi_collect takes no pointers; it only returns the calling thread's free pages.
