@@ -52,8 +52,12 @@ pub struct Application {
     tenants: Arc<Tenants>,
 }
 
-/// sled's page cache (its default is 1 GiB); hot indexes fit well within this.
-const SLED_CACHE_BYTES: u64 = 128 * 1024 * 1024;
+/// sled's page cache (its default is 1 GiB); hot indexes fit well within this. sled counts
+/// pages as stored, and decoded they take about twice as much heap. 64 MiB read 1M users
+/// as fast as 128 MiB did, and kept the 100k-user provisioning bench (engine and server in
+/// one process) at 380 MB instead of 445 MB; 32 MiB halved `userName eq` at 1M users
+/// (docs/perf.md, round 2).
+const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Opens the sled database at `path`, or a temporary one.
 pub fn open_db(path: Option<&std::path::Path>) -> anyhow::Result<sled::Db> {
