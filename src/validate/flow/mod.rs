@@ -149,7 +149,14 @@ pub async fn entra_flow(ctx: &Ctx) {
     // Whatever the engine still has linked was created by this run: remove it.
     if !ctx.opts.keep {
         for kind in [ObjectKind::Group, ObjectKind::User] {
-            for (_, link) in flow.engine.state().links(kind).unwrap_or_default() {
+            let links = match flow.engine.state().links(kind) {
+                Ok(links) => links,
+                Err(e) => {
+                    tracing::warn!(error = %e, ?kind, "could not read which objects the flow created; they stay on the target");
+                    continue;
+                }
+            };
+            for (_, link) in links {
                 let endpoint = if kind == ObjectKind::User { "Users" } else { "Groups" };
                 let r = ctx.send(reqwest::Method::DELETE, &format!("/{endpoint}/{}", link.target_id), None).await;
                 if !matches!(r.status, 200 | 204 | 404) {
