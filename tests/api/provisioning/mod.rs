@@ -5,6 +5,7 @@ mod admin_jobs;
 mod cycles;
 pub mod hosted;
 pub mod resilience;
+mod wire_forms;
 
 use std::path::PathBuf;
 use std::sync::Arc;
