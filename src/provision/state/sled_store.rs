@@ -35,6 +35,8 @@ pub struct SledJobStore {
     /// Link writes made, and how many of them a finished flush covers (see [`JobStore::settle`]).
     links_written: AtomicU64,
     links_durable: AtomicU64,
+    /// Held by the one settle whose flush is running; the others wait here, not on a thread.
+    settling: tokio::sync::Mutex<()>,
     /// Links per kind (users, groups): counted at the first status read, then kept by every
     /// link write, which holds this lock, so status polls do not walk every link (a walk
     /// over 100k links was a quarter of `provision run`'s time, docs/perf.md).
@@ -85,6 +87,7 @@ impl SledJobStore {
             next_log: Arc::new(AtomicU64::new(next_log)),
             links_written: AtomicU64::new(0),
             links_durable: AtomicU64::new(0),
+            settling: tokio::sync::Mutex::new(()),
             link_counts: Default::default(),
             db,
         };
@@ -164,18 +167,24 @@ impl JobStore for SledJobStore {
         Ok(())
     }
 
-    /// One flush for every link written so far. sled's flush covers every write completed
-    /// before it starts, and concurrent flushes wait on one fsync, so objects settling at
-    /// the same time share it instead of each blocking the cycle for its own. The flush
-    /// runs on tokio's blocking pool: sled's `flush_async` runs it on sled's own I/O pool,
-    /// where it can wait on a log write queued behind it (seen as a deadlock at 100k users
-    /// with the server in the same process).
+    /// One flush for every link written so far, run by one settle at a time (group commit).
+    /// sled's flush covers every write completed before it starts, so a settle that waited
+    /// for the running flush finds its links covered, or starts the next flush for all
+    /// the links written meanwhile. The others wait on the lock, not on a blocked thread
+    /// each. The flush runs on tokio's blocking pool: sled's `flush_async` runs it on
+    /// sled's own I/O pool, where it can wait on a log write queued behind it (seen as a
+    /// deadlock at 100k users with the server in the same process).
     fn settle(&self) -> BoxFuture<'_, Result<(), StateError>> {
         Box::pin(async move {
-            let written = self.links_written.load(Ordering::Acquire);
-            if self.links_durable.load(Ordering::Acquire) >= written {
+            let mine = self.links_written.load(Ordering::Acquire);
+            if self.links_durable.load(Ordering::Acquire) >= mine {
                 return Ok(());
             }
+            let _turn = self.settling.lock().await;
+            if self.links_durable.load(Ordering::Acquire) >= mine {
+                return Ok(());
+            }
+            let written = self.links_written.load(Ordering::Acquire);
             let db = self.db.clone();
             let flushed = tokio::task::spawn_blocking(move || db.flush()).await;
             let flushed = flushed.map_err(|e| StateError::Storage {
