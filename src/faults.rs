@@ -3,6 +3,7 @@
 //! client's resilience can be tested. Decisions come from a seeded generator in request
 //! arrival order, so a run with the same seed and the same requests misbehaves the same way.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -128,6 +129,8 @@ impl FaultPlan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
     pub rule: usize,
+    /// The plan it was decided under: replacing the plan releases its holds (see [`Faults::hold`]).
+    pub plan: u64,
     pub delay: Option<Duration>,
     pub hang: Option<Duration>,
     pub status: Option<u16>,
@@ -164,11 +167,31 @@ struct Live {
     fired: Vec<u32>,
 }
 
+impl Live {
+    fn new(plan: FaultPlan) -> Self {
+        let n = plan.rules.len();
+        Live { rng: StdRng::seed_from_u64(plan.seed), plan, seen: vec![0; n], fired: vec![0; n] }
+    }
+}
+
+/// Counts a held request out when its hold ends, or when the request is dropped.
+struct HeldGuard<'a>(&'a AtomicUsize);
+
+impl Drop for HeldGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// The server's current fault plan.
 pub struct Faults {
     /// Whether any rule is set, read without the lock.
     armed: std::sync::atomic::AtomicBool,
     live: Mutex<Live>,
+    /// Counts the plans set; a new one wakes every request a delay or hang is holding.
+    generation: tokio::sync::watch::Sender<u64>,
+    /// Requests a delay or hang is holding now.
+    held: AtomicUsize,
 }
 
 impl Default for Faults {
@@ -182,7 +205,9 @@ impl Faults {
         let n = plan.rules.len();
         Faults {
             armed: std::sync::atomic::AtomicBool::new(n > 0),
-            live: Mutex::new(Live { rng: StdRng::seed_from_u64(plan.seed), plan, seen: vec![0; n], fired: vec![0; n] }),
+            live: Mutex::new(Live::new(plan)),
+            generation: tokio::sync::watch::Sender::new(0),
+            held: AtomicUsize::new(0),
         }
     }
 
@@ -190,11 +215,33 @@ impl Faults {
         self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Replaces the plan (and restarts its counters and generator).
+    /// Replaces the plan (and restarts its counters and generator). Requests the old plan
+    /// is delaying or hanging are let go now: a delayed one is served, a hung one answered
+    /// with its status, so clearing the faults ends an outage at once.
     pub fn set(&self, plan: FaultPlan) {
         let mut live = self.lock();
-        self.armed.store(!plan.rules.is_empty(), std::sync::atomic::Ordering::SeqCst);
-        *live = Faults::new(plan).live.into_inner().unwrap_or_else(|p| p.into_inner());
+        self.armed.store(!plan.rules.is_empty(), Ordering::SeqCst);
+        *live = Live::new(plan);
+        self.generation.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    /// Holds a request for `how_long`, or until the plan it was decided under is replaced.
+    pub async fn hold(&self, fault: &Fault, how_long: Duration) {
+        let mut replaced = self.generation.subscribe();
+        if *replaced.borrow_and_update() != fault.plan {
+            return;
+        }
+        self.held.fetch_add(1, Ordering::SeqCst);
+        let _released = HeldGuard(&self.held);
+        tokio::select! {
+            () = tokio::time::sleep(how_long) => {}
+            _ = replaced.changed() => {}
+        }
+    }
+
+    /// Requests a delay or hang is holding now (the `scimlab_fault_held_requests` metric).
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::SeqCst)
     }
 
     pub fn plan(&self) -> FaultPlan {
@@ -230,6 +277,7 @@ impl Faults {
             live.fired[i] += 1;
             return Some(Fault {
                 rule: i,
+                plan: *self.generation.borrow(),
                 delay: rule.latency_ms.map(Duration::from_millis),
                 hang: rule.hang_seconds.map(Duration::from_secs),
                 status: rule.status,

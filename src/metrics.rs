@@ -41,6 +41,11 @@ struct ResourceLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CycleLabels {
     job: String,
     kind: &'static str,
@@ -59,6 +64,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
     resources: Family<ResourceLabels, Gauge>,
+    held: Family<TenantLabels, Gauge>,
     cycles: Family<CycleLabels, Counter>,
     objects: Family<ObjectLabels, Counter>,
     /// Encoding is rare (scrapes); one at a time keeps gauge updates and output consistent.
@@ -81,11 +87,17 @@ impl Default for Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
         let resources = Family::<ResourceLabels, Gauge>::default();
+        let held = Family::<TenantLabels, Gauge>::default();
         let cycles = Family::<CycleLabels, Counter>::default();
         let objects = Family::<ObjectLabels, Counter>::default();
         registry.register("scimlab_http_requests", "SCIM requests by method, route and status", requests.clone());
         registry.register("scimlab_http_request_duration_seconds", "SCIM request latency by route", latency.clone());
         registry.register("scimlab_resources", "Resources stored, by tenant and type", resources.clone());
+        registry.register(
+            "scimlab_fault_held_requests",
+            "Requests a fault rule is delaying or hanging now, by tenant",
+            held.clone(),
+        );
         registry.register(
             "scimlab_provisioning_cycles",
             "Completed provisioning cycles of hosted jobs",
@@ -96,7 +108,7 @@ impl Default for Metrics {
             "Objects processed by hosted jobs, by outcome",
             objects.clone(),
         );
-        Metrics { registry, requests, latency, resources, cycles, objects, scrape: Mutex::new(()) }
+        Metrics { registry, requests, latency, resources, held, cycles, objects, scrape: Mutex::new(()) }
     }
 }
 
@@ -119,12 +131,21 @@ impl Metrics {
         }
     }
 
-    /// The exposition text; `resources` are (tenant, resource type, count) read at scrape time.
-    pub fn render(&self, resources: &[(String, &str, usize)]) -> Result<String, std::fmt::Error> {
+    /// The exposition text; `resources` are (tenant, resource type, count) and `held`
+    /// (tenant, requests held by a fault), both read at scrape time.
+    pub fn render(
+        &self,
+        resources: &[(String, &str, usize)],
+        held: &[(String, usize)],
+    ) -> Result<String, std::fmt::Error> {
         let _one_scrape = self.scrape.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         for (tenant, kind, n) in resources {
             let labels = ResourceLabels { tenant: tenant.clone(), r#type: kind.to_string() };
-            self.resources.get_or_create(&labels).set(i64::try_from(*n).unwrap_or(i64::MAX));
+            self.resources.get_or_create(&labels).set(gauge(*n));
+        }
+        for (tenant, n) in held {
+            self.held.get_or_create(&TenantLabels { tenant: tenant.clone() }).set(gauge(*n));
         }
         let mut out = String::new();
         encode(&mut out, &self.registry)?;
@@ -143,7 +164,7 @@ mod tests {
         m.observe_request("GET", "/scim/v2/{endpoint}", 200, 0.2);
         m.observe_request("XYZZY", "unmatched", 404, 0.001);
         m.observe_request("FROBNICATE", "unmatched", 404, 0.001);
-        let text = m.render(&[]).unwrap();
+        let text = m.render(&[], &[]).unwrap();
         assert!(text.contains("le=\"0.001\",route=\"/scim/v2/{endpoint}\"} 0"), "{text}");
         assert!(text.contains("le=\"0.005\",route=\"/scim/v2/{endpoint}\"} 1"), "{text}");
         assert!(text.contains("le=\"0.25\",route=\"/scim/v2/{endpoint}\"} 2"), "{text}");

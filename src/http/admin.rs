@@ -108,7 +108,9 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
         authorize(&req, &state)?;
     }
     let counts = resource_counts(&state).await?;
-    let text = state.metrics.render(&counts).map_err(|e| ApiError(ScimError::internal(format!("metrics: {e}"))))?;
+    let held: Vec<(String, usize)> = state.tenants.all().iter().map(|t| (t.name.clone(), t.faults.held())).collect();
+    let text =
+        state.metrics.render(&counts, &held).map_err(|e| ApiError(ScimError::internal(format!("metrics: {e}"))))?;
     Ok(HttpResponse::Ok().content_type(crate::metrics::CONTENT_TYPE).body(text))
 }
 

@@ -22,9 +22,11 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: actix_web::body::MessageBody + 'static,
 {
-    let fault = extract::tenant(req.request()).ok().and_then(|tenant| {
-        tenant.faults.decide(req.method().as_str(), crate::tenants::path_under_scim_root(req.path()))
+    let decided = extract::tenant(req.request()).ok().and_then(|tenant| {
+        let fault = tenant.faults.decide(req.method().as_str(), crate::tenants::path_under_scim_root(req.path()))?;
+        Some((fault, tenant))
     });
+    let (fault, tenant) = decided.unzip();
     let misbehaviour = fault.as_ref().and_then(|f| f.misbehave);
     if let Some(m) = misbehaviour {
         rewrite_request(&mut req, m);
@@ -33,12 +35,9 @@ where
     let (kept, serve) = if failing { (Some(req), None) } else { (None, Some(srv.call(req))) };
     async move {
         let described = fault.as_ref().and_then(|f| HeaderValue::from_str(&f.describe()).ok());
-        if let Some(f) = &fault {
-            if let Some(delay) = f.delay {
-                actix_web::rt::time::sleep(delay).await;
-            }
-            if let Some(hang) = f.hang {
-                actix_web::rt::time::sleep(hang).await;
+        if let (Some(f), Some(tenant)) = (&fault, &tenant) {
+            for how_long in [f.delay, f.hang].into_iter().flatten() {
+                tenant.faults.hold(f, how_long).await;
             }
         }
         match (serve, kept, fault) {

@@ -115,3 +115,43 @@ async fn fault_headers_name_rules_from_one_and_misbehaviours_by_their_plan_names
     let res = app.list("/Users", &[("count", "1")]).await;
     assert_eq!(res.header("x-scimlab-fault").as_deref(), Some("rule#2 misbehave wrong-total"));
 }
+
+/// The `scimlab_fault_held_requests` sample of the default tenant, read from `/metrics`.
+async fn held_requests(app: &crate::helpers::TestApp) -> Option<u64> {
+    let res = app.admin(reqwest::Method::GET, "/metrics", None).await;
+    let text = res.text().await.unwrap();
+    text.lines()
+        .find(|l| l.starts_with("scimlab_fault_held_requests{tenant=\"default\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+}
+
+#[actix_web::test]
+async fn clearing_the_faults_releases_held_requests_at_once() {
+    let app = spawn_app_with(|s| s.admin_token = Some(ADMIN.into())).await;
+    // Ten minutes: only the release can end these holds within the test.
+    let plan = json!({"rules": [
+        {"method": "POST", "path": "/Users", "latencyMs": 600_000},
+        {"method": "GET", "path": "/Groups", "hangSeconds": 600, "status": 503}
+    ]});
+    assert_eq!(put_plan(&app, Some(ADMIN), plan).await.0, 200);
+    let requests = async { tokio::join!(app.post("/Users", user_body("held@example.com")), app.get("/Groups")) };
+    let operator = async {
+        let held = crate::helpers::poll(std::time::Duration::from_secs(20), || async {
+            match held_requests(&app).await {
+                Some(2) => Ok(()),
+                other => Err(other),
+            }
+        })
+        .await;
+        assert_eq!(held, Ok(()), "both requests are held, and the metric says so");
+        app.admin(reqwest::Method::DELETE, "/admin/faults", None).await.status().as_u16()
+    };
+    let both = tokio::time::timeout(std::time::Duration::from_secs(60), async { tokio::join!(requests, operator) });
+    let ((created, hung), cleared) = both.await.expect("both requests are answered once the faults are cleared");
+    assert_eq!(cleared, 204);
+    assert_eq!(created.status, 201, "the delayed create is then served");
+    assert_eq!(hung.status, 503, "the hung request is answered with its rule's status");
+    assert_eq!(held_requests(&app).await, Some(0));
+    assert_eq!(app.get("/Users").await.body["totalResults"], 1);
+}
