@@ -177,6 +177,12 @@ async fn a_hosted_job_is_configured_and_driven_through_the_graph_api() {
     assert_eq!(status, 400, "{body}");
 
     // Provision on demand: Bob's change goes now; Graph's answer carries the result.
+    // Commands are handled in order, each cycle they start before the next: an on-demand
+    // answer proves the start's and the restart's cycles are over, so none of them can
+    // read the change below and send it before the on-demand does.
+    let barrier =
+        json!({"parameters": [{"ruleId": rule_id, "subjects": [{"objectId": BOB, "objectTypeName": "User"}]}]});
+    assert_eq!(graph.post(&Graph::job("/provisionOnDemand"), barrier).await.0, 200);
     let mut directory = sample_directory();
     user_of(&mut directory, BOB)["jobTitle"] = json!("Chief");
     std::fs::write(work.path().join("directory.json"), directory.to_string()).unwrap();
