@@ -298,7 +298,12 @@ async fn a_hosted_job_is_watched_and_driven_from_its_provisioning_page() {
     driver.wait_text("#job-action-result", "Resume blade: done, now Active").await;
     driver.wait_text("#blade-state", "Active").await;
 
-    // Provision on demand: a changed user goes now, with its steps and exchanges.
+    // Provision on demand: a changed user goes now, with its steps and exchanges. Commands
+    // run in order, each cycle they start before the next: an on-demand answer first proves
+    // the resume's cycle is over, so it cannot read the change and send it before the page.
+    let barrier = json!({"user": crate::provisioning::BOB});
+    let res = host.admin(reqwest::Method::POST, "/admin/jobs/blade/on-demand", Some(&barrier)).await;
+    assert_eq!(res.status().as_u16(), 200, "{}", res.text().await.unwrap_or_default());
     let mut directory = crate::provisioning::sample_directory();
     crate::provisioning::user_of(&mut directory, crate::provisioning::BOB)["jobTitle"] = json!("Architect");
     std::fs::write(&lab.directory, directory.to_string()).unwrap();
