@@ -3,7 +3,7 @@
 //! client's resilience can be tested. Decisions come from a seeded generator in request
 //! arrival order, so a run with the same seed and the same requests misbehaves the same way.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -174,24 +174,14 @@ impl Live {
     }
 }
 
-/// Counts a held request out when its hold ends, or when the request is dropped.
-struct HeldGuard<'a>(&'a AtomicUsize);
-
-impl Drop for HeldGuard<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 /// The server's current fault plan.
 pub struct Faults {
     /// Whether any rule is set, read without the lock.
     armed: std::sync::atomic::AtomicBool,
     live: Mutex<Live>,
     /// Counts the plans set; a new one wakes every request a delay or hang is holding.
+    /// Each hold subscribes for as long as it lasts, so the subscribers are the holds.
     generation: tokio::sync::watch::Sender<u64>,
-    /// Requests a delay or hang is holding now.
-    held: AtomicUsize,
 }
 
 impl Default for Faults {
@@ -207,7 +197,6 @@ impl Faults {
             armed: std::sync::atomic::AtomicBool::new(n > 0),
             live: Mutex::new(Live::new(plan)),
             generation: tokio::sync::watch::Sender::new(0),
-            held: AtomicUsize::new(0),
         }
     }
 
@@ -231,8 +220,6 @@ impl Faults {
         if *replaced.borrow_and_update() != fault.plan {
             return;
         }
-        self.held.fetch_add(1, Ordering::SeqCst);
-        let _released = HeldGuard(&self.held);
         tokio::select! {
             () = tokio::time::sleep(how_long) => {}
             _ = replaced.changed() => {}
@@ -241,7 +228,7 @@ impl Faults {
 
     /// Requests a delay or hang is holding now (the `scimlab_fault_held_requests` metric).
     pub fn held(&self) -> usize {
-        self.held.load(Ordering::SeqCst)
+        self.generation.receiver_count()
     }
 
     pub fn plan(&self) -> FaultPlan {
