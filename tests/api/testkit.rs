@@ -324,6 +324,36 @@ async fn bench_provision_compares_the_initial_cycle_with_the_servers_raw_post_ra
 }
 
 #[actix_web::test]
+async fn bench_paging_measures_front_middle_back_and_cursor_pages_against_the_first() {
+    let out = scimlab(&["bench", "paging", "--users", "300", "--requests", "20", "--concurrency", "2"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = stdout(&out);
+    let first = table_row(&table, "| 300 | startIndex=1 (1), count=100 | 20 | 0 |");
+    assert!(first.contains("| 100 % |"), "the first page against itself: {first}");
+    for row in [
+        "| 300 | startIndex=users/2 (150), count=100 | 20 | 0 |",
+        "| 300 | startIndex=users-99 (201), count=100 | 20 | 0 |",
+        "| 300 | cursor (first page), count=100 | 20 | 0 |",
+    ] {
+        table_row(&table, row);
+    }
+}
+
+#[actix_web::test]
+async fn bench_filters_measures_indexed_queries_and_the_scan() {
+    let out = scimlab(&["bench", "filters", "--sizes", "200", "--requests", "100", "--concurrency", "2"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = stdout(&out);
+    for row in [
+        "| 200 | userName eq | 100 | 0 |",
+        "| 200 | emails.value eq | 100 | 0 |",
+        "| 200 | scan: title eq and name co | 10 | 0 |",
+    ] {
+        table_row(&table, row);
+    }
+}
+
+#[actix_web::test]
 async fn bench_hotpath_measures_each_server_against_the_baseline_of_its_own_round() {
     let args = ["bench", "hotpath", "--users", "20", "--requests", "100", "--concurrency", "2", "--rounds", "2"];
     let out = scimlab(&args).await;
