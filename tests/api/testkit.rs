@@ -20,6 +20,13 @@ fn table_row<'a>(table: &'a str, start: &str) -> &'a str {
     table.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no row starting '{start}':\n{table}"))
 }
 
+/// Runs a `scimlab bench` command that must succeed, and returns the tables it printed.
+async fn bench_tables(args: &[&str]) -> String {
+    let out = scimlab(args).await;
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
 fn write(dir: &Path, name: &str, value: Value) -> String {
     let path = dir.join(name);
     std::fs::write(&path, value.to_string()).unwrap();
@@ -300,9 +307,7 @@ async fn a_bad_resource_in_a_seed_is_named_by_its_position_in_the_file() {
 
 #[actix_web::test]
 async fn bench_target_measures_start_seed_and_reset_against_its_baselines() {
-    let out = scimlab(&["bench", "target", "--users", "50", "--rounds", "1"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let table = stdout(&out);
+    let table = bench_tables(&["bench", "target", "--users", "50", "--rounds", "1"]).await;
     for row in ["serve, empty: start to ready line", "serve --seed (50 users)", "POST /admin/reset (50 users, on disk)"]
     {
         table_row(&table, &format!("| {row}"));
@@ -311,9 +316,7 @@ async fn bench_target_measures_start_seed_and_reset_against_its_baselines() {
 
 #[actix_web::test]
 async fn bench_provision_compares_the_initial_cycle_with_the_servers_raw_post_rate() {
-    let out = scimlab(&["bench", "provision", "--sizes", "60", "--changes", "5", "--concurrency", "4"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let table = stdout(&out);
+    let table = bench_tables(&["bench", "provision", "--sizes", "60", "--changes", "5", "--concurrency", "4"]).await;
     let initial = table_row(&table, "| 60 | initial | 80 |");
     assert!(initial.trim_end().ends_with("% |"), "the initial cycle as a share of the raw rate: {initial}");
     assert!(table.contains("| 60 | incremental | 5 | 5 | 0 |"), "{table}");
@@ -325,9 +328,7 @@ async fn bench_provision_compares_the_initial_cycle_with_the_servers_raw_post_ra
 
 #[actix_web::test]
 async fn bench_paging_measures_front_middle_back_and_cursor_pages_against_the_first() {
-    let out = scimlab(&["bench", "paging", "--users", "300", "--requests", "20", "--concurrency", "2"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let table = stdout(&out);
+    let table = bench_tables(&["bench", "paging", "--users", "300", "--requests", "20", "--concurrency", "2"]).await;
     let first = table_row(&table, "| 300 | startIndex=1 (1), count=100 | 20 | 0 |");
     assert!(first.contains("| 100 % |"), "the first page against itself: {first}");
     for row in [
@@ -341,9 +342,7 @@ async fn bench_paging_measures_front_middle_back_and_cursor_pages_against_the_fi
 
 #[actix_web::test]
 async fn bench_filters_measures_indexed_queries_and_the_scan() {
-    let out = scimlab(&["bench", "filters", "--sizes", "200", "--requests", "100", "--concurrency", "2"]).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let table = stdout(&out);
+    let table = bench_tables(&["bench", "filters", "--sizes", "200", "--requests", "100", "--concurrency", "2"]).await;
     for row in [
         "| 200 | userName eq | 100 | 0 |",
         "| 200 | emails.value eq | 100 | 0 |",
@@ -356,9 +355,7 @@ async fn bench_filters_measures_indexed_queries_and_the_scan() {
 #[actix_web::test]
 async fn bench_hotpath_measures_each_server_against_the_baseline_of_its_own_round() {
     let args = ["bench", "hotpath", "--users", "20", "--requests", "100", "--concurrency", "2", "--rounds", "2"];
-    let out = scimlab(&args).await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let table = stdout(&out);
+    let table = bench_tables(&args).await;
     for row in [
         "| baseline (plain actix-web) | GET /baseline | 100 | 0 |",
         "| scimlab serve, defaults | GET /Users/{id} | 100 | 0 |",
