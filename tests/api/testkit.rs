@@ -20,6 +20,13 @@ fn table_row<'a>(table: &'a str, start: &str) -> &'a str {
     table.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no row starting '{start}':\n{table}"))
 }
 
+/// Every one of `rows` starts a line of `table`.
+fn has_rows(table: &str, rows: &[&str]) {
+    for row in rows {
+        table_row(table, row);
+    }
+}
+
 /// Runs a `scimlab bench` command that must succeed, and returns the tables it printed.
 async fn bench_tables(args: &[&str]) -> String {
     let out = scimlab(args).await;
@@ -331,25 +338,27 @@ async fn bench_paging_measures_front_middle_back_and_cursor_pages_against_the_fi
     let table = bench_tables(&["bench", "paging", "--users", "300", "--requests", "20", "--concurrency", "2"]).await;
     let first = table_row(&table, "| 300 | startIndex=1 (1), count=100 | 20 | 0 |");
     assert!(first.contains("| 100 % |"), "the first page against itself: {first}");
-    for row in [
-        "| 300 | startIndex=users/2 (150), count=100 | 20 | 0 |",
-        "| 300 | startIndex=users-99 (201), count=100 | 20 | 0 |",
-        "| 300 | cursor (first page), count=100 | 20 | 0 |",
-    ] {
-        table_row(&table, row);
-    }
+    has_rows(
+        &table,
+        &[
+            "| 300 | startIndex=users/2 (150), count=100 | 20 | 0 |",
+            "| 300 | startIndex=users-99 (201), count=100 | 20 | 0 |",
+            "| 300 | cursor (first page), count=100 | 20 | 0 |",
+        ],
+    );
 }
 
 #[actix_web::test]
 async fn bench_filters_measures_indexed_queries_and_the_scan() {
     let table = bench_tables(&["bench", "filters", "--sizes", "200", "--requests", "100", "--concurrency", "2"]).await;
-    for row in [
-        "| 200 | userName eq | 100 | 0 |",
-        "| 200 | emails.value eq | 100 | 0 |",
-        "| 200 | scan: title eq and name co | 10 | 0 |",
-    ] {
-        table_row(&table, row);
-    }
+    has_rows(
+        &table,
+        &[
+            "| 200 | userName eq | 100 | 0 |",
+            "| 200 | emails.value eq | 100 | 0 |",
+            "| 200 | scan: title eq and name co | 10 | 0 |",
+        ],
+    );
 }
 
 #[actix_web::test]
@@ -378,15 +387,16 @@ async fn bench_large_measures_a_restart_and_reads_over_a_kept_data_directory() {
         let out = scimlab(&args).await;
         assert_eq!(out.status.code(), Some(0), "{run}: {}", stderr(&out));
         let table = stdout(&out);
-        for row in [
-            "| serve, 300 users on disk: start to ready line (restart) |",
-            "| serve, 300 users on disk: RSS when ready |",
-            "| 300 | GET /Users/{id} | 200 | 0 |",
-            "| 300 | GET /Users?filter=userName eq | 200 | 0 |",
-            "| 300 | GET /Users?startIndex&count=100, spread over the set | 20 | 0 |",
-        ] {
-            table_row(&table, row);
-        }
+        has_rows(
+            &table,
+            &[
+                "| serve, 300 users on disk: start to ready line (restart) |",
+                "| serve, 300 users on disk: RSS when ready |",
+                "| 300 | GET /Users/{id} | 200 | 0 |",
+                "| 300 | GET /Users?filter=userName eq | 200 | 0 |",
+                "| 300 | GET /Users?startIndex&count=100, spread over the set | 20 | 0 |",
+            ],
+        );
         assert_eq!(stderr(&out).contains("filling a data directory"), run == "fills", "{run}");
     }
 }
